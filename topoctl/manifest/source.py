@@ -1,0 +1,72 @@
+"""Where each value of the merged manifest came from, so every error can name file and line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from topoctl.errors import ManifestError
+from topoctl.units import parse_duration, parse_size
+
+Path = tuple[Any, ...]  # keys and list indexes from the document root
+
+
+@dataclass
+class SourceMap:
+    """Path in the merged document -> "file:line" of the value that won the merge."""
+
+    locations: dict[Path, str] = field(default_factory=dict)
+
+    def where(self, path: Path) -> str | None:
+        # The longest known prefix: a value without its own mark is located by its parent.
+        for n in range(len(path), -1, -1):
+            loc = self.locations.get(tuple(path[:n]))
+            if loc is not None:
+                return loc
+        return None
+
+    def drop_below(self, path: Path) -> None:
+        n = len(path)
+        for key in [k for k in self.locations if len(k) > n and k[:n] == path]:
+            del self.locations[key]
+
+    def update(self, other: SourceMap) -> None:
+        self.locations.update(other.locations)
+
+
+@dataclass(frozen=True)
+class Context:
+    """A position in the manifest: providers use it to locate their errors while compiling."""
+
+    sources: SourceMap
+    path: Path = ()
+
+    def at(self, *keys: Any) -> Context:
+        return Context(self.sources, self.path + keys)
+
+    def where(self) -> str | None:
+        return self.sources.where(self.path)
+
+    def error(self, message: str) -> ManifestError:
+        return ManifestError(message, self.where())
+
+    # Helpers for the common conversions, so each provider reports bad values alike.
+    def duration(self, value: object, unit: str = "ms") -> int:
+        try:
+            return parse_duration(value, unit)
+        except ValueError as exc:
+            raise self.error(str(exc)) from None
+
+    def size(self, value: object) -> int:
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            raise self.error(str(exc)) from None
+
+    def mapping(self, value: object) -> Mapping[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.error(f"expected a mapping, got {type(value).__name__}")
+        return value

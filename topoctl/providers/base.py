@@ -1,0 +1,154 @@
+"""The seam between the pure engine and the brokers.
+
+A provider package (`topoctl/providers/<type>/`) has two halves:
+
+* a pure **compiler** (`compile.py`): the broker's section of the manifest -> desired `Resource`s,
+  with semantic checks and the expansion of sugar such as `dead_letter:`. It imports no client.
+* a **driver** (`driver.py`): a `Driver` subclass that reads live state and performs changes.
+  Broker client libraries are imported inside it (lazily), never at package import time.
+
+Each kind of resource a provider manages is described by a `KindSpec`: which fields force a
+replacement, how two values compare, what a destructive change puts at risk.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from topoctl.manifest.source import Context
+from topoctl.model import JSON, Address, Change, FieldChange, Resource
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """How the engine diffs one kind of resource."""
+
+    kind: str
+    # Fields whose change needs delete + create (the broker cannot change them in place).
+    immutable: frozenset[str] = frozenset()
+    # Deleting a resource of this kind also deletes, on the broker, the resources that depend on
+    # it (a RabbitMQ queue takes its bindings, a JetStream stream its consumers).
+    cascades: bool = False
+    # Order of kinds in output (lower first); dependencies still decide the order of apply.
+    rank: int = 50
+
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        """Compare the declared fields of `desired` with `observed`. Override for special cases
+        (one-way flags, partial maps, conditional immutability); raise PlanError for a change
+        that no action can make."""
+        changes = []
+        for name, want in desired.attrs.items():
+            have = observed.attrs.get(name)
+            if not self.equal(name, want, have):
+                changes.append(
+                    FieldChange(name, have, want, forces_replacement=self.forces_replacement(name, have, want))
+                )
+        return changes
+
+    def equal(self, field: str, desired: JSON, observed: JSON) -> bool:
+        return bool(desired == observed)
+
+    def forces_replacement(self, field: str, before: JSON, after: JSON) -> bool:
+        return field in self.immutable
+
+    def replace_reason(self, change: FieldChange) -> str:
+        return f"{change.field} cannot change in place ({_short(change.before)} -> {_short(change.after)})"
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        """What a delete of `observed` loses, from its volatile `info`."""
+        messages = observed.info.get("messages")
+        if isinstance(messages, int) and messages > 0:
+            return [f"{messages} message{'s' if messages != 1 else ''} will be lost"]
+        return []
+
+
+def _short(value: JSON) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True)
+class PruneScope:
+    """Live objects inside a scope that the manifest does not declare are planned for deletion.
+
+    A scope is the kinds it covers (empty: all), the name parents it is under (a vhost, a stream)
+    and an optional prefix of the last name part.
+    """
+
+    kinds: frozenset[str] = frozenset()
+    parent: tuple[str, ...] = ()
+    prefix: str = ""
+
+    def covers(self, address: Address) -> bool:
+        if self.kinds and address.kind not in self.kinds:
+            return False
+        name = address.name
+        if len(name) <= len(self.parent) or name[: len(self.parent)] != self.parent:
+            return False
+        return name[-1].startswith(self.prefix)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What a provider's compiler makes of one broker section."""
+
+    resources: list[Resource]
+    prune: list[PruneScope] = field(default_factory=list)
+
+
+Compiler = Callable[[str, Mapping[str, Any], Context], Compiled]
+"""compile(broker_name, broker_section, context) -> Compiled. Pure; raises ManifestError."""
+
+
+class Driver(abc.ABC):
+    """Live I/O for one broker of the manifest. Instances are used from worker threads."""
+
+    type: ClassVar[str]
+
+    def __init__(self, name: str, connection: Mapping[str, Any]) -> None:
+        self.name = name
+        self.connection = connection
+
+    @property
+    @abc.abstractmethod
+    def endpoint(self) -> str:
+        """Where the broker is, for messages: a URL or host:port with any credentials removed."""
+
+    @abc.abstractmethod
+    def read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
+        """Every live, manageable resource (system objects left out), in as few round trips as
+        the broker allows. `desired` and `prune` may narrow what is worth reading. Raises
+        BrokerError (with `self.name` and `self.endpoint`) when the broker cannot be reached."""
+
+    @abc.abstractmethod
+    def apply_one(self, change: Change) -> None:
+        """Perform one change. A replace arrives as two calls: DELETE of the old, then CREATE."""
+
+    def apply(self, changes: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
+        """Perform changes that do not depend on one another (one wave of the plan). Override to
+        batch (Kafka's CreateTopics takes many topics at once). Call `done` after each one."""
+        if parallelism <= 1 or len(changes) <= 1:
+            for change in changes:
+                self.apply_one(change)
+                done(change)
+            return
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            for change in pool.map(lambda c: (self.apply_one(c), c)[1], changes):
+                done(change)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """The registry entry of a broker type: its kinds, compiler and driver, loaded lazily."""
+
+    type: str
+    kinds: Mapping[str, KindSpec]
+    compile: Compiler
+    driver: Callable[[str, Mapping[str, Any]], Driver]
