@@ -1,0 +1,97 @@
+"""YAML with line numbers: parse one file into plain values plus a SourceMap, rejecting duplicate keys
+and interpolating `${VAR}` / `${VAR:-default}` in scalar values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from topoctl.errors import ManifestError
+from topoctl.manifest.source import Path, SourceMap
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def interpolate(text: str, env: Mapping[str, str], where: str) -> str:
+    """Replace `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, default = m.group(1), m.group(2)
+        value = env.get(name)
+        if value is None or (value == "" and default is not None):
+            if default is None:
+                raise ManifestError(f"environment variable {name} is not set (use ${{{name}:-default}})", where)
+            return default
+        return value
+
+    return _VAR.sub(sub, text)
+
+
+class _Builder:
+    def __init__(self, loader: Any, filename: str, env: Mapping[str, str]) -> None:
+        self.loader = loader
+        self.filename = filename
+        self.env = env
+        self.sources = SourceMap()
+
+    def where(self, node: yaml.Node) -> str:
+        return f"{self.filename}:{node.start_mark.line + 1}"
+
+    def build(self, node: yaml.Node, path: Path, key_node: yaml.Node | None = None) -> Any:
+        # A mapping entry is located at its key: that is the line a user looks for.
+        self.sources.locations[path] = self.where(key_node or node)
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)  # YAML merge keys (`<<: *defaults`)
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                if isinstance(key, (list, dict)):
+                    raise ManifestError("a mapping key must be a scalar", self.where(key_node))
+                if key in out:
+                    raise ManifestError(f"duplicate key {key!r}", self.where(key_node))
+                out[key] = self.build(value_node, (*path, key), key_node)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, str) and "$" in value:
+            value = self._interpolated(node, value)
+        return value
+
+    def _interpolated(self, node: yaml.ScalarNode, value: str) -> Any:
+        result = interpolate(value, self.env, self.where(node))
+        # `partitions: ${PARTITIONS:-6}` should be the integer 6, as if written plainly; a quoted
+        # scalar stays a string.
+        if not node.style and result != value:
+            try:
+                typed = yaml.load(result, Loader=_LOADER)  # noqa: S506 - safe loader
+            except yaml.YAMLError:
+                return result
+            if isinstance(typed, (int, float, bool)) or typed is None:
+                return typed
+        return result
+
+
+def load_yaml(text: str, filename: str, env: Mapping[str, str]) -> tuple[Any, SourceMap]:
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, SourceMap()
+        builder = _Builder(loader, filename, env)
+        return builder.build(node, ()), builder.sources
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{filename}:{mark.line + 1}" if mark else filename
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ManifestError(f"invalid YAML: {problem}", where) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"invalid YAML: {exc}", filename) from None
+    finally:
+        loader.dispose()
