@@ -216,7 +216,9 @@ class Summary:
         counts = {a: 0 for a in Action}
         for c in changes:
             counts[c.action] += 1
-        return cls(counts[Action.CREATE], counts[Action.UPDATE], counts[Action.REPLACE], counts[Action.DELETE])
+        return cls(
+            counts[Action.CREATE], counts[Action.UPDATE], counts[Action.REPLACE], counts[Action.DELETE]
+        )
 
 
 PLAN_FORMAT_VERSION = "1"
@@ -259,7 +261,9 @@ class Plan:
     def from_json(cls, data: Mapping[str, JSON]) -> Plan:
         version = data.get("format_version")
         if version != PLAN_FORMAT_VERSION:
-            raise ValueError(f"unsupported plan format_version {version!r} (this topoctl reads {PLAN_FORMAT_VERSION!r})")
+            raise ValueError(
+                f"unsupported plan format_version {version!r} (this topoctl reads {PLAN_FORMAT_VERSION!r})"
+            )
         return cls(
             changes=tuple(Change.from_json(c) for c in data["changes"]),
             notes=tuple(Change.from_json(c) for c in data.get("notes", ())),

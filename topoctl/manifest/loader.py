@@ -68,7 +68,9 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-def read_documents(paths: Sequence[str], env: Mapping[str, str] | None = None) -> tuple[dict[str, Any], SourceMap]:
+def read_documents(
+    paths: Sequence[str], env: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], SourceMap]:
     """Parse and deep-merge the files; no validation."""
     env = os.environ if env is None else env
     merged: dict[str, Any] = {}
@@ -87,7 +89,9 @@ def read_documents(paths: Sequence[str], env: Mapping[str, str] | None = None) -
     return merged, sources
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any], path: DocPath, sources: SourceMap, over_sources: SourceMap) -> None:
+def _merge(
+    base: dict[str, Any], over: Mapping[str, Any], path: DocPath, sources: SourceMap, over_sources: SourceMap
+) -> None:
     """Deep merge of mappings, later wins; lists and scalars are replaced whole."""
     if path in over_sources.locations and path not in sources.locations:
         sources.locations[path] = over_sources.locations[path]

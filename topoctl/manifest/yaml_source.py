@@ -26,7 +26,9 @@ def interpolate(text: str, env: Mapping[str, str], where: str) -> str:
         value = env.get(name)
         if value is None or (value == "" and default is not None):
             if default is None:
-                raise ManifestError(f"environment variable {name} is not set (use ${{{name}:-default}})", where)
+                raise ManifestError(
+                    f"environment variable {name} is not set (use ${{{name}:-default}})", where
+                )
             return default
         return value
 
@@ -70,7 +72,7 @@ class _Builder:
         # scalar stays a string.
         if not node.style and result != value:
             try:
-                typed = yaml.load(result, Loader=_LOADER)  # noqa: S506 - safe loader
+                typed = yaml.load(result, Loader=_LOADER)
             except yaml.YAMLError:
                 return result
             if isinstance(typed, (int, float, bool)) or typed is None:

@@ -45,7 +45,9 @@ class KindSpec:
             have = observed.attrs.get(name)
             if not self.equal(name, want, have):
                 changes.append(
-                    FieldChange(name, have, want, forces_replacement=self.forces_replacement(name, have, want))
+                    FieldChange(
+                        name, have, want, forces_replacement=self.forces_replacement(name, have, want)
+                    )
                 )
         return changes
 

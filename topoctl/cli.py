@@ -1,0 +1,282 @@
+"""The command line. Thin: parse options, call the core, print, map errors to exit codes.
+
+Documents (plans, JSON, Markdown, exported YAML) go to stdout; prompts, progress and diagnostics to
+stderr, so `topoctl plan --format json > plan.json` just works.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from topoctl import __version__
+from topoctl.errors import TopoctlError
+
+app = typer.Typer(
+    name="topoctl",
+    help="Topology as code for message brokers: plan and apply NATS JetStream, RabbitMQ, Kafka and SQS/SNS.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"debug": False}
+
+Files = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-f", "--file", help="Manifest file or directory (repeatable; later files override earlier ones)."
+    ),
+]
+Targets = Annotated[
+    list[str] | None,
+    typer.Option("--target", help="Limit to this address or address prefix (repeatable)."),
+]
+Format = Annotated[str, typer.Option("--format", help="Output format: text, json or markdown.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(message if message.endswith("\n") else message + "\n")
+    sys.stderr.flush()
+
+
+def handle_errors(func: F) -> F:
+    """One clear message and an exit code; a traceback only with --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except TopoctlError as exc:
+            if _state["debug"]:
+                traceback.print_exc()
+            _err(f"Error: {exc}")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            _err("Interrupted.")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # a bug: still no traceback unless asked for
+            if _state["debug"]:
+                traceback.print_exc()
+            _err(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback)")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"topoctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _check_format(fmt: str) -> str:
+    from topoctl.render import FORMATS
+
+    if fmt not in FORMATS:
+        raise TopoctlError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def _colour() -> bool:
+    """Colours only on a terminal, never in CI or with NO_COLOR, unless FORCE_COLOR asks."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("NO_COLOR") or os.environ.get("CI", "").lower() in ("true", "1"):
+        return False
+    return sys.stdout.isatty()
+
+
+def _write_document(text: str, fmt: str) -> None:
+    if fmt == "text" and _colour():
+        from topoctl.render.colour import colourise
+
+        text = colourise(text)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _load(files: list[str] | None) -> Any:
+    from topoctl.manifest.loader import load_manifest
+
+    return load_manifest(files or [])
+
+
+@app.command()
+@handle_errors
+def validate(files: Files = None) -> None:
+    """Check manifests offline: schema and semantic checks; no broker is contacted."""
+    manifest = _load(files)
+    count = len(manifest.resources)
+    _err(f"The manifest is valid: {len(manifest.brokers)} broker(s), {count} resource(s).")
+
+
+@app.command()
+@handle_errors
+def plan(
+    files: Files = None,
+    target: Targets = None,
+    fmt: Format = "text",
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Save the plan to this file for `apply`.")
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes (0: none, 1: error).")
+    ] = False,
+) -> None:
+    """Show what apply would change on the brokers."""
+    from topoctl.engine.planner import Session
+    from topoctl.render import render
+
+    _check_format(fmt)
+    manifest = _load(files)
+    with Session(manifest) as session:
+        the_plan = session.plan(target or [])
+    if out is not None:
+        _save_plan(the_plan, out)
+    _write_document(render(the_plan, fmt), fmt)
+    if out is not None:
+        _err(f"Saved the plan to {out}. Apply it with: topoctl apply {out}")
+    if detailed_exitcode and not the_plan.empty:
+        raise typer.Exit(2)
+
+
+def _save_plan(the_plan: Any, path: Path) -> None:
+    try:
+        path.write_text(json.dumps(the_plan.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise TopoctlError(f"cannot write the plan to {path}: {exc}") from None
+
+
+def _read_plan(path: Path) -> Any:
+    from topoctl.model import Plan
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Plan.from_json(data)
+    except OSError as exc:
+        raise TopoctlError(f"cannot read the plan {path}: {exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TopoctlError(f"{path} is not a topoctl plan file: {exc}") from None
+
+
+@app.command()
+@handle_errors
+def apply(
+    planfile: Annotated[
+        Path | None, typer.Argument(help="A plan saved with `plan -o`; applied exactly.")
+    ] = None,
+    files: Files = None,
+    target: Targets = None,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")
+    ] = False,
+    allow_destructive: Annotated[
+        bool, typer.Option("--allow-destructive", help="Allow replace and delete actions.")
+    ] = False,
+    parallelism: Annotated[
+        int, typer.Option("--parallelism", min=1, max=256, help="Changes in flight per broker.")
+    ] = 8,
+) -> None:
+    """Make the brokers match the manifest (or carry out a saved plan)."""
+    from topoctl.engine.applier import execute, refuse_destructive
+    from topoctl.engine.planner import Session
+    from topoctl.render.text import render_text
+
+    if planfile is not None:
+        if target:
+            raise TopoctlError("--target cannot be combined with a saved plan (it was targeted when made)")
+        the_plan = _read_plan(planfile)
+        manifest = _load(files or list(the_plan.manifests))
+        session = Session(manifest)
+        try:
+            if the_plan.empty:
+                _err("No changes. The brokers match the manifest.")
+                _err("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.")
+                return
+            refuse_destructive(the_plan, allow_destructive)
+            session.check_fresh(the_plan)
+            _run(session, the_plan, parallelism, execute)
+        finally:
+            session.close()
+        return
+
+    manifest = _load(files)
+    with Session(manifest) as session:
+        the_plan = session.plan(target or [])
+        _write_document(render_text(the_plan), "text")
+        if the_plan.empty:
+            _err("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.")
+            return
+        refuse_destructive(the_plan, allow_destructive)
+        if not auto_approve:
+            _confirm()
+        _run(session, the_plan, parallelism, execute)
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise TopoctlError(
+            "refusing to apply without confirmation: stdin is not a terminal (use --auto-approve)"
+        )
+    _err("\nDo you want to perform these actions? Only 'yes' will be accepted.")
+    sys.stderr.write("  Enter a value: ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip() != "yes":
+        raise TopoctlError("apply cancelled; nothing was changed")
+
+
+def _run(session: Any, the_plan: Any, parallelism: int, execute: Any) -> None:
+    from topoctl.model import Action
+
+    past = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "destroyed"}
+
+    def progress(step: Any) -> None:
+        _err(f"{step.address}: {past.get(step.action, step.action.value)}")
+
+    result = execute(session, the_plan, parallelism, progress)
+    _err(f"\nApply complete! {result.line}")
+
+
+@app.command()
+@handle_errors
+def show(
+    planfile: Annotated[Path, typer.Argument(help="A plan saved with `plan -o`.")],
+    fmt: Format = "text",
+) -> None:
+    """Render a saved plan."""
+    from topoctl.render import render
+
+    _check_format(fmt)
+    _write_document(render(_read_plan(planfile), fmt), fmt)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err("Interrupted.")
+        sys.exit(130)

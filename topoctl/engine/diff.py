@@ -1,0 +1,185 @@
+"""Desired vs observed -> Plan. Pure: no I/O, no broker client, deterministic output order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+
+from topoctl.model import Action, Address, Change, Plan, Resource, fingerprint
+from topoctl.providers.base import KindSpec, PruneScope
+
+SpecOf = Callable[[Address], KindSpec]
+
+
+def diff(
+    desired: Sequence[Resource],
+    observed: Sequence[Resource],
+    spec_of: SpecOf,
+    prune: Mapping[str, Sequence[PruneScope]] | None = None,
+    targets: Sequence[str] = (),
+) -> Plan:
+    """The changes that make `observed` match `desired`.
+
+    `prune` maps broker name -> scopes inside which undeclared live objects are deleted.
+    `targets` narrows the plan to matching addresses, their dependencies and what a targeted
+    replace or delete would take with it.
+    """
+    live = {r.address: r for r in observed}
+    wanted = {r.address: r for r in desired}
+    changes: dict[Address, Change] = {}
+    notes: list[Change] = []
+
+    for want in desired:
+        have = live.get(want.address)
+        if want.absent:
+            if have is not None:
+                changes[want.address] = _delete(have, spec_of(have.address), want.source)
+            continue
+        if have is None:
+            changes[want.address] = Change(
+                want.address,
+                Action.CREATE,
+                None,
+                dict(want.attrs),
+                depends_on=want.depends_on,
+                source=want.source,
+            )
+            continue
+        change = _compare(want, have, spec_of(want.address))
+        if change is None:
+            continue
+        if not change.fields:
+            notes.append(change)  # only unmanaged live settings differ: shown, never applied
+        else:
+            changes[want.address] = change
+
+    for broker, scopes in (prune or {}).items():
+        for have in observed:
+            if have.broker != broker or have.address in wanted or have.address in changes:
+                continue
+            if any(scope.covers(have.address) for scope in scopes):
+                changes[have.address] = _delete(have, spec_of(have.address), None)
+
+    _cascade(changes, wanted, observed, spec_of)
+    if targets:
+        changes = _select(changes, targets, observed)
+    ordered = sorted(changes.values(), key=lambda c: _sort_key(c, spec_of))
+    return Plan(changes=tuple(ordered), notes=tuple(sorted(notes, key=lambda c: _sort_key(c, spec_of))))
+
+
+def _sort_key(change: Change, spec_of: SpecOf) -> tuple[str, int, str, tuple[str, ...]]:
+    a = change.address
+    return (a.broker, spec_of(a).rank, a.kind, a.name)
+
+
+def _compare(want: Resource, have: Resource, spec: KindSpec) -> Change | None:
+    fields = spec.field_changes(want, have)
+    if not fields:
+        return None
+    managed = tuple(f for f in fields if not f.unmanaged)
+    notes = tuple(
+        f"{f.field} is set on the broker but not in the manifest (kept)" for f in fields if f.unmanaged
+    )
+    replacing = [f for f in managed if f.forces_replacement]
+    reasons = tuple(spec.replace_reason(f) for f in replacing)
+    if replacing:
+        reasons += tuple(spec.at_risk(have))
+    return Change(
+        want.address,
+        Action.REPLACE if replacing else Action.UPDATE,
+        dict(have.attrs),
+        dict(want.attrs),
+        fields=managed,
+        reasons=reasons,
+        depends_on=want.depends_on,
+        observed_fingerprint=fingerprint(have),
+        source=want.source,
+        notes=notes,
+    )
+
+
+def _delete(have: Resource, spec: KindSpec, source: str | None) -> Change:
+    return Change(
+        have.address,
+        Action.DELETE,
+        dict(have.attrs),
+        None,
+        reasons=tuple(spec.at_risk(have)),
+        depends_on=have.depends_on,
+        observed_fingerprint=fingerprint(have),
+        source=source,
+    )
+
+
+def _dependents(observed: Iterable[Resource]) -> dict[Address, list[Resource]]:
+    index: dict[Address, list[Resource]] = defaultdict(list)
+    for r in observed:
+        for dep in r.depends_on:
+            index[dep].append(r)
+    return index
+
+
+def _cascade(
+    changes: dict[Address, Change],
+    wanted: Mapping[Address, Resource],
+    observed: Sequence[Resource],
+    spec_of: SpecOf,
+) -> None:
+    """A replaced or deleted object takes its live dependents with it on brokers that cascade (a
+    RabbitMQ queue its bindings, a stream its consumers). Plan those visibly: a dependent the
+    manifest still wants is replaced in the same apply; one it does not want is named as lost."""
+    dependents = _dependents(observed)
+    pending = [c for c in changes.values() if c.destructive]
+    while pending:
+        parent = pending.pop()
+        if not spec_of(parent.address).cascades:
+            continue
+        lost: list[str] = []
+        for child in dependents.get(parent.address, ()):
+            existing = changes.get(child.address)
+            if existing is not None and existing.destructive:
+                continue
+            want = wanted.get(child.address)
+            if want is None or want.absent:
+                if want is None:
+                    lost.append(str(child.address))
+                continue
+            changes[child.address] = Change(
+                child.address,
+                Action.REPLACE,
+                dict(child.attrs),
+                dict(want.attrs),
+                fields=existing.fields if existing else (),
+                reasons=(f"removed with {parent.address}, created again",),
+                depends_on=want.depends_on,
+                observed_fingerprint=fingerprint(child),
+                source=want.source,
+            )
+            pending.append(changes[child.address])
+        if lost:
+            changes[parent.address] = _with_reasons(parent, tuple(f"also removes {a}" for a in sorted(lost)))
+
+
+def _with_reasons(change: Change, extra: tuple[str, ...]) -> Change:
+    return replace(change, reasons=change.reasons + extra)
+
+
+def _select(
+    changes: dict[Address, Change], targets: Sequence[str], observed: Sequence[Resource]
+) -> dict[Address, Change]:
+    """Targeted changes, plus the changes they depend on and the ones they cascade into."""
+    selected = {a for a in changes if any(a.matches(t) for t in targets)}
+    dependents = _dependents(observed)
+    queue = list(selected)
+    while queue:
+        address = queue.pop()
+        change = changes[address]
+        linked = list(change.depends_on)
+        if change.destructive:
+            linked += [r.address for r in dependents.get(address, ())]
+        for other in linked:
+            if other in changes and other not in selected:
+                selected.add(other)
+                queue.append(other)
+    return {a: c for a, c in changes.items() if a in selected}

@@ -1,0 +1,114 @@
+"""Reading the brokers (in parallel) and planning: the I/O side of `plan`, around the pure `diff`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from types import TracebackType
+
+from topoctl.engine.diff import diff
+from topoctl.errors import PlanError, StalePlanError
+from topoctl.manifest.loader import BrokerSpec, Manifest
+from topoctl.model import Address, Plan, Resource, fingerprint
+from topoctl.providers import provider
+from topoctl.providers.base import Driver, KindSpec
+
+
+class Session:
+    """The drivers of one manifest's brokers, opened on first use and closed together."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self._drivers: dict[str, Driver] = {}
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object | type[BaseException] | TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for driver in self._drivers.values():
+            driver.close()
+        self._drivers.clear()
+
+    def driver(self, broker: str) -> Driver:
+        if broker not in self._drivers:
+            spec = self.broker(broker)
+            self._drivers[broker] = provider(spec.type).driver(broker, spec.connection)
+        return self._drivers[broker]
+
+    def broker(self, name: str) -> BrokerSpec:
+        try:
+            return self.manifest.brokers[name]
+        except KeyError:
+            raise PlanError(f"broker {name!r} is not in the manifest") from None
+
+    def spec_of(self, address: Address) -> KindSpec:
+        kinds = provider(self.broker(address.broker).type).kinds
+        try:
+            return kinds[address.kind]
+        except KeyError:
+            raise PlanError(f"{address}: unknown kind {address.kind!r}") from None
+
+    def read(self, brokers: Iterable[str]) -> list[Resource]:
+        """Live state of `brokers`, read concurrently: a plan costs the slowest broker, not the sum."""
+        names = list(dict.fromkeys(brokers))
+        drivers = [self.driver(n) for n in names]  # construct here so errors surface in order
+
+        def read_one(item: tuple[str, Driver]) -> list[Resource]:
+            name, driver = item
+            spec = self.manifest.brokers[name]
+            return driver.read(spec.resources, spec.compiled.prune)
+
+        if len(names) <= 1:
+            return [r for item in zip(names, drivers) for r in read_one(item)]
+        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="read") as pool:
+            results = list(pool.map(read_one, zip(names, drivers)))
+        return [r for rs in results for r in rs]
+
+    def plan(self, targets: Sequence[str] = ()) -> Plan:
+        brokers = self._brokers_for(targets)
+        observed = self.read(brokers)
+        desired = [r for name in brokers for r in self.manifest.brokers[name].resources]
+        prune = {name: self.manifest.brokers[name].compiled.prune for name in brokers}
+        plan = diff(desired, observed, self.spec_of, prune, targets)
+        return replace(
+            plan,
+            manifests=self.manifest.paths,
+            brokers={name: spec.type for name, spec in self.manifest.brokers.items()},
+            targets=tuple(targets),
+        )
+
+    def _brokers_for(self, targets: Sequence[str]) -> list[str]:
+        names = list(self.manifest.brokers)
+        if not targets:
+            return names
+        wanted = []
+        for target in targets:
+            broker = target.split("/", 1)[0]
+            if broker not in self.manifest.brokers:
+                raise PlanError(
+                    f"--target {target}: no broker {broker!r} in the manifest (have: {', '.join(names)})"
+                )
+            wanted.append(broker)
+        return list(dict.fromkeys(wanted))
+
+    def check_fresh(self, plan: Plan) -> None:
+        """Refuse a saved plan when anything it touches changed since it was made."""
+        brokers = sorted({c.broker for c in plan.changes})
+        live = {r.address: r for r in self.read(brokers)}
+        stale = [
+            str(c.address) for c in plan.changes if fingerprint(live.get(c.address)) != c.observed_fingerprint
+        ]
+        if stale:
+            shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+            raise StalePlanError(
+                f"saved plan is stale: {shown} changed since the plan was made; run `topoctl plan` again"
+            )
+
+
+def make_plan(manifest: Manifest, targets: Sequence[str] = ()) -> Plan:
+    with Session(manifest) as session:
+        return session.plan(targets)

@@ -1,0 +1,234 @@
+"""The `type: kafka` section of a manifest -> desired topics and ACLs. Pure: no client imported."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from topoctl.providers.kafka.connection import ConnectionProblem, librdkafka_config
+
+from topoctl.manifest.source import Context
+from topoctl.model import JSON, Address, Resource
+from topoctl.providers.base import Compiled, PruneScope
+from topoctl.providers.kafka import acls
+from topoctl.providers.kafka.kinds import ACL, TOPIC, AclPruneScope
+from topoctl.providers.kafka.names import collision_key, topic_name_problem
+from topoctl.providers.kafka.values import canonical_value
+
+DLQ_SUFFIX = ".dlq"
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    topics: bool = False
+    acls: bool = False
+    config: bool = False
+    prefix: str = ""
+
+
+def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
+    _check_connection(section.get("connection"), ctx.at("connection"))
+    prune = _prune_settings(section.get("prune"), ctx.at("prune"))
+    topics = _TopicCompiler(broker, prune)
+    topics_ctx = ctx.at("topics")
+    for name, spec in topics_ctx.mapping(section.get("topics")).items():
+        topics.add(str(name), spec, topics_ctx.at(name))
+    resources = topics.resources
+    resources += _compile_acls(broker, section.get("acls"), ctx.at("acls"), topics.present)
+    scopes: list[PruneScope] = []
+    if prune.topics:
+        scopes.append(PruneScope(kinds=frozenset({TOPIC}), prefix=prune.prefix))
+    if prune.acls:
+        scopes.append(AclPruneScope(kinds=frozenset({ACL}), prefix=prune.prefix))
+    return Compiled(resources, scopes)
+
+
+def _check_connection(connection: object, ctx: Context) -> None:
+    try:
+        librdkafka_config(ctx.mapping(connection))
+    except ConnectionProblem as exc:
+        raise ctx.at(*exc.path).error(str(exc)) from None
+
+
+def _prune_settings(value: object, ctx: Context) -> PruneSettings:
+    if value is None or value is False:
+        return PruneSettings()
+    if value is True:
+        return PruneSettings(topics=True, acls=True)
+    spec = ctx.mapping(value)
+    prefix = spec.get("prefix", "")
+    if not isinstance(prefix, str):
+        raise ctx.at("prefix").error("prune.prefix must be a string")
+    return PruneSettings(
+        topics=_flag(spec, "topics", ctx),
+        acls=_flag(spec, "acls", ctx),
+        config=_flag(spec, "config", ctx),
+        prefix=prefix,
+    )
+
+
+def _flag(spec: Mapping[str, Any], key: str, ctx: Context, default: bool = False) -> bool:
+    value = spec.get(key, default)
+    if not isinstance(value, bool):
+        raise ctx.at(key).error(f"{key} must be true or false")
+    return value
+
+
+class _TopicCompiler:
+    def __init__(self, broker: str, prune: PruneSettings) -> None:
+        self.broker = broker
+        self.prune = prune
+        self.resources: list[Resource] = []
+        self.present: set[str] = set()
+        # collision key -> (topic name, its label, where it is declared), for the '.'/'_' rule
+        self._seen: dict[str, tuple[str, str, str | None]] = {}
+
+    def add(self, name: str, spec: object, ctx: Context) -> None:
+        spec = ctx.mapping(spec)
+        self._claim(name, ctx, label=f"topic {name!r}")
+        absent = _state(spec, ctx)
+        attrs: dict[str, JSON] = {}
+        for key in ("partitions", "replication_factor"):
+            if spec.get(key) is not None:
+                attrs[key] = _positive_int(spec[key], key, ctx.at(key))
+        if "config" in spec:
+            attrs["config"] = _config(spec["config"], ctx.at("config"))
+        if _flag(spec, "prune_config", ctx, default=self.prune.config):
+            attrs["prune_config"] = True
+        self._emit(name, attrs, absent, ctx)
+        if spec.get("dead_letter") is not None:
+            self._add_dead_letter(name, attrs, absent, spec["dead_letter"], ctx.at("dead_letter"))
+
+    def _add_dead_letter(
+        self, source: str, source_attrs: Mapping[str, JSON], absent: bool, spec: object, ctx: Context
+    ) -> None:
+        spec = ctx.mapping(spec)
+        name = spec.get("topic", source + DLQ_SUFFIX)
+        if not isinstance(name, str):
+            raise ctx.at("topic").error("dead_letter.topic must be a topic name")
+        where = ctx.at("topic") if "topic" in spec else ctx
+        self._claim(name, where, label=f"dead-letter topic {name!r} of {source!r}")
+        attrs: dict[str, JSON] = {}
+        # The DLQ mirrors the source's partitioning so a failed record can keep its partition.
+        for key in ("partitions", "replication_factor"):
+            if spec.get(key) is not None:
+                attrs[key] = _positive_int(spec[key], key, ctx.at(key))
+            elif key in source_attrs:
+                attrs[key] = source_attrs[key]
+        if "config" in spec:
+            attrs["config"] = _config(spec["config"], ctx.at("config"))
+        if _flag(spec, "prune_config", ctx, default=self.prune.config):
+            attrs["prune_config"] = True
+        self._emit(name, attrs, absent, ctx)
+
+    def _claim(self, name: str, ctx: Context, label: str) -> None:
+        problem = topic_name_problem(name)
+        if problem:
+            raise ctx.error(problem)
+        key = collision_key(name)
+        if key in self._seen:
+            other, other_label, where = self._seen[key]
+            at = f" (at {where})" if where else ""
+            if other == name:
+                raise ctx.error(f"{label} is declared twice: it is also the {other_label}{at}")
+            raise ctx.error(
+                f"{label} collides with {other_label}{at}: Kafka treats '.' and '_' alike "
+                "in topic names, so both cannot exist"
+            )
+        self._seen[key] = (name, label, ctx.where())
+
+    def _emit(self, name: str, attrs: dict[str, JSON], absent: bool, ctx: Context) -> None:
+        if not absent:
+            self.present.add(name)
+        self.resources.append(
+            Resource(Address(self.broker, TOPIC, (name,)), attrs, absent=absent, source=ctx.where())
+        )
+
+
+def _state(spec: Mapping[str, Any], ctx: Context) -> bool:
+    state = spec.get("state", "present")
+    if state not in ("present", "absent"):
+        raise ctx.at("state").error(f"state must be present or absent, got {state!r}")
+    return bool(state == "absent")
+
+
+def _positive_int(value: object, key: str, ctx: Context) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ctx.error(f"{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _config(value: object, ctx: Context) -> dict[str, JSON]:
+    out: dict[str, JSON] = {}
+    for key, raw in ctx.mapping(value).items():
+        key = str(key)
+        if raw is None:
+            out[key] = None  # declared null: the key must not be set on the topic
+            continue
+        try:
+            out[key] = canonical_value(key, raw)
+        except ValueError as exc:
+            raise ctx.at(key).error(f"config {key}: {exc}") from None
+    return out
+
+
+def _compile_acls(broker: str, value: object, ctx: Context, topics: set[str]) -> list[Resource]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ctx.error("acls must be a list")
+    resources: list[Resource] = []
+    seen: dict[Address, str | None] = {}
+    for index, spec in enumerate(value):
+        item_ctx = ctx.at(index)
+        attrs, absent = _acl_attrs(item_ctx.mapping(spec), item_ctx)
+        address = acls.acl_address(broker, attrs)
+        if address in seen:
+            where = seen[address]
+            raise item_ctx.error(f"ACL {address.display_name} is declared twice (also at {where})")
+        seen[address] = item_ctx.where()
+        depends: tuple[Address, ...] = ()
+        if attrs["resource_type"] == "topic" and attrs["pattern_type"] == "literal":
+            if attrs["resource_name"] in topics:
+                depends = (Address(broker, TOPIC, (str(attrs["resource_name"]),)),)
+        resources.append(Resource(address, attrs, depends, absent=absent, source=item_ctx.where()))
+    return resources
+
+
+def _acl_attrs(spec: Mapping[str, Any], ctx: Context) -> tuple[dict[str, JSON], bool]:
+    def word(key: str, allowed: tuple[str, ...], default: str | None = None) -> str:
+        value = spec.get(key, default)
+        if value is None:
+            raise ctx.error(f"ACL needs {key} (one of: {', '.join(allowed)})")
+        text = str(value).lower()
+        if text not in allowed:
+            raise ctx.at(key).error(f"ACL {key} {value!r} is not one of: {', '.join(allowed)}")
+        return text
+
+    resource_type = word("resource_type", acls.RESOURCE_TYPES)
+    principal = spec.get("principal")
+    if not isinstance(principal, str) or ":" not in principal or principal.startswith(":"):
+        raise ctx.at("principal").error(f"ACL principal must look like 'User:name', got {principal!r}")
+    resource_name = spec.get("resource_name")
+    if resource_type == "cluster":
+        resource_name = resource_name or acls.CLUSTER_RESOURCE_NAME
+        if resource_name != acls.CLUSTER_RESOURCE_NAME:
+            raise ctx.at("resource_name").error(
+                f"a cluster ACL's resource_name is {acls.CLUSTER_RESOURCE_NAME!r}, got {resource_name!r}"
+            )
+    if not isinstance(resource_name, str) or not resource_name:
+        raise ctx.error("ACL needs resource_name")
+    host = spec.get("host", "*")
+    if not isinstance(host, str) or not host:
+        raise ctx.at("host").error("ACL host must be '*' or an IP address")
+    attrs: dict[str, JSON] = {
+        "resource_type": resource_type,
+        "pattern_type": word("pattern_type", acls.PATTERN_TYPES, "literal"),
+        "resource_name": resource_name,
+        "principal": principal,
+        "host": host,
+        "operation": word("operation", acls.OPERATIONS),
+        "permission": word("permission", acls.PERMISSIONS, "allow"),
+    }
+    return attrs, _state(spec, ctx)

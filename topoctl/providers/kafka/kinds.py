@@ -1,0 +1,120 @@
+"""How the engine diffs Kafka's kinds: `topic` and `acl`.
+
+A topic's `config` is one attribute holding only the keys the manifest declares (a declared
+`null` asks for the key to be removed). Live keys the manifest does not declare are reported as
+unmanaged field changes, which the engine shows as notes and never applies, unless the topic asks
+for `prune_config`: then they are real changes that remove the keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from topoctl.model import JSON, Address, FieldChange, Resource
+from topoctl.providers.base import KindSpec, PruneScope
+from topoctl.providers.kafka import acls
+
+TOPIC = "topic"
+ACL = acls.KIND
+CONFIG_PREFIX = "config."
+
+
+@dataclass(frozen=True)
+class TopicKind(KindSpec):
+    kind: str = TOPIC
+    rank: int = 10
+
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        changes: list[FieldChange] = []
+        for name in ("partitions", "replication_factor"):
+            if name not in desired.attrs:
+                continue
+            want, have = desired.attrs[name], observed.attrs.get(name)
+            if want != have:
+                changes.append(
+                    FieldChange(
+                        name, have, want, forces_replacement=self.forces_replacement(name, have, want)
+                    )
+                )
+        declared = _config(desired.attrs)
+        live = _config(observed.attrs)
+        prune = bool(desired.attrs.get("prune_config", False))
+        for key in sorted(set(declared) | set(live)):
+            if key in declared:
+                if declared[key] != live.get(key):
+                    changes.append(FieldChange(CONFIG_PREFIX + key, live.get(key), declared[key]))
+            else:
+                changes.append(FieldChange(CONFIG_PREFIX + key, live[key], None, unmanaged=not prune))
+        return changes
+
+    def equal(self, field: str, desired: JSON, observed: JSON) -> bool:
+        if field == "config":
+            declared = desired if isinstance(desired, Mapping) else {}
+            live = observed if isinstance(observed, Mapping) else {}
+            return all(live.get(k) == v for k, v in declared.items())
+        return bool(desired == observed)
+
+    def forces_replacement(self, field: str, before: JSON, after: JSON) -> bool:
+        if field == "partitions":
+            # Kafka can add partitions but never remove one.
+            return isinstance(before, int) and isinstance(after, int) and after < before
+        return field == "replication_factor"
+
+    def replace_reason(self, change: FieldChange) -> str:
+        if change.field == "partitions":
+            return (
+                f"partitions cannot decrease ({change.before} -> {change.after}): "
+                "the topic is deleted and recreated"
+            )
+        if change.field == "replication_factor":
+            return (
+                f"replication_factor cannot change in place ({change.before} -> {change.after}): "
+                "topoctl cannot reassign partitions, so the topic is deleted and recreated "
+                "(to keep its messages, reassign with kafka-reassign-partitions.sh first, "
+                "then the plan is empty)"
+            )
+        return super().replace_reason(change)
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        risks = super().at_risk(observed)
+        if "messages" not in observed.info:
+            partitions = observed.info.get("partitions")
+            if isinstance(partitions, int):
+                risks.append(
+                    f"all messages in its {partitions} partition{'s' if partitions != 1 else ''} will be lost"
+                )
+        return risks
+
+
+def _config(attrs: Mapping[str, JSON]) -> Mapping[str, JSON]:
+    value = attrs.get("config")
+    return value if isinstance(value, Mapping) else {}
+
+
+@dataclass(frozen=True)
+class AclKind(KindSpec):
+    kind: str = ACL
+    rank: int = 20
+    # Every field is part of the address: an ACL is created or deleted, never changed.
+    immutable: frozenset[str] = frozenset(acls.FIELDS)
+
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        return []
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class AclPruneScope(PruneScope):
+    """ACLs whose resource name starts with `prefix` (the resource name is not the last part
+    of an ACL's address, so the generic scope cannot express this)."""
+
+    def covers(self, address: Address) -> bool:
+        if address.kind != ACL:
+            return False
+        return address.name[acls.FIELDS.index("resource_name")].startswith(self.prefix)
+
+
+KINDS: dict[str, KindSpec] = {TOPIC: TopicKind(), ACL: AclKind()}
