@@ -66,7 +66,7 @@ def execute(
             by_broker.setdefault(step.broker, []).append(step)
         errors: list[BaseException] = []
 
-        def run(broker: str, steps: list[Change]) -> None:
+        def run(broker: str, steps: list[Change], errors: list[BaseException] = errors) -> None:
             try:
                 session.driver(broker).apply(steps, parallelism, done)
             except BaseException as exc:  # collected: the other brokers' steps still finish

@@ -63,9 +63,9 @@ class Session:
             return driver.read(spec.resources, spec.compiled.prune)
 
         if len(names) <= 1:
-            return [r for item in zip(names, drivers) for r in read_one(item)]
+            return [r for item in zip(names, drivers, strict=True) for r in read_one(item)]
         with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="read") as pool:
-            results = list(pool.map(read_one, zip(names, drivers)))
+            results = list(pool.map(read_one, zip(names, drivers, strict=True)))
         return [r for rs in results for r in rs]
 
     def plan(self, targets: Sequence[str] = ()) -> Plan:
