@@ -1,0 +1,101 @@
+"""The provider conformance suite: the same life cycle, run against every real broker.
+
+A broker's test module subclasses `Conformance` and provides manifests as functions of a unique
+namespace string `ns` (use it in every name so runs never collide):
+
+    class TestRabbitConformance(Conformance):
+        def manifest(self, ns, stage): ...      # the whole manifest document (a dict) for a stage
+        def address(self, ns, stage): ...       # the address the stage changes
+        def cleanup(self, ns): ...              # remove whatever the test left on the broker
+
+Stages, in order: "create" (a few resources), "update" (one field changed that the broker can
+change in place), "replace" (one field changed that it cannot), "delete" (a resource marked
+`state: absent`). The suite checks: create then an empty plan; the update plans `update` for
+`address(ns, "update")`, applies, and leaves an empty plan; the replace plans a destructive
+`replace`, is refused without --allow-destructive with nothing changed, applies with it, and
+leaves an empty plan; the delete plans `delete`, is refused without the flag, applies with it,
+and leaves an empty plan.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli import Result, planned, topoctl, write_manifest
+
+STAGES = ("create", "update", "replace", "delete")
+
+
+class Conformance:
+    def manifest(self, ns: str, stage: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def address(self, ns: str, stage: str) -> str:
+        raise NotImplementedError
+
+    def cleanup(self, ns: str) -> None:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def ns(self) -> Iterator[str]:
+        ns = f"conf{uuid.uuid4().hex[:8]}"
+        yield ns
+        self.cleanup(ns)
+
+    def _file(self, tmp_path: Path, ns: str, stage: str) -> Path:
+        return write_manifest(tmp_path / f"{stage}.yaml", self.manifest(ns, stage))
+
+    def _plan(self, path: Path) -> Result:
+        return topoctl("plan", "-f", path, "--format", "json", "--detailed-exitcode")
+
+    def _assert_empty(self, path: Path) -> None:
+        result = topoctl("plan", "-f", path, "--detailed-exitcode")
+        assert result.code == 0, f"plan after apply is not empty:\n{result}"
+        assert "No changes." in result.stdout
+
+    @pytest.mark.integration
+    def test_life_cycle(self, tmp_path: Path, ns: str) -> None:
+        create = self._file(tmp_path, ns, "create")
+        first = planned(self._plan(create))
+        assert first and set(first.values()) == {"create"}, first
+        result = topoctl("apply", "-f", create, "--auto-approve")
+        assert result.code == 0, str(result)
+        assert "Apply complete!" in result.stderr
+        self._assert_empty(create)
+
+        update = self._file(tmp_path, ns, "update")
+        changes = planned(self._plan(update))
+        assert changes == {self.address(ns, "update"): "update"}, changes
+        result = topoctl("apply", "-f", update, "--auto-approve")
+        assert result.code == 0, str(result)
+        self._assert_empty(update)
+
+        replace = self._file(tmp_path, ns, "replace")
+        plan = self._plan(replace)
+        changes = planned(plan)
+        target = self.address(ns, "replace")
+        assert changes.get(target) == "replace", changes
+        assert all(c["destructive"] for c in plan.json["changes"] if c["action"] == "replace")
+        refused = topoctl("apply", "-f", replace, "--auto-approve")
+        assert refused.code == 1, str(refused)
+        assert "--allow-destructive" in refused.stderr
+        assert planned(self._plan(replace)) == changes, "a refused apply changed something"
+        result = topoctl("apply", "-f", replace, "--auto-approve", "--allow-destructive")
+        assert result.code == 0, str(result)
+        self._assert_empty(replace)
+
+        delete = self._file(tmp_path, ns, "delete")
+        changes = planned(self._plan(delete))
+        assert changes.get(self.address(ns, "delete")) == "delete", changes
+        refused = topoctl("apply", "-f", delete, "--auto-approve")
+        assert refused.code == 1, str(refused)
+        result = topoctl("apply", "-f", delete, "--auto-approve", "--allow-destructive")
+        assert result.code == 0, str(result)
+        self._assert_empty(delete)
+        # Gone for real: the create manifest wants it back.
+        assert planned(self._plan(create)).get(self.address(ns, "delete")) == "create"
