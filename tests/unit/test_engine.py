@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from topoctl.engine import planner
+from topoctl.engine.applier import apply_plan, execute, refuse_destructive
+from topoctl.engine.diff import diff
+from topoctl.engine.order import waves
+from topoctl.engine.planner import Session
+from topoctl.errors import ApplyError, BrokerError, DestructiveRefused, StalePlanError
+from topoctl.model import Action, Address, Plan, Resource
+from topoctl.providers.base import PruneScope
+
+from .fakes import KINDS, FakeBroker, binding, ex, fake_manifest, q
+
+
+def spec_of(address: Address):  # type: ignore[no-untyped-def]
+    return KINDS[address.kind]
+
+
+def actions(plan: Plan) -> dict[str, str]:
+    return {str(c.address): c.action.value for c in plan.changes}
+
+
+def test_create_update_replace_delete_and_noop() -> None:
+    desired = [
+        q("new", type="quorum"),
+        q("same", type="classic"),
+        q("tuned", type="classic", limit=10),
+        q("retyped", type="quorum"),
+        replace(q("gone"), absent=True),
+    ]
+    observed = [
+        q("same", type="classic", extra="undeclared is not compared"),
+        q("tuned", type="classic", limit=5),
+        q("retyped", type="classic"),
+        Resource(Address("b", "queue", ("v", "gone")), {"type": "classic"}, info={"messages": 3}),
+    ]
+    plan = diff(desired, observed, spec_of)
+    assert actions(plan) == {
+        "b/queue/v/new": "create",
+        "b/queue/v/tuned": "update",
+        "b/queue/v/retyped": "replace",
+        "b/queue/v/gone": "delete",
+    }
+    by = {str(c.address): c for c in plan.changes}
+    assert [(f.field, f.before, f.after) for f in by["b/queue/v/tuned"].fields] == [("limit", 5, 10)]
+    retyped = by["b/queue/v/retyped"]
+    assert retyped.destructive and retyped.fields[0].forces_replacement
+    assert any("type cannot change in place" in r for r in retyped.reasons)
+    assert by["b/queue/v/gone"].reasons == ("3 messages will be lost",)
+    assert (plan.summary.add, plan.summary.change, plan.summary.destroy) == (2, 1, 2)
+
+
+def test_absent_resource_that_does_not_exist_plans_nothing() -> None:
+    assert diff([replace(q("x"), absent=True)], [], spec_of).empty
+
+
+def test_nothing_is_deleted_without_prune_and_prune_is_scoped() -> None:
+    observed = [q("app.one"), q("app.two"), q("other")]
+    assert diff([q("app.one")], observed, spec_of).empty
+    scoped = diff([q("app.one")], observed, spec_of, prune={"b": [PruneScope(frozenset({"queue"}), ("v",), "app.")]})
+    assert actions(scoped) == {"b/queue/v/app.two": "delete"}
+
+
+def test_replaced_queue_takes_its_bindings_and_they_are_recreated() -> None:
+    desired = [ex("orders", type="topic"), q("billing", type="quorum"), binding("orders", "billing", "k")]
+    observed = [
+        ex("orders", type="topic"),
+        q("billing", type="classic"),
+        binding("orders", "billing", "k"),
+        binding("orders", "billing", "undeclared"),
+    ]
+    plan = diff(desired, observed, spec_of)
+    assert actions(plan) == {"b/queue/v/billing": "replace", "b/binding/v/orders/billing/k": "replace"}
+    queue = next(c for c in plan.changes if c.kind == "queue")
+    assert "also removes b/binding/v/orders/billing/undeclared" in queue.reasons
+
+
+def test_targets_include_dependencies_and_cascades() -> None:
+    desired = [ex("orders", type="topic"), q("billing"), binding("orders", "billing"), q("unrelated")]
+    plan = diff(desired, [], spec_of, targets=["b/binding"])
+    assert set(actions(plan)) == {"b/binding/v/orders/billing/", "b/exchange/v/orders", "b/queue/v/billing"}
+    assert actions(diff(desired, [], spec_of, targets=["b/queue/v/unrelated"])) == {"b/queue/v/unrelated": "create"}
+
+
+def test_waves_respect_dependencies_and_split_replaces() -> None:
+    desired = [ex("orders", type="topic"), q("billing", type="quorum"), binding("orders", "billing")]
+    observed = [q("billing", type="classic"), binding("orders", "billing"), q("old")]
+    plan = diff([*desired, replace(q("old"), absent=True)], observed, spec_of)
+    steps = [[(s.action.value, str(s.address)) for s in wave] for wave in waves(plan)]
+    flat = [s for wave in steps for s in wave]
+    position = {s: i for i, wave in enumerate(steps) for s in wave}
+    # Deletes first, a binding before its queue; creates after, the queue and exchange before the binding.
+    assert position[("delete", "b/binding/v/orders/billing/")] < position[("delete", "b/queue/v/billing")]
+    assert position[("create", "b/queue/v/billing")] < position[("create", "b/binding/v/orders/billing/")]
+    assert position[("create", "b/exchange/v/orders")] < position[("create", "b/binding/v/orders/billing/")]
+    assert max(i for (a, _), i in position.items() if a == "delete") < min(
+        i for (a, _), i in position.items() if a == "create"
+    )
+    assert len(flat) == 6
+
+
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBroker]:
+    fake = FakeBroker()
+    yield fake
+
+
+def session_for(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker, resources: list[Resource]) -> Session:
+    manifest, info = fake_manifest(broker, resources)
+    monkeypatch.setattr(planner, "provider", lambda _type: info)
+    return Session(manifest)
+
+
+def test_apply_then_plan_is_empty(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    desired = [ex("orders", type="topic"), q("billing", type="quorum"), binding("orders", "billing")]
+    broker.put(q("billing", type="classic"))
+    session = session_for(monkeypatch, broker, desired)
+    plan = session.plan()
+    result = execute(session, plan)
+    assert (result.added, result.changed, result.destroyed) == (3, 0, 1)
+    assert session.plan().empty
+
+
+def test_destructive_plan_is_refused_before_anything_runs(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    broker.put(q("billing", type="classic"))
+    manifest, info = fake_manifest(broker, [q("billing", type="quorum"), q("new")])
+    monkeypatch.setattr(planner, "provider", lambda _type: info)
+    plan = planner.make_plan(manifest)
+    with pytest.raises(DestructiveRefused, match="b/queue/v/billing"):
+        apply_plan(plan, manifest)
+    assert broker.calls == []
+    refuse_destructive(plan, allow_destructive=True)
+
+
+def test_saved_plan_is_stale_when_a_touched_object_changed(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    broker.put(q("billing", type="classic", limit=1))
+    session = session_for(monkeypatch, broker, [q("billing", type="classic", limit=2)])
+    plan = Plan.from_json(session.plan().to_json())  # as if saved and read back
+    session.check_fresh(plan)
+    broker.put(q("billing", type="classic", limit=7))
+    with pytest.raises(StalePlanError, match="saved plan is stale: b/queue/v/billing"):
+        session.check_fresh(plan)
+    broker.objects.clear()
+    with pytest.raises(StalePlanError):
+        session.check_fresh(plan)
+
+
+def test_failure_stops_after_its_wave_and_reports_progress(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    desired = [ex("orders", type="topic"), q("billing"), binding("orders", "billing")]
+    broker.fail_on.add("b/queue/v/billing")
+    session = session_for(monkeypatch, broker, desired)
+    with pytest.raises(ApplyError) as err:
+        execute(session, session.plan(), parallelism=4)
+    assert "b/queue/v/billing: refused" in str(err.value)
+    assert "1 added" in str(err.value)
+    assert ("create", "b/binding/v/orders/billing/") not in broker.calls
+
+
+def test_unreachable_broker_is_a_broker_error(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    broker.down = True
+    session = session_for(monkeypatch, broker, [q("x")])
+    with pytest.raises(BrokerError, match=r"broker 'b' \(fake://local\): cannot connect"):
+        session.plan()
+
+
+def test_plan_round_trips_through_json() -> None:
+    plan = diff([q("a", type="quorum"), q("b")], [q("a", type="classic")], spec_of)
+    again = Plan.from_json(plan.to_json())
+    assert again.to_json() == plan.to_json()
+    assert [c.action for c in again.changes] == [Action.REPLACE, Action.CREATE]
