@@ -66,7 +66,7 @@ class _Builder:
             value = self._interpolated(node, value)
         return value
 
-    def _interpolated(self, node: yaml.ScalarNode, value: str) -> Any:
+    def _interpolated(self, node: yaml.Node, value: str) -> Any:
         result = interpolate(value, self.env, self.where(node))
         # `partitions: ${PARTITIONS:-6}` should be the integer 6, as if written plainly; a quoted
         # scalar stays a string.
