@@ -70,7 +70,7 @@ class _Builder:
         result = interpolate(value, self.env, self.where(node))
         # `partitions: ${PARTITIONS:-6}` should be the integer 6, as if written plainly; a quoted
         # scalar stays a string.
-        if not node.style and result != value:
+        if not getattr(node, "style", None) and result != value:
             try:
                 typed = yaml.load(result, Loader=_LOADER)
             except yaml.YAMLError:
