@@ -147,6 +147,24 @@ class Driver(abc.ABC):
 
 
 @dataclass(frozen=True)
+class Flow:
+    """One edge of the message-flow graph: messages go from `source` to `target`."""
+
+    source: Address
+    target: Address
+    label: str = ""
+    dead_letter: bool = False
+
+
+Exporter = Callable[[str, Sequence[Resource]], dict[str, Any]]
+"""export(broker_name, observed) -> the broker's manifest section (without `type`/`connection`),
+such that compiling it yields the same resources: planning the export against the broker is empty."""
+
+FlowsOf = Callable[[Sequence[Resource]], list[Flow]]
+"""flows(desired) -> the message-flow edges between the broker's resources, for `topoctl graph`."""
+
+
+@dataclass(frozen=True)
 class ProviderInfo:
     """The registry entry of a broker type: its kinds, compiler and driver, loaded lazily."""
 
@@ -154,3 +172,5 @@ class ProviderInfo:
     kinds: Mapping[str, KindSpec]
     compile: Compiler
     driver: Callable[[str, Mapping[str, Any]], Driver]
+    export: Exporter | None = None
+    flows: FlowsOf | None = None
