@@ -46,10 +46,6 @@ def test_text_plan_matches_golden() -> None:
     check_golden("plan.txt", render(sample_plan(), "text"))
 
 
-def test_markdown_plan_matches_golden() -> None:
-    check_golden("plan.md", render(sample_plan(), "markdown"))
-
-
 def test_empty_plan_says_no_changes() -> None:
     empty = Plan(changes=())
     assert render(empty, "text") == NO_CHANGES + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from topoctl.providers.base import ProviderInfo
+from topoctl.providers.base import Exporter, FlowsOf, ProviderInfo
 
 _PACKAGES = {
     "rabbitmq": "topoctl.providers.rabbitmq",
@@ -24,3 +24,24 @@ def provider(broker_type: str) -> ProviderInfo:
         raise ValueError(f"unknown broker type {broker_type!r} (one of: {', '.join(BROKER_TYPES)})") from None
     info: ProviderInfo = importlib.import_module(package).PROVIDER
     return info
+
+
+def _optional(broker_type: str, module: str, attribute: str) -> object | None:
+    provider(broker_type)  # validates the type
+    try:
+        mod = importlib.import_module(f"{_PACKAGES[broker_type]}.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{_PACKAGES[broker_type]}.{module}":
+            raise
+        return None
+    return getattr(mod, attribute, None)
+
+
+def exporter(broker_type: str) -> Exporter | None:
+    """`topoctl export` support of a provider: its `export.export_broker`, if it has one."""
+    return _optional(broker_type, "export", "export_broker")  # type: ignore[return-value]
+
+
+def flows_of(broker_type: str) -> FlowsOf | None:
+    """`topoctl graph` support of a provider: its `flows.flows`, if it has one."""
+    return _optional(broker_type, "flows", "flows")  # type: ignore[return-value]

@@ -157,11 +157,12 @@ class Flow:
 
 
 Exporter = Callable[[str, Sequence[Resource]], dict[str, Any]]
-"""export(broker_name, observed) -> the broker's manifest section (without `type`/`connection`),
-such that compiling it yields the same resources: planning the export against the broker is empty."""
+"""`<package>.export.export_broker(broker_name, observed)` -> the broker's manifest section (without
+`type`/`connection`), such that planning the export against the same broker is empty."""
 
 FlowsOf = Callable[[Sequence[Resource]], list[Flow]]
-"""flows(desired) -> the message-flow edges between the broker's resources, for `topoctl graph`."""
+"""`<package>.flows.flows(desired)` -> the message-flow edges between the broker's resources, for
+`topoctl graph`."""
 
 
 @dataclass(frozen=True)
@@ -172,5 +173,3 @@ class ProviderInfo:
     kinds: Mapping[str, KindSpec]
     compile: Compiler
     driver: Callable[[str, Mapping[str, Any]], Driver]
-    export: Exporter | None = None
-    flows: FlowsOf | None = None
