@@ -6,12 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from topoctl.providers.kafka.connection import ConnectionProblem, librdkafka_config
-
 from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Compiled, PruneScope
 from topoctl.providers.kafka import acls
+from topoctl.providers.kafka.connection import ConnectionProblem, librdkafka_config
 from topoctl.providers.kafka.kinds import ACL, TOPIC, AclPruneScope
 from topoctl.providers.kafka.names import collision_key, topic_name_problem
 from topoctl.providers.kafka.values import canonical_value
@@ -141,9 +140,7 @@ class _TopicCompiler:
     def _emit(self, name: str, attrs: dict[str, JSON], absent: bool, ctx: Context) -> None:
         if not absent:
             self.present.add(name)
-        self.resources.append(
-            Resource(Address(self.broker, TOPIC, (name,)), attrs, absent=absent, source=ctx.where())
-        )
+        self.resources.append(Resource(Address(self.broker, TOPIC, (name,)), attrs, absent=absent, source=ctx.where()))
 
 
 def _state(spec: Mapping[str, Any], ctx: Context) -> bool:
@@ -189,9 +186,12 @@ def _compile_acls(broker: str, value: object, ctx: Context, topics: set[str]) ->
             raise item_ctx.error(f"ACL {address.display_name} is declared twice (also at {where})")
         seen[address] = item_ctx.where()
         depends: tuple[Address, ...] = ()
-        if attrs["resource_type"] == "topic" and attrs["pattern_type"] == "literal":
-            if attrs["resource_name"] in topics:
-                depends = (Address(broker, TOPIC, (str(attrs["resource_name"]),)),)
+        if (
+            attrs["resource_type"] == "topic"
+            and attrs["pattern_type"] == "literal"
+            and attrs["resource_name"] in topics
+        ):
+            depends = (Address(broker, TOPIC, (str(attrs["resource_name"]),)),)
         resources.append(Resource(address, attrs, depends, absent=absent, source=item_ctx.where()))
     return resources
 

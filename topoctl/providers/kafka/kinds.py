@@ -33,9 +33,7 @@ class TopicKind(KindSpec):
             want, have = desired.attrs[name], observed.attrs.get(name)
             if want != have:
                 changes.append(
-                    FieldChange(
-                        name, have, want, forces_replacement=self.forces_replacement(name, have, want)
-                    )
+                    FieldChange(name, have, want, forces_replacement=self.forces_replacement(name, have, want))
                 )
         declared = _config(desired.attrs)
         live = _config(observed.attrs)
@@ -63,10 +61,7 @@ class TopicKind(KindSpec):
 
     def replace_reason(self, change: FieldChange) -> str:
         if change.field == "partitions":
-            return (
-                f"partitions cannot decrease ({change.before} -> {change.after}): "
-                "the topic is deleted and recreated"
-            )
+            return f"partitions cannot decrease ({change.before} -> {change.after}): the topic is deleted and recreated"
         if change.field == "replication_factor":
             return (
                 f"replication_factor cannot change in place ({change.before} -> {change.after}): "
@@ -81,9 +76,7 @@ class TopicKind(KindSpec):
         if "messages" not in observed.info:
             partitions = observed.info.get("partitions")
             if isinstance(partitions, int):
-                risks.append(
-                    f"all messages in its {partitions} partition{'s' if partitions != 1 else ''} will be lost"
-                )
+                risks.append(f"all messages in its {partitions} partition{'s' if partitions != 1 else ''} will be lost")
         return risks
 
 

@@ -1,0 +1,652 @@
+"""Live Kafka through confluent-kafka's AdminClient: batched reads and batched writes.
+
+Reading is a constant number of requests whatever the number of topics: one metadata request,
+one DescribeConfigs for every topic, one DescribeAcls with a match-any filter, and (only for
+topics a plan may destroy) one ListOffsets per offset spec to count the messages at risk.
+
+Writing is batched per wave of the plan: one CreateTopics, one CreatePartitions, one
+IncrementalAlterConfigs, one DeleteTopics, one CreateAcls and one DeleteAcls at most. KRaft
+applies metadata changes asynchronously, so after each batch the driver waits until the broker
+shows the result; otherwise the next step (or the next plan) would see the old state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+# confluent-kafka re-exports these from private modules without __all__.
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    ConfigSource,
+    NewPartitions,
+    NewTopic,
+    OffsetSpec,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from topoctl.errors import BrokerError, PlanError
+from topoctl.model import JSON, Action, Address, Change, FieldChange, Resource
+from topoctl.providers.base import Driver, PruneScope
+from topoctl.providers.kafka import acls
+from topoctl.providers.kafka.connection import (
+    ConnectionProblem,
+    endpoint,
+    librdkafka_config,
+    scrub,
+    secret_values,
+    timeout_ms,
+)
+from topoctl.providers.kafka.kinds import ACL, CONFIG_PREFIX, KINDS, TOPIC
+from topoctl.providers.kafka.names import collision_key, is_internal
+from topoctl.providers.kafka.values import canonical_or_raw
+
+# librdkafka logs connection failures itself; they go to this logger (silent unless the CLI
+# turns on debug logging) instead of straight to stderr.
+_LIBRDKAFKA_LOG = logging.getLogger("topoctl.providers.kafka.librdkafka")
+_LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
+
+# Writes can take longer than a read on a busy broker (1,000 topics in one CreateTopics).
+WRITE_TIMEOUT_S = 60.0
+# How long to wait for KRaft to show the result of a write before calling it failed.
+SETTLE_TIMEOUT_S = 30.0
+_POLL_S = 0.05
+
+ProgressCallback = Callable[[Change], None]
+
+
+class KafkaDriver(Driver):
+    type = "kafka"
+
+    def __init__(self, name: str, connection: Mapping[str, Any]) -> None:
+        super().__init__(name, connection)
+        try:
+            self._config = librdkafka_config(connection)
+            self._timeout_s = timeout_ms(connection) / 1000
+        except ConnectionProblem as exc:
+            raise self._error(f"bad connection settings: {exc}") from None
+        self._secrets = secret_values(self._config)
+        self._admin: AdminClient | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return endpoint(self.connection)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _error(self, message: str) -> BrokerError:
+        return BrokerError(self.name, self.endpoint, scrub(message, getattr(self, "_secrets", ())))
+
+    def _text(self, exc: BaseException) -> str:
+        return scrub(_describe(exc), self._secrets)
+
+    @property
+    def admin(self) -> AdminClient:
+        if self._admin is None:
+            config: dict[str, Any] = dict(self._config)
+            config.setdefault("socket.connection.setup.timeout.ms", str(int(self._timeout_s * 1000)))
+            config["logger"] = _LIBRDKAFKA_LOG
+            try:
+                self._admin = AdminClient(config)
+            except (KafkaException, ValueError, TypeError) as exc:
+                raise self._error(f"bad connection settings: {self._text(exc)}") from None
+        return self._admin
+
+    def close(self) -> None:
+        self._admin = None
+
+    def _metadata(self) -> Any:
+        try:
+            return self.admin.list_topics(timeout=self._timeout_s)
+        except KafkaException as exc:
+            raise self._error(f"cannot connect: {self._text(exc)}") from None
+
+    # -- read -------------------------------------------------------------------------------
+
+    def read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
+        metadata = self._metadata()
+        topics = {
+            name: meta
+            for name, meta in metadata.topics.items()
+            if not is_internal(name) and not _unknown_topic(meta.error)
+        }
+        self._check_collisions(desired, topics)
+        # Both requests in flight at once; the results are awaited below.
+        config_futures = self._describe_configs(topics)
+        acl_future = self.admin.describe_acls(_MATCH_ANY_ACL, request_timeout=self._timeout_s)
+        configs = self._config_results(config_futures)
+        messages = self._messages(self._at_risk_candidates(desired, prune, topics), topics)
+
+        observed: list[Resource] = []
+        for name, meta in sorted(topics.items()):
+            partitions = len(meta.partitions)
+            replicas = max((len(p.replicas) for p in meta.partitions.values()), default=0)
+            info: dict[str, JSON] = {"partitions": partitions}
+            if name in messages:
+                info["messages"] = messages[name]
+            attrs: dict[str, JSON] = {
+                "partitions": partitions,
+                "replication_factor": replicas,
+                "config": configs.get(name, {}),
+            }
+            observed.append(Resource(Address(self.name, TOPIC, (name,)), attrs, info=info))
+        observed.extend(self._acl_resources(acl_future, desired, set(topics)))
+        return observed
+
+    def _describe_configs(self, topics: Iterable[str]) -> dict[Any, Future[Any]]:
+        resources = [ConfigResource(ResourceType.TOPIC, name) for name in topics]
+        if not resources:
+            return {}
+        try:
+            futures: dict[Any, Future[Any]] = self.admin.describe_configs(resources, request_timeout=self._timeout_s)
+        except KafkaException as exc:
+            raise self._error(f"cannot read topic configs: {self._text(exc)}") from None
+        return futures
+
+    def _config_results(self, futures: Mapping[Any, Future[Any]]) -> dict[str, dict[str, JSON]]:
+        configs: dict[str, dict[str, JSON]] = {}
+        for resource, future in futures.items():
+            try:
+                entries = future.result()
+            except KafkaException as exc:
+                if _unknown_topic(exc.args[0] if exc.args else None):
+                    continue  # deleted since the metadata request
+                raise self._error(f"cannot read configs of topic {resource.name!r}: {self._text(exc)}") from None
+            configs[resource.name] = topic_configs(entries.values())
+        return configs
+
+    def _acl_resources(self, future: Future[Any], desired: Sequence[Resource], live_topics: set[str]) -> list[Resource]:
+        try:
+            bindings = future.result()
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, KafkaError) and error.code() == KafkaError.SECURITY_DISABLED:
+                if any(r.kind == ACL and not r.absent for r in desired):
+                    raise self._error(
+                        "the manifest declares ACLs but the broker has no authorizer: set "
+                        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+                    ) from None
+                return []
+            raise self._error(f"cannot read ACLs: {self._text(exc)}") from None
+        out: list[Resource] = []
+        for binding in bindings:
+            attrs = acl_attrs(binding)
+            if attrs is None:
+                continue  # an ACL on a kind of resource topoctl does not manage
+            depends: tuple[Address, ...] = ()
+            if (
+                attrs["resource_type"] == "topic"
+                and attrs["pattern_type"] == "literal"
+                and attrs["resource_name"] in live_topics
+            ):
+                depends = (Address(self.name, TOPIC, (str(attrs["resource_name"]),)),)
+            out.append(Resource(acls.acl_address(self.name, attrs), attrs, depends))
+        return out
+
+    def _check_collisions(self, desired: Sequence[Resource], live: Mapping[str, Any]) -> None:
+        by_key = {collision_key(name): name for name in live}
+        going = {r.address.name[0] for r in desired if r.kind == TOPIC and r.absent}
+        for resource in desired:
+            if resource.kind != TOPIC or resource.absent or resource.broker != self.name:
+                continue
+            name = resource.address.name[0]
+            other = by_key.get(collision_key(name))
+            if name in live or other is None or other in going:
+                continue
+            where = f" (declared at {resource.source})" if resource.source else ""
+            raise PlanError(
+                f"topic {name!r}{where} collides with the live topic {other!r} on broker {self.name!r} "
+                f"({self.endpoint}): Kafka treats '.' and '_' alike in topic names, so both cannot "
+                f"exist; rename {name!r} or delete {other!r} first (state: absent)"
+            )
+
+    def _at_risk_candidates(
+        self, desired: Sequence[Resource], prune: Sequence[PruneScope], live: Mapping[str, Any]
+    ) -> set[str]:
+        """Live topics this plan may delete or replace: only their messages are worth counting."""
+        wanted = {r.address.name[0]: r for r in desired if r.kind == TOPIC and r.broker == self.name}
+        out: set[str] = set()
+        for name, meta in live.items():
+            resource = wanted.get(name)
+            if resource is None:
+                address = Address(self.name, TOPIC, (name,))
+                if any(scope.covers(address) for scope in prune):
+                    out.add(name)
+                continue
+            partitions = resource.attrs.get("partitions")
+            factor = resource.attrs.get("replication_factor")
+            if (
+                resource.absent
+                or (isinstance(partitions, int) and partitions < len(meta.partitions))
+                or (
+                    factor is not None and factor != max((len(p.replicas) for p in meta.partitions.values()), default=0)
+                )
+            ):
+                out.add(name)
+        return out
+
+    def _messages(self, names: set[str], live: Mapping[str, Any]) -> dict[str, int]:
+        """Messages per topic (high minus low watermark, summed over partitions), or nothing for
+        a topic whose offsets cannot be listed: the count is a courtesy, never a reason to fail."""
+        if not names:
+            return {}
+        partitions = [TopicPartition(n, p) for n in sorted(names) for p in live[n].partitions]
+        earliest_spec: Any = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
+        latest_spec: Any = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        try:
+            earliest = self.admin.list_offsets(
+                {tp: earliest_spec for tp in partitions}, request_timeout=self._timeout_s
+            )
+            latest = self.admin.list_offsets({tp: latest_spec for tp in partitions}, request_timeout=self._timeout_s)
+        except (KafkaException, ValueError):
+            return {}
+        counts: dict[str, int] = {}
+        failed: set[str] = set()
+        for tp, low_future in earliest.items():
+            try:
+                low = low_future.result().offset
+                high = latest[tp].result().offset
+            except (KafkaException, KeyError):
+                failed.add(tp.topic)
+                continue
+            counts[tp.topic] = counts.get(tp.topic, 0) + max(0, high - low)
+        return {name: n for name, n in counts.items() if name not in failed}
+
+    # -- apply ------------------------------------------------------------------------------
+
+    def apply_one(self, change: Change) -> None:
+        self.apply([change], 1, lambda _: None)
+
+    def apply(self, changes: Sequence[Change], parallelism: int, done: ProgressCallback) -> None:
+        """One wave: every kind of write batched into one request, deletes first."""
+        failures: list[str] = []
+
+        def pick(kind: str, action: Action) -> list[Change]:
+            return [c for c in changes if c.kind == kind and c.action == action]
+
+        self._delete_acls(pick(ACL, Action.DELETE), done, failures)
+        self._delete_topics(pick(TOPIC, Action.DELETE), done, failures)
+        self._create_topics(pick(TOPIC, Action.CREATE), done, failures)
+        self._update_topics(pick(TOPIC, Action.UPDATE), done, failures)
+        self._create_acls(pick(ACL, Action.CREATE), done, failures)
+        other = [c for c in changes if c.kind not in (TOPIC, ACL) or c.action == Action.REPLACE]
+        for change in other:
+            failures.append(f"cannot {change.action.value} {change.address}: not a step this driver performs")
+        if failures:
+            raise self._error("; ".join(failures))
+
+    def _delete_topics(self, changes: list[Change], done: ProgressCallback, failures: list[str]) -> None:
+        if not changes:
+            return
+        names = [_topic(c) for c in changes]
+        futures = self._call(
+            "delete topics",
+            failures,
+            lambda: self.admin.delete_topics(names, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S),
+        )
+        if futures is None:
+            return
+        deleted = []
+        for change, name in zip(changes, names, strict=True):
+            try:
+                futures[name].result()
+            except KafkaException as exc:
+                if not _unknown_topic(exc.args[0] if exc.args else None):
+                    failures.append(f"cannot delete topic {name!r}: {self._text(exc)}")
+                    continue
+            deleted.append(change)
+        missing = self._settle(lambda meta: [_topic(c) for c in deleted if _topic(c) in meta.topics])
+        for change in deleted:
+            if _topic(change) in missing:
+                failures.append(f"topic {_topic(change)!r} was deleted but still shows in metadata")
+            else:
+                done(change)
+
+    def _create_topics(self, changes: list[Change], done: ProgressCallback, failures: list[str]) -> None:
+        if not changes:
+            return
+        new_topics = [_new_topic(c) for c in changes]
+        futures = self._call(
+            "create topics",
+            failures,
+            lambda: self.admin.create_topics(
+                new_topics, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
+            ),
+        )
+        if futures is None:
+            return
+        created = []
+        for change in changes:
+            name = _topic(change)
+            try:
+                futures[name].result()
+            except KafkaException as exc:
+                failures.append(f"cannot create topic {name!r}: {self._text(exc)}")
+                continue
+            created.append(change)
+
+        def not_ready(meta: Any) -> list[str]:
+            waiting = []
+            for change in created:
+                name = _topic(change)
+                topic = meta.topics.get(name)
+                want = (change.after or {}).get("partitions")
+                if (
+                    topic is None
+                    or topic.error is not None
+                    or (isinstance(want, int) and len(topic.partitions) < want)
+                    or any(p.leader < 0 for p in topic.partitions.values())
+                ):
+                    waiting.append(name)
+            return waiting
+
+        missing = self._settle(not_ready)
+        for change in created:
+            if _topic(change) in missing:
+                failures.append(f"topic {_topic(change)!r} was created but did not become ready in time")
+            else:
+                done(change)
+
+    def _update_topics(self, changes: list[Change], done: ProgressCallback, failures: list[str]) -> None:
+        if not changes:
+            return
+        increases: dict[str, int] = {}
+        entries: dict[str, list[ConfigEntry]] = {}
+        for change in changes:
+            name = _topic(change)
+            for field in _applied_fields(change):
+                if field.field == "partitions":
+                    increases[name] = int(field.after)
+                elif field.field.startswith(CONFIG_PREFIX):
+                    key = field.field[len(CONFIG_PREFIX) :]
+                    if field.after is None:
+                        entry = ConfigEntry(key, None, incremental_operation=AlterConfigOpType.DELETE)
+                    else:
+                        entry = ConfigEntry(key, str(field.after), incremental_operation=AlterConfigOpType.SET)
+                    entries.setdefault(name, []).append(entry)
+                elif field.field == "replication_factor":
+                    failures.append(f"cannot change replication_factor of topic {name!r} in place")
+        errors: dict[str, list[str]] = {}
+        partition_futures: Mapping[str, Future[Any]] = {}
+        config_futures: Mapping[Any, Future[Any]] = {}
+        if increases:
+            new = [NewPartitions(name, count) for name, count in increases.items()]
+            partition_futures = (
+                self._call(
+                    "add partitions",
+                    failures,
+                    lambda: self.admin.create_partitions(
+                        new, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
+                    ),
+                )
+                or {}
+            )
+        if entries:
+            resources = [
+                ConfigResource(ResourceType.TOPIC, name, incremental_configs=items) for name, items in entries.items()
+            ]
+            config_futures = (
+                self._call(
+                    "alter topic configs",
+                    failures,
+                    lambda: self.admin.incremental_alter_configs(resources, request_timeout=WRITE_TIMEOUT_S),
+                )
+                or {}
+            )
+        for name, future in partition_futures.items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                errors.setdefault(name, []).append(f"cannot add partitions to topic {name!r}: {self._text(exc)}")
+        for resource, future in config_futures.items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                errors.setdefault(resource.name, []).append(
+                    f"cannot change configs of topic {resource.name!r}: {self._text(exc)}"
+                )
+        pending = [c for c in changes if _topic(c) not in errors]
+        late = self._settle_updates(pending)
+        for change in changes:
+            name = _topic(change)
+            if name in errors:
+                failures.extend(errors[name])
+            elif name in late:
+                failures.append(f"topic {name!r} was changed but the broker does not show it yet")
+            else:
+                done(change)
+
+    def _settle_updates(self, changes: list[Change]) -> set[str]:
+        """Wait until metadata and configs show what was applied; the topics that never did."""
+        partitions = {_topic(c): int(f.after) for c in changes for f in _applied_fields(c) if f.field == "partitions"}
+        keys = {
+            _topic(c): {
+                f.field[len(CONFIG_PREFIX) :]: f.after for f in _applied_fields(c) if f.field.startswith(CONFIG_PREFIX)
+            }
+            for c in changes
+        }
+        keys = {name: wanted for name, wanted in keys.items() if wanted}
+        late: set[str] = set()
+        if partitions:
+            late.update(
+                self._settle(
+                    lambda meta: [
+                        n
+                        for n, want in partitions.items()
+                        if n not in meta.topics or len(meta.topics[n].partitions) < want
+                    ]
+                )
+            )
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while keys:
+            try:
+                configs = self._config_results(self._describe_configs(keys))
+            except BrokerError:
+                configs = {}
+            keys = {
+                name: wanted
+                for name, wanted in keys.items()
+                if any(configs.get(name, {}).get(k) != v for k, v in wanted.items())
+            }
+            if not keys or time.monotonic() > deadline:
+                break
+            time.sleep(_POLL_S)
+        return late | set(keys)
+
+    def _delete_acls(self, changes: list[Change], done: ProgressCallback, failures: list[str]) -> None:
+        if not changes:
+            return
+        filters = [_acl_binding(c.before or {}, AclBindingFilter) for c in changes]
+        futures = self._call(
+            "delete ACLs", failures, lambda: self.admin.delete_acls(filters, request_timeout=WRITE_TIMEOUT_S)
+        )
+        if futures is None:
+            return
+        ok = []
+        for change, acl_filter in zip(changes, filters, strict=True):
+            try:
+                futures[acl_filter].result()
+            except KafkaException as exc:
+                failures.append(f"cannot delete ACL {change.address.display_name}: {self._text(exc)}")
+                continue
+            ok.append(change)
+        self._settle_acls(ok, present=False, done=done, failures=failures)
+
+    def _create_acls(self, changes: list[Change], done: ProgressCallback, failures: list[str]) -> None:
+        if not changes:
+            return
+        bindings = [_acl_binding(c.after or {}, AclBinding) for c in changes]
+        futures = self._call(
+            "create ACLs", failures, lambda: self.admin.create_acls(bindings, request_timeout=WRITE_TIMEOUT_S)
+        )
+        if futures is None:
+            return
+        ok = []
+        for change, binding in zip(changes, bindings, strict=True):
+            try:
+                futures[binding].result()
+            except KafkaException as exc:
+                failures.append(f"cannot create ACL {change.address.display_name}: {self._text(exc)}")
+                continue
+            ok.append(change)
+        self._settle_acls(ok, present=True, done=done, failures=failures)
+
+    def _settle_acls(self, changes: list[Change], present: bool, done: ProgressCallback, failures: list[str]) -> None:
+        waiting = {c.address: c for c in changes}
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while waiting:
+            try:
+                bindings = self.admin.describe_acls(_MATCH_ANY_ACL, request_timeout=self._timeout_s).result()
+            except KafkaException:
+                bindings = []
+            live = {acls.acl_address(self.name, a) for a in map(acl_attrs, bindings) if a is not None}
+            for address in [a for a in waiting if (a in live) == present]:
+                done(waiting.pop(address))
+            if not waiting or time.monotonic() > deadline:
+                break
+            time.sleep(_POLL_S)
+        for change in waiting.values():
+            failures.append(f"ACL {change.address.display_name} was changed but the broker does not show it yet")
+
+    def _call(self, what: str, failures: list[str], call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (KafkaException, ValueError, TypeError) as exc:
+            failures.append(f"cannot {what}: {self._text(exc)}")
+            return None
+
+    def _settle(self, pending: Callable[[Any], list[str]]) -> set[str]:
+        """Poll metadata until `pending(metadata)` is empty; what is still pending at the deadline."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while True:
+            try:
+                left = set(pending(self.admin.list_topics(timeout=self._timeout_s)))
+            except KafkaException as exc:
+                if time.monotonic() > deadline:
+                    raise self._error(f"lost the connection while waiting for a change: {self._text(exc)}") from None
+                time.sleep(_POLL_S)
+                continue
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(_POLL_S)
+
+
+# Everything: None names, principals and hosts are wildcards in a filter (the stubs say str).
+_MATCH_ANY_ACL = AclBindingFilter(
+    ResourceType.ANY,
+    None,  # type: ignore[arg-type]
+    ResourcePatternType.ANY,
+    None,  # type: ignore[arg-type]
+    None,  # type: ignore[arg-type]
+    AclOperation.ANY,
+    AclPermissionType.ANY,
+)
+
+
+def topic_configs(entries: Iterable[ConfigEntry]) -> dict[str, JSON]:
+    """The configs set on the topic itself, canonical. Broker and cluster defaults
+    (`DYNAMIC_DEFAULT_BROKER_CONFIG`, `STATIC_BROKER_CONFIG`, `DEFAULT_CONFIG`) are not the
+    topic's, whatever `is_default` says; sensitive and read-only entries are not manageable."""
+    out: dict[str, JSON] = {}
+    for entry in entries:
+        if _source(entry) != ConfigSource.DYNAMIC_TOPIC_CONFIG.value:
+            continue
+        if entry.is_sensitive or entry.is_read_only or entry.value is None:
+            continue
+        out[entry.name] = canonical_or_raw(entry.name, entry.value)
+    return dict(sorted(out.items()))
+
+
+def _source(entry: ConfigEntry) -> int:
+    source = entry.source
+    return int(source.value if isinstance(source, ConfigSource) else source)
+
+
+def acl_attrs(binding: AclBinding) -> dict[str, JSON] | None:
+    words = {
+        "resource_type": acls.manifest_word("resource_type", _member(binding.restype)),
+        "pattern_type": acls.manifest_word("pattern_type", _member(binding.resource_pattern_type)),
+        "operation": acls.manifest_word("operation", _member(binding.operation)),
+        "permission": acls.manifest_word("permission", _member(binding.permission_type)),
+    }
+    if any(w is None for w in words.values()):
+        return None
+    attrs: dict[str, JSON] = {
+        "resource_type": words["resource_type"],
+        "pattern_type": words["pattern_type"],
+        "resource_name": binding.name,
+        "principal": binding.principal,
+        "host": binding.host,
+        "operation": words["operation"],
+        "permission": words["permission"],
+    }
+    return attrs
+
+
+def _member(value: object) -> str:
+    return str(getattr(value, "name", value))
+
+
+def _acl_binding(attrs: Mapping[str, JSON], cls: Any) -> Any:
+    """An AclBinding, or an AclBindingFilter matching exactly one ACL: every field set, the
+    pattern type LITERAL or PREFIXED (never ANY or MATCH), so a delete cannot take more."""
+    return cls(
+        ResourceType[acls.enum_name("resource_type", str(attrs["resource_type"]))],
+        str(attrs["resource_name"]),
+        ResourcePatternType[acls.enum_name("pattern_type", str(attrs["pattern_type"]))],
+        str(attrs["principal"]),
+        str(attrs["host"]),
+        AclOperation[acls.enum_name("operation", str(attrs["operation"]))],
+        AclPermissionType[acls.enum_name("permission", str(attrs["permission"]))],
+    )
+
+
+def _new_topic(change: Change) -> NewTopic:
+    after = change.after or {}
+    config = after.get("config")
+    settings = {k: str(v) for k, v in (config.items() if isinstance(config, Mapping) else ()) if v is not None}
+    return NewTopic(
+        _topic(change),
+        num_partitions=int(after.get("partitions", -1)),
+        replication_factor=int(after.get("replication_factor", -1)),
+        config=settings,
+    )
+
+
+def _applied_fields(change: Change) -> list[FieldChange]:
+    """The field changes an update performs: the plan's, or (for a change built without them)
+    recomputed from before/after. Unmanaged ones are only shown, never applied."""
+    fields = list(change.fields)
+    if not fields and change.before is not None and change.after is not None:
+        fields = KINDS[TOPIC].field_changes(
+            Resource(change.address, change.after), Resource(change.address, change.before)
+        )
+    return [f for f in fields if not f.unmanaged]
+
+
+def _topic(change: Change) -> str:
+    return change.address.name[0]
+
+
+def _unknown_topic(error: object) -> bool:
+    return isinstance(error, KafkaError) and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+
+
+def _describe(exc: BaseException) -> str:
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    if isinstance(error, KafkaError):
+        return error.str() or error.name()
+    return str(exc)
