@@ -1,0 +1,163 @@
+"""A thin, thread-safe wrapper over the RabbitMQ management HTTP API.
+
+Every failure becomes a `BrokerError` that names the broker and its credential-free endpoint.
+Path segments are always percent-encoded with `seg()` (vhost `/` is `%2F`); httpx sends them as
+given, so names with `/`, `%`, `#`, spaces or `~` address the right object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from topoctl.errors import BrokerError
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_URL = "http://127.0.0.1:15672"
+DEFAULT_TIMEOUT = 10.0  # seconds; a plan against a dead broker must fail well within 15 s
+_CONNECT_TIMEOUT = 5.0
+_MAX_REASON = 300
+
+
+class Unreachable(BrokerError):
+    """The request did not get an answer (refused, timed out, TLS failure)."""
+
+
+def seg(part: str) -> str:
+    """One URL path segment: every reserved character escaped, `/` included."""
+    return quote(part, safe="")
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    base_url: str  # without credentials, without trailing slash
+    username: str
+    password: str
+    verify: bool
+    ca_file: str | None
+    timeout: float
+
+    @classmethod
+    def from_manifest(cls, connection: Mapping[str, Any]) -> ConnectionSettings:
+        url = str(connection.get("url") or DEFAULT_URL)
+        parts = urlsplit(url)
+        username = connection.get("username") or parts.username or "guest"
+        password = connection.get("password") or parts.password or "guest"
+        host = parts.hostname or "127.0.0.1"
+        if ":" in host:  # IPv6 literal
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        base = urlunsplit((parts.scheme or "http", netloc, parts.path.rstrip("/"), "", ""))
+        ca_file = connection.get("ca_file")
+        timeout = connection.get("timeout", DEFAULT_TIMEOUT)
+        return cls(
+            base,
+            str(username),
+            str(password),
+            bool(connection.get("verify", True)),
+            str(ca_file) if ca_file else None,
+            _seconds(timeout),
+        )
+
+    def ssl_verify(self) -> Any:
+        """What httpx takes as `verify`: False, True, or a context trusting `ca_file`."""
+        if not self.verify:
+            return False
+        if self.ca_file:
+            import ssl
+
+            return ssl.create_default_context(cafile=self.ca_file)
+        return True
+
+
+def _seconds(value: Any) -> float:
+    from topoctl.units import parse_duration
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return parse_duration(value, "ms") / 1000.0
+
+
+class ManagementApi:
+    def __init__(self, broker: str, settings: ConnectionSettings, pool_size: int = 16) -> None:
+        import httpx
+
+        self.broker = broker
+        self.settings = settings
+        self.endpoint = settings.base_url
+        try:
+            verify = settings.ssl_verify()
+        except OSError as exc:
+            raise self.error(f"cannot use ca_file {settings.ca_file!r}: {exc.strerror or exc}") from None
+        self._http = httpx.Client(
+            base_url=settings.base_url,
+            auth=(settings.username, settings.password),
+            verify=verify,
+            timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, _CONNECT_TIMEOUT)),
+            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+            headers={"content-type": "application/json"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def error(self, message: str) -> BrokerError:
+        return BrokerError(self.broker, self.endpoint, message)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        what: str,
+        ok_missing: bool = False,
+    ) -> httpx.Response | None:
+        """`path` is below the base URL, already encoded (`/api/queues/%2F/q`). `what` names the
+        object for error messages. With `ok_missing`, a 404 returns None."""
+        import httpx
+
+        content = None if body is None else json.dumps(body, separators=(",", ":"))
+        try:
+            response = self._http.request(method, path, content=content)
+        except httpx.TimeoutException as exc:
+            raise Unreachable(
+                self.broker, self.endpoint, f"cannot connect: timed out while {what} ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise Unreachable(self.broker, self.endpoint, f"cannot connect: {exc or type(exc).__name__}") from None
+        if response.status_code == 404 and ok_missing:
+            return None
+        if response.status_code >= 400:
+            raise self.error(f"{what}: {_describe(response)}")
+        return response
+
+    def get_json(self, path: str, *, what: str) -> Any:
+        response = self.request("GET", path, what=what)
+        assert response is not None
+        try:
+            return response.json()
+        except ValueError:
+            raise self.error(f"{what}: the reply is not JSON (is {self.endpoint} the management API?)") from None
+
+
+def _describe(response: httpx.Response) -> str:
+    status = response.status_code
+    if status == 401:
+        return "HTTP 401: authentication failed or access refused (check username and password)"
+    reason = ""
+    try:
+        data = response.json()
+        if isinstance(data, dict):
+            reason = str(data.get("reason") or data.get("error") or "")
+    except ValueError:
+        reason = response.text
+    reason = " ".join(reason.split())
+    if len(reason) > _MAX_REASON:
+        reason = reason[: _MAX_REASON - 3] + "..."
+    return f"HTTP {status}{': ' + reason if reason else ''}"

@@ -1,0 +1,363 @@
+"""The `type: rabbitmq` section of a manifest -> desired resources and prune scopes.
+
+Pure: no broker is contacted. The schema has already checked shapes; this adds what a schema
+cannot say (names the broker refuses, references that do not resolve, options that contradict
+each other) with file:line, fills in the documented defaults, normalises values to the broker's
+representation and expands `dead_letter:` into plain resources that the plan shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from topoctl.manifest.source import Context
+from topoctl.model import JSON, Address, Resource
+from topoctl.providers.base import Compiled
+from topoctl.providers.rabbitmq.kinds import (
+    binding_address,
+    destination_address,
+    exchange_address,
+    policy_address,
+    queue_address,
+    vhost_address,
+)
+from topoctl.providers.rabbitmq.prune import prune_scopes
+from topoctl.providers.rabbitmq.values import normalise_map
+
+QUEUE_TYPES = ("classic", "quorum", "stream")
+POLICY_APPLY_TO = ("queues", "exchanges", "all")  # what RabbitMQ 3.10 accepts
+# Exchanges every vhost has: valid binding sources and destinations, never managed.
+BUILTIN_EXCHANGES = frozenset(
+    {"amq.direct", "amq.fanout", "amq.topic", "amq.headers", "amq.match", "amq.rabbitmq.trace"}
+)
+# Queue arguments that `dead_letter:` owns.
+_DEAD_LETTER_ARGS = ("x-dead-letter-exchange", "x-dead-letter-routing-key", "x-delivery-limit")
+_MAX_NAME_BYTES = 255
+
+
+def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
+    resources: list[Resource] = []
+    present_vhosts: list[tuple[str, Any, Context]] = []
+    vhosts = ctx.mapping(section.get("vhosts"))
+    for vhost, body in vhosts.items():
+        vctx = ctx.at("vhosts", vhost)
+        body = vctx.mapping(body)
+        if not isinstance(vhost, str) or not vhost:
+            raise vctx.error("a vhost name must be a non-empty string")
+        _check_length(vhost, "vhost", vctx)
+        if body.get("state") == "absent":
+            resources.append(_absent_vhost(broker, vhost, body, vctx))
+            continue
+        resources.extend(_VhostCompiler(broker, vhost, body, vctx).compile())
+        present_vhosts.append((vhost, body.get("prune"), vctx.at("prune")))
+    return Compiled(resources, prune_scopes(section.get("prune"), present_vhosts, ctx.at("prune")))
+
+
+def _absent_vhost(broker: str, vhost: str, body: Mapping[str, Any], ctx: Context) -> Resource:
+    extra = sorted(k for k in body if k not in ("state", "description", "tags", "prune"))
+    if extra:
+        raise ctx.error(
+            f"vhost {vhost!r} has state: absent, which deletes it with everything in it; remove its {', '.join(extra)}"
+        )
+    return Resource(vhost_address(broker, vhost), {}, absent=True, source=ctx.where())
+
+
+def _check_length(name: str, what: str, ctx: Context) -> None:
+    if len(name.encode()) > _MAX_NAME_BYTES:
+        raise ctx.error(f"{what} name is longer than {_MAX_NAME_BYTES} bytes, which RabbitMQ refuses")
+
+
+def _check_user_name(name: object, what: str, ctx: Context) -> str:
+    if not isinstance(name, str) or not name:
+        raise ctx.error(f"{what} name must be a non-empty string")
+    if name.startswith("amq."):
+        raise ctx.error(f"{what} name {name!r} starts with 'amq.', a prefix RabbitMQ reserves for itself")
+    _check_length(name, what, ctx)
+    return name
+
+
+def _state_absent(body: Mapping[str, Any]) -> bool:
+    return body.get("state") == "absent"
+
+
+@dataclass
+class _VhostCompiler:
+    broker: str
+    vhost: str
+    body: Mapping[str, Any]
+    ctx: Context
+    resources: dict[Address, Resource] = field(default_factory=dict)
+    # Names usable as binding ends: present exchanges and queues, declared or generated.
+    exchanges: set[str] = field(default_factory=set)
+    queues: set[str] = field(default_factory=set)
+
+    @property
+    def vhost_address(self) -> Address:
+        return vhost_address(self.broker, self.vhost)
+
+    def compile(self) -> list[Resource]:
+        attrs: dict[str, JSON] = {}
+        if "description" in self.body:
+            attrs["description"] = self.body["description"]
+        if "tags" in self.body:
+            attrs["tags"] = sorted(set(self.body["tags"] or []))
+        self._add(Resource(self.vhost_address, attrs, source=self.ctx.where()), self.ctx)
+
+        exchanges = self.ctx.mapping(self.body.get("exchanges"))
+        queues = self.ctx.mapping(self.body.get("queues"))
+        for name, spec in exchanges.items():
+            self._exchange(name, self.ctx.at("exchanges", name).mapping(spec), self.ctx.at("exchanges", name))
+        # Names first, so a dead_letter can tell a declared DLQ/DLX from one it must generate.
+        declared_queues = {n for n, s in queues.items() if not _state_absent(s or {})}
+        for name, spec in queues.items():
+            qctx = self.ctx.at("queues", name)
+            self._queue(name, qctx.mapping(spec), qctx, declared_queues)
+        for index, spec in enumerate(self.body.get("bindings") or []):
+            bctx = self.ctx.at("bindings", index)
+            self._binding(bctx.mapping(spec), bctx)
+        for name, spec in self.ctx.mapping(self.body.get("policies")).items():
+            pctx = self.ctx.at("policies", name)
+            self._policy(name, pctx.mapping(spec), pctx)
+        return list(self.resources.values())
+
+    def _add(self, resource: Resource, ctx: Context) -> None:
+        existing = self.resources.get(resource.address)
+        if existing is not None:
+            if existing.attrs == resource.attrs and existing.absent == resource.absent:
+                return  # the same generated DLX or DLQ, shared by several queues
+            raise ctx.error(f"{resource.address} is declared twice, differently (also at {existing.source})")
+        self.resources[resource.address] = resource
+
+    def _arguments(self, spec: Mapping[str, Any], ctx: Context) -> dict[str, JSON]:
+        actx = ctx.at("arguments")
+        return normalise_map(
+            actx.mapping(spec.get("arguments")),
+            on_error=lambda key, msg: actx.at(key).error(f"{key}: {msg}"),
+        )
+
+    # -- exchanges -----------------------------------------------------------------------------
+
+    def _exchange(self, name: str, spec: Mapping[str, Any], ctx: Context) -> None:
+        _check_user_name(name, "exchange", ctx)
+        address = exchange_address(self.broker, self.vhost, name)
+        if _state_absent(spec):
+            self._add(Resource(address, {}, (self.vhost_address,), absent=True, source=ctx.where()), ctx)
+            return
+        exchange_type = spec.get("type", "direct")
+        if not isinstance(exchange_type, str) or not exchange_type:
+            raise ctx.at("type").error("exchange type must be a non-empty string (direct, fanout, topic, ...)")
+        attrs: dict[str, JSON] = {
+            "type": exchange_type,
+            "durable": bool(spec.get("durable", True)),
+            "auto_delete": bool(spec.get("auto_delete", False)),
+            "internal": bool(spec.get("internal", False)),
+            "arguments": self._arguments(spec, ctx),
+        }
+        self._add(Resource(address, attrs, (self.vhost_address,), source=ctx.where()), ctx)
+        self.exchanges.add(name)
+
+    # -- queues --------------------------------------------------------------------------------
+
+    def _queue(self, name: str, spec: Mapping[str, Any], ctx: Context, declared: set[str]) -> None:
+        _check_user_name(name, "queue", ctx)
+        address = queue_address(self.broker, self.vhost, name)
+        if _state_absent(spec):
+            self._add(Resource(address, {}, (self.vhost_address,), absent=True, source=ctx.where()), ctx)
+            return
+        if spec.get("exclusive"):
+            raise ctx.at("exclusive").error(
+                "exclusive queues belong to one client connection and cannot be declared here"
+            )
+        arguments = self._arguments(spec, ctx)
+        queue_type = spec.get("type")
+        in_args = arguments.pop("x-queue-type", None)
+        if queue_type is None:
+            queue_type = in_args if in_args is not None else "classic"
+        elif in_args is not None and in_args != queue_type:
+            raise ctx.at("arguments", "x-queue-type").error(
+                f"x-queue-type {in_args!r} contradicts type {queue_type!r}; set only type"
+            )
+        if queue_type not in QUEUE_TYPES:
+            raise ctx.at("type").error(f"queue type {queue_type!r} is not one of {', '.join(QUEUE_TYPES)}")
+        durable = bool(spec.get("durable", True))
+        auto_delete = bool(spec.get("auto_delete", False))
+        if queue_type != "classic":
+            if not durable:
+                raise ctx.at("durable").error(f"{queue_type} queues are always durable; remove durable: false")
+            if auto_delete:
+                raise ctx.at("auto_delete").error(f"{queue_type} queues cannot be auto_delete")
+        depends_on = [self.vhost_address]
+        dead_letter = spec.get("dead_letter")
+        if dead_letter is not None and dead_letter is not False:
+            dctx = ctx.at("dead_letter")
+            dead_letter = {} if dead_letter is True else dctx.mapping(dead_letter)
+            depends_on.extend(self._dead_letter(name, queue_type, dead_letter, arguments, dctx, declared))
+        attrs: dict[str, JSON] = {
+            "type": queue_type,
+            "durable": durable,
+            "auto_delete": auto_delete,
+            "arguments": arguments,
+        }
+        self._add(Resource(address, attrs, tuple(depends_on), source=ctx.where()), ctx)
+        self.queues.add(name)
+
+    def _dead_letter(
+        self,
+        queue: str,
+        queue_type: str,
+        spec: Mapping[str, Any],
+        arguments: dict[str, JSON],
+        ctx: Context,
+        declared: set[str],
+    ) -> list[Address]:
+        """Adds the DLX, the DLQ and their binding; sets the queue's dead-letter arguments
+        (in `arguments`); returns what the queue must wait for."""
+        if queue_type == "stream":
+            raise ctx.error("streams cannot dead-letter messages; remove dead_letter from this stream")
+        taken = [k for k in _DEAD_LETTER_ARGS if k in arguments]
+        if taken:
+            raise ctx.error(f"dead_letter sets {', '.join(taken)} itself; remove it from arguments")
+        max_deliveries = spec.get("max_deliveries")
+        if max_deliveries is not None:
+            if queue_type != "quorum":
+                raise ctx.at("max_deliveries").error(
+                    "max_deliveries needs a quorum queue: classic queues do not count deliveries "
+                    "(set type: quorum, or remove max_deliveries)"
+                )
+            if isinstance(max_deliveries, bool) or not isinstance(max_deliveries, int) or max_deliveries < 1:
+                raise ctx.at("max_deliveries").error("max_deliveries must be a positive integer")
+            arguments["x-delivery-limit"] = max_deliveries
+
+        dlx = spec.get("exchange", f"{queue}.dlx")
+        dlq = spec.get("queue", f"{queue}.dlq")
+        routing_key = spec.get("routing_key", queue)
+        _check_user_name(dlx, "dead-letter exchange", ctx.at("exchange"))
+        _check_user_name(dlq, "dead-letter queue", ctx.at("queue"))
+        if dlq == queue:
+            raise ctx.at("queue").error("a queue cannot be its own dead-letter queue")
+        if not isinstance(routing_key, str):
+            raise ctx.at("routing_key").error("routing_key must be a string")
+        arguments["x-dead-letter-exchange"] = dlx
+        arguments["x-dead-letter-routing-key"] = routing_key
+
+        dlx_address = exchange_address(self.broker, self.vhost, dlx)
+        if dlx not in self.exchanges:
+            attrs: dict[str, JSON] = {
+                "type": "direct",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            }
+            self._add(Resource(dlx_address, attrs, (self.vhost_address,), source=ctx.where()), ctx)
+            self.exchanges.add(dlx)
+
+        dlq_address = queue_address(self.broker, self.vhost, dlq)
+        dlq_type = spec.get("queue_type", queue_type)
+        if dlq_type not in ("classic", "quorum"):
+            raise ctx.at("queue_type").error("queue_type of a dead-letter queue must be classic or quorum")
+        if dlq not in declared:
+            qattrs: dict[str, JSON] = {"type": dlq_type, "durable": True, "auto_delete": False, "arguments": {}}
+            self._add(Resource(dlq_address, qattrs, (self.vhost_address,), source=ctx.where()), ctx)
+            self.queues.add(dlq)
+        elif "queue_type" in spec:
+            raise ctx.at("queue_type").error(
+                f"queue {dlq!r} is declared under queues:, so its type is set there, not here"
+            )
+
+        battrs: dict[str, JSON] = {
+            "source": dlx,
+            "destination": dlq,
+            "destination_type": "queue",
+            "routing_key": routing_key,
+            "arguments": {},
+        }
+        baddress = binding_address(self.broker, self.vhost, dlx, "queue", dlq, routing_key, {})
+        self._add(Resource(baddress, battrs, (self.vhost_address, dlx_address, dlq_address), source=ctx.where()), ctx)
+        return [dlx_address, dlq_address, baddress]
+
+    # -- bindings ------------------------------------------------------------------------------
+
+    def _binding(self, spec: Mapping[str, Any], ctx: Context) -> None:
+        source = spec.get("source")
+        destination = spec.get("destination")
+        destination_type = spec.get("destination_type", "queue")
+        routing_key = spec.get("routing_key", "")
+        if source == "":
+            raise ctx.at("source").error(
+                "the default exchange cannot be bound: it routes to every queue by its name already"
+            )
+        if not isinstance(source, str) or not source:
+            raise ctx.at("source").error("source must be an exchange name")
+        if not isinstance(destination, str) or not destination:
+            raise ctx.at("destination").error("destination must be a queue or exchange name")
+        if destination_type not in ("queue", "exchange"):
+            raise ctx.at("destination_type").error("destination_type must be queue or exchange")
+        if not isinstance(routing_key, str):
+            raise ctx.at("routing_key").error("routing_key must be a string (quote it in YAML)")
+        _check_length(routing_key, "routing key", ctx.at("routing_key"))
+        arguments = self._arguments(spec, ctx)
+        address = binding_address(
+            self.broker, self.vhost, source, destination_type, destination, routing_key, arguments
+        )
+        source_address = exchange_address(self.broker, self.vhost, source)
+        dest_address = destination_address(self.broker, self.vhost, destination_type, destination)
+        depends_on = [self.vhost_address]
+        if source not in BUILTIN_EXCHANGES:
+            depends_on.append(source_address)
+        if not (destination_type == "exchange" and destination in BUILTIN_EXCHANGES):
+            depends_on.append(dest_address)
+        if _state_absent(spec):
+            self._add(Resource(address, {}, tuple(depends_on), absent=True, source=ctx.where()), ctx)
+            return
+        if source not in self.exchanges and source not in BUILTIN_EXCHANGES:
+            raise ctx.at("source").error(f"exchange {source!r} is not declared in vhost {self.vhost!r} (nor built in)")
+        known = self.queues if destination_type == "queue" else self.exchanges | BUILTIN_EXCHANGES
+        if destination not in known:
+            raise ctx.at("destination").error(
+                f"{destination_type} {destination!r} is not declared in vhost {self.vhost!r}"
+                + ("" if destination_type == "exchange" else " (set destination_type: exchange for an exchange)")
+            )
+        attrs: dict[str, JSON] = {
+            "source": source,
+            "destination": destination,
+            "destination_type": destination_type,
+            "routing_key": routing_key,
+            "arguments": arguments,
+        }
+        self._add(Resource(address, attrs, tuple(depends_on), source=ctx.where()), ctx)
+
+    # -- policies ------------------------------------------------------------------------------
+
+    def _policy(self, name: str, spec: Mapping[str, Any], ctx: Context) -> None:
+        if not isinstance(name, str) or not name:
+            raise ctx.error("a policy name must be a non-empty string")
+        _check_length(name, "policy", ctx)
+        address = policy_address(self.broker, self.vhost, name)
+        if _state_absent(spec):
+            self._add(Resource(address, {}, (self.vhost_address,), absent=True, source=ctx.where()), ctx)
+            return
+        pattern = spec.get("pattern")
+        if not isinstance(pattern, str):
+            raise ctx.at("pattern").error("pattern must be a regular expression (a string)")
+        apply_to = spec.get("apply_to", "all")
+        if apply_to not in POLICY_APPLY_TO:
+            raise ctx.at("apply_to").error(f"apply_to must be one of {', '.join(POLICY_APPLY_TO)}")
+        priority = spec.get("priority", 0)
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise ctx.at("priority").error("priority must be an integer")
+        dctx = ctx.at("definition")
+        definition = normalise_map(
+            dctx.mapping(spec.get("definition")), on_error=lambda key, msg: dctx.at(key).error(f"{key}: {msg}")
+        )
+        if not definition:
+            raise dctx.error("a policy needs a non-empty definition")
+        attrs: dict[str, JSON] = {
+            "pattern": pattern,
+            "apply_to": apply_to,
+            "priority": priority,
+            "definition": definition,
+        }
+        self._add(Resource(address, attrs, (self.vhost_address,), source=ctx.where()), ctx)

@@ -1,0 +1,166 @@
+"""Live state as the management API returns it -> observed resources. Pure, so unit-testable.
+
+Inputs are the parsed bodies of a constant number of requests (see `LiveState`), never one per
+object. System objects are left out here, so nothing downstream can touch them: the default
+exchange and `amq.*` exchanges, server-named (`amq.*`) and exclusive queues, bindings from the
+default exchange and bindings to a queue left out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from topoctl.model import JSON, Address, Resource
+from topoctl.providers.rabbitmq.kinds import (
+    binding_address,
+    destination_address,
+    exchange_address,
+    policy_address,
+    queue_address,
+    vhost_address,
+)
+from topoctl.providers.rabbitmq.values import normalise_map
+
+# Listing columns; keep them in step with what `observe` reads.
+EXCHANGE_COLUMNS = "name,vhost,type,durable,auto_delete,internal,arguments"
+QUEUE_COLUMNS = "name,vhost,type,durable,auto_delete,exclusive,arguments,messages,consumers"
+VHOST_COLUMNS = "name,description,tags"
+
+
+@dataclass(frozen=True)
+class LiveState:
+    definitions: Mapping[str, Any]  # GET /api/definitions: bindings, policies
+    exchanges: list[Mapping[str, Any]]  # GET /api/exchanges?columns=...: has `internal`
+    queues: list[Mapping[str, Any]]  # GET /api/queues?columns=...: type, exclusive, messages
+    vhosts: list[Mapping[str, Any]]  # GET /api/vhosts?columns=...: description, tags
+
+
+def is_system_exchange(name: str) -> bool:
+    return name == "" or name.startswith("amq.")
+
+
+def is_system_queue(row: Mapping[str, Any]) -> bool:
+    return str(row.get("name", "")).startswith("amq.") or bool(row.get("exclusive"))
+
+
+def queue_type(row: Mapping[str, Any]) -> str:
+    kind = row.get("type")
+    if kind in ("classic", "quorum", "stream"):
+        return str(kind)
+    arguments = row.get("arguments") or {}
+    return str(arguments.get("x-queue-type") or "classic")
+
+
+def _arguments(row: Mapping[str, Any]) -> dict[str, JSON]:
+    arguments = row.get("arguments") or {}
+    if not isinstance(arguments, Mapping):
+        return {}
+    return normalise_map({k: v for k, v in arguments.items() if k != "x-queue-type"})
+
+
+def queue_attrs(row: Mapping[str, Any]) -> dict[str, JSON]:
+    """The attrs of a queue row (listing or definitions), in the compiler's form."""
+    return {
+        "type": queue_type(row),
+        "durable": bool(row.get("durable")),
+        "auto_delete": bool(row.get("auto_delete")),
+        "arguments": _arguments(row),
+    }
+
+
+def exchange_attrs(row: Mapping[str, Any]) -> dict[str, JSON]:
+    return {
+        "type": row.get("type"),
+        "durable": bool(row.get("durable")),
+        "auto_delete": bool(row.get("auto_delete")),
+        "internal": bool(row.get("internal")),
+        "arguments": _arguments(row),
+    }
+
+
+def observe(broker: str, live: LiveState) -> list[Resource]:
+    return list(_observe(broker, live))
+
+
+def _observe(broker: str, live: LiveState) -> Iterator[Resource]:
+    system_queues = {(q["vhost"], q["name"]) for q in live.queues if is_system_queue(q)}
+    bindings = [
+        b
+        for b in live.definitions.get("bindings") or []
+        if b.get("source")
+        and not (b.get("destination_type") == "queue" and (b["vhost"], b["destination"]) in system_queues)
+        and not str(b.get("destination", "")).startswith("amq.gen-")
+    ]
+    per_exchange: Counter[tuple[str, str]] = Counter()
+    for b in bindings:
+        per_exchange[(b["vhost"], b["source"])] += 1
+        if b.get("destination_type") == "exchange":
+            per_exchange[(b["vhost"], b["destination"])] += 1
+    queues_in: Counter[str] = Counter()
+    messages_in: Counter[str] = Counter()
+
+    for row in live.queues:
+        if is_system_queue(row):
+            continue
+        vhost, name = row["vhost"], row["name"]
+        queues_in[vhost] += 1
+        info: dict[str, JSON] = {}
+        for key in ("messages", "consumers"):
+            if isinstance(row.get(key), int):
+                info[key] = row[key]
+        messages_in[vhost] += int(info.get("messages", 0))
+        yield Resource(queue_address(broker, vhost, name), queue_attrs(row), (vhost_address(broker, vhost),), info=info)
+
+    for row in live.exchanges:
+        vhost, name = row["vhost"], row["name"]
+        if is_system_exchange(name):
+            continue
+        info = {"bindings": per_exchange[(vhost, name)]}
+        yield Resource(
+            exchange_address(broker, vhost, name), exchange_attrs(row), (vhost_address(broker, vhost),), info=info
+        )
+
+    for b in bindings:
+        yield _binding(broker, b)
+
+    for p in live.definitions.get("policies") or []:
+        vhost = p["vhost"]
+        attrs: dict[str, JSON] = {
+            "pattern": p.get("pattern"),
+            "apply_to": p.get("apply-to", "all"),
+            "priority": p.get("priority", 0),
+            "definition": normalise_map(p.get("definition") or {}),
+        }
+        yield Resource(policy_address(broker, vhost, p["name"]), attrs, (vhost_address(broker, vhost),))
+
+    for v in live.vhosts:
+        name = v["name"]
+        attrs = {"description": v.get("description") or "", "tags": sorted(set(v.get("tags") or []))}
+        info = {"queues": queues_in[name], "messages": messages_in[name]}
+        yield Resource(vhost_address(broker, name), attrs, info=info)
+
+
+def _binding(broker: str, b: Mapping[str, Any]) -> Resource:
+    vhost, source, destination = b["vhost"], b["source"], b["destination"]
+    destination_type = "exchange" if b.get("destination_type") == "exchange" else "queue"
+    routing_key = b.get("routing_key") or ""
+    arguments: dict[str, JSON] = dict(b.get("arguments") or {})
+    attrs: dict[str, JSON] = {
+        "source": source,
+        "destination": destination,
+        "destination_type": destination_type,
+        "routing_key": routing_key,
+        "arguments": arguments,
+    }
+    # What a delete or replace of these must take with it (the engine recreates bindings of a
+    # replaced queue or exchange from this).
+    depends_on: list[Address] = [vhost_address(broker, vhost)]
+    if not is_system_exchange(source):
+        depends_on.append(exchange_address(broker, vhost, source))
+    if not (destination_type == "exchange" and is_system_exchange(destination)):
+        depends_on.append(destination_address(broker, vhost, destination_type, destination))
+    address = binding_address(broker, vhost, source, destination_type, destination, routing_key, arguments)
+    return Resource(address, attrs, tuple(depends_on))
