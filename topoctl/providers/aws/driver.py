@@ -1,0 +1,622 @@
+"""Live SQS/SNS through boto3: read everything with full paging and concurrent attribute reads,
+and apply one change at a time through the Set*Attributes calls (never by re-creating)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
+)
+
+from topoctl.errors import BrokerError
+from topoctl.model import JSON, Action, Address, Change, Resource
+from topoctl.providers.aws import arns
+from topoctl.providers.aws.attributes import (
+    DEFAULT_REDRIVE_ALLOW,
+    QUEUE_ATTRS,
+    SUBSCRIPTION_ATTRS,
+    TAGS,
+    TOPIC_ATTRS,
+    Attr,
+    decode_all,
+    encode_all,
+)
+from topoctl.providers.aws.kinds import PENDING, SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
+from topoctl.providers.base import Driver, PruneScope
+
+DEFAULT_WORKERS = 32
+# After DeleteQueue, SQS refuses the same name for 60 seconds (QueueDeletedRecently).
+RECREATE_WINDOW_S = 65.0
+CONNECT_TIMEOUT_S = 4
+READ_TIMEOUT_S = 30
+MAX_ATTEMPTS = 3  # bounded, so that a plan against an unreachable endpoint fails within 15 s
+SQS_PAGE = 1000  # ListQueues stops at 1000 without MaxResults; with it, it pages
+_CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+_PENDING_ARNS = frozenset({"PendingConfirmation", "pending confirmation"})
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The boto3 clients a driver uses; tests hand in fakes."""
+
+    sqs: Any
+    sns: Any
+    sts: Any
+
+
+def _code(exc: ClientError) -> str:
+    # Query-protocol codes are prefixed (`AWS.SimpleQueueService.QueueDeletedRecently`).
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    return code.rsplit(".", 1)[-1]
+
+
+def _message(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    return f"{error.get('Code', 'error')}: {error.get('Message', '') or exc}"
+
+
+class AwsDriver(Driver):
+    type = "aws"
+
+    def __init__(self, name: str, connection: Mapping[str, Any], clients: Clients | None = None) -> None:
+        super().__init__(name, connection)
+        self.region = str(connection.get("region") or "")
+        self.endpoint_url = str(connection.get("endpoint_url") or "") or None
+        self.workers = int(connection.get("max_workers") or DEFAULT_WORKERS)
+        self.clients = clients or self._connect()
+        self._account: str | None = None
+        self._lock = threading.Lock()
+        self._queue_urls: dict[str, str] = {}
+        self._subscription_arns: dict[Address, str] = {}
+        # Seams for tests of the QueueDeletedRecently wait.
+        self.clock: Callable[[], float] = time.monotonic
+        self.sleep: Callable[[float], None] = time.sleep
+
+    # --- connection ---------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        if self.endpoint_url:
+            parts = urlsplit(self.endpoint_url)
+            host = parts.hostname or ""
+            netloc = f"{host}:{parts.port}" if parts.port else host
+            return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return f"AWS {self.region}"
+
+    def _connect(self) -> Clients:
+        c = self.connection
+        try:
+            session = boto3.session.Session(
+                profile_name=c.get("profile") or None,
+                aws_access_key_id=c.get("access_key_id") or None,
+                aws_secret_access_key=c.get("secret_access_key") or None,
+                aws_session_token=c.get("session_token") or None,
+                region_name=self.region or None,
+            )
+            config = Config(
+                connect_timeout=CONNECT_TIMEOUT_S,
+                read_timeout=READ_TIMEOUT_S,
+                retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+                max_pool_connections=max(self.workers, 64),
+            )
+
+            def client(service: str) -> Any:
+                return session.client(service, endpoint_url=self.endpoint_url, config=config)
+
+            return Clients(client("sqs"), client("sns"), client("sts"))
+        except ProfileNotFound as exc:
+            raise BrokerError(self.name, self.endpoint, f"AWS profile not found: {exc}") from None
+        except (NoRegionError, BotoCoreError) as exc:
+            raise BrokerError(self.name, self.endpoint, f"cannot set up the AWS clients: {exc}") from None
+
+    def _fail(self, what: str, exc: BaseException) -> NoReturn:
+        if isinstance(exc, ClientError):
+            raise BrokerError(self.name, self.endpoint, f"{what}: {_message(exc)}") from None
+        if isinstance(exc, _CONNECTION_ERRORS):
+            raise BrokerError(self.name, self.endpoint, f"cannot connect: {exc}") from None
+        if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+            raise BrokerError(
+                self.name,
+                self.endpoint,
+                "no AWS credentials: set connection.access_key_id and secret_access_key, connection.profile,"
+                " or the standard AWS environment/profile/role",
+            ) from None
+        if isinstance(exc, BotoCoreError):
+            raise BrokerError(self.name, self.endpoint, f"{what}: {exc}") from None
+        raise exc
+
+    def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(what, exc)
+
+    def account(self) -> str:
+        """The account id of the credentials, learned from what was read, else from STS."""
+        with self._lock:
+            if self._account:
+                return self._account
+        identity = self._call("cannot find the AWS account id", self.clients.sts.get_caller_identity)
+        account = str(identity["Account"])
+        with self._lock:
+            self._account = self._account or account
+            return self._account
+
+    def _learn_account(self, queue_urls: Iterable[str], topic_arns: Iterable[str]) -> str | None:
+        with self._lock:
+            if self._account:
+                return self._account
+            for url in queue_urls:
+                candidate = url.rstrip("/").split("/")[-2] if url.count("/") >= 2 else ""
+                if candidate.isdigit() and len(candidate) == 12:
+                    self._account = candidate
+                    return candidate
+            for arn in topic_arns:
+                parts = arn.split(":")
+                if len(parts) > 4 and parts[4].isdigit():
+                    self._account = parts[4]
+                    return parts[4]
+        return None
+
+    def close(self) -> None:
+        for client in (self.clients.sqs, self.clients.sns, self.clients.sts):
+            close = getattr(client, "close", None)
+            if close is not None:
+                close()
+
+    # --- read ---------------------------------------------------------------------------------
+
+    def read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
+        wanted = {r.address: r for r in desired if not r.absent}
+        everything = not desired  # no manifest to narrow by (export): read tags of everything too
+
+        def wants_tags(address: Address) -> bool:
+            r = wanted.get(address)
+            return everything or (r is not None and TAGS in r.attrs)
+
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"aws-{self.name}") as pool:
+            urls_f = pool.submit(self._list_queue_urls)
+            topics_f = pool.submit(self._list_topics)
+            subs_f = pool.submit(self._list_subscriptions)
+            urls, topic_list, subs = urls_f.result(), topics_f.result(), subs_f.result()
+            account = self._learn_account(urls, topic_list)
+            queue_fs = [pool.submit(self._read_queue, url, account, wants_tags) for url in urls]
+            topic_fs = [pool.submit(self._read_topic, arn, account, wants_tags) for arn in topic_list]
+            own_topics = set(topic_list)
+            sub_fs: list[Future[Resource | None]] = []
+            for sub in subs:
+                if sub.get("TopicArn") in own_topics:
+                    sub_fs.append(pool.submit(self._read_subscription, sub, account, wanted))
+            results = [f.result() for f in (*queue_fs, *topic_fs, *sub_fs)]
+        return [r for r in results if r is not None]
+
+    def _list_queue_urls(self) -> list[str]:
+        urls: list[str] = []
+        kwargs: dict[str, Any] = {"MaxResults": SQS_PAGE}
+        while True:
+            page = self._call("cannot list queues", self.clients.sqs.list_queues, **kwargs)
+            urls.extend(page.get("QueueUrls") or [])
+            token = page.get("NextToken")
+            if not token:
+                return urls
+            kwargs["NextToken"] = token
+
+    def _list_topics(self) -> list[str]:
+        topics: list[str] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._call("cannot list topics", self.clients.sns.list_topics, **kwargs)
+            topics.extend(t["TopicArn"] for t in page.get("Topics") or [])
+            token = page.get("NextToken")
+            if not token:
+                return topics
+            kwargs["NextToken"] = token
+
+    def _list_subscriptions(self) -> list[dict[str, str]]:
+        subs: list[dict[str, str]] = []
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = self._call("cannot list subscriptions", self.clients.sns.list_subscriptions, **kwargs)
+            subs.extend(page.get("Subscriptions") or [])
+            token = page.get("NextToken")
+            if not token:
+                return subs
+            kwargs["NextToken"] = token
+
+    def _read_queue(self, url: str, account: str | None, wants_tags: Callable[[Address], bool]) -> Resource | None:
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        address = Address(self.name, SQS_QUEUE, (name,))
+        try:
+            wire = self.clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            tags = self.clients.sqs.list_queue_tags(QueueUrl=url).get("Tags") if wants_tags(address) else None
+        except ClientError as exc:
+            if _code(exc) in ("QueueDoesNotExist", "NonExistentQueue"):
+                return None  # deleted since it was listed
+            self._fail(f"cannot read queue {name}", exc)
+        except BotoCoreError as exc:
+            self._fail(f"cannot read queue {name}", exc)
+        with self._lock:
+            self._queue_urls[name] = url
+        attrs = decode_all(QUEUE_ATTRS, wire, account)
+        attrs.setdefault("fifo", False)
+        attrs.setdefault("redrive_allow_policy", DEFAULT_REDRIVE_ALLOW)
+        if tags is not None:
+            attrs[TAGS] = _user_tags(tags)
+        depends_on: list[Address] = []
+        target = attrs.get("redrive_policy")
+        if isinstance(target, dict) and account:
+            dlq = arns.own_queue_name(str(target.get("deadLetterTargetArn", "")), self.region, account)
+            if dlq:
+                depends_on.append(Address(self.name, SQS_QUEUE, (dlq,)))
+        messages = sum(
+            _int(wire.get(k))
+            for k in (
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            )
+        )
+        return Resource(address, attrs, tuple(depends_on), info={"messages": messages, "account": account or ""})
+
+    def _read_topic(self, arn: str, account: str | None, wants_tags: Callable[[Address], bool]) -> Resource | None:
+        name = arn.rsplit(":", 1)[-1]
+        address = Address(self.name, SNS_TOPIC, (name,))
+        try:
+            wire = self.clients.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+            tags = self.clients.sns.list_tags_for_resource(ResourceArn=arn).get("Tags") if wants_tags(address) else None
+        except ClientError as exc:
+            if _code(exc) == "NotFound":
+                return None
+            self._fail(f"cannot read topic {name}", exc)
+        except BotoCoreError as exc:
+            self._fail(f"cannot read topic {name}", exc)
+        attrs = decode_all(TOPIC_ATTRS, wire, account)
+        attrs.setdefault("fifo", False)
+        if tags is not None:
+            attrs[TAGS] = _user_tags({t["Key"]: t["Value"] for t in tags})
+        subscriptions = _int(wire.get("SubscriptionsConfirmed")) + _int(wire.get("SubscriptionsPending"))
+        return Resource(address, attrs, info={"subscriptions": subscriptions, "account": account or ""})
+
+    def _read_subscription(
+        self, sub: Mapping[str, str], account: str | None, wanted: Mapping[Address, Resource]
+    ) -> Resource | None:
+        topic = sub["TopicArn"].rsplit(":", 1)[-1]
+        protocol = sub.get("Protocol", "")
+        endpoint = sub.get("Endpoint", "")
+        depends_on = [Address(self.name, SNS_TOPIC, (topic,))]
+        address = Address(self.name, SNS_SUBSCRIPTION, (topic, protocol, endpoint))
+        queue = arns.own_queue_name(endpoint, self.region, account) if protocol == "sqs" and account else None
+        if queue is not None:
+            depends_on.append(Address(self.name, SQS_QUEUE, (queue,)))
+            by_name = Address(self.name, SNS_SUBSCRIPTION, (topic, protocol, queue))
+            # Our queues are named by name in the manifest, unless it wrote the ARN itself.
+            if address not in wanted:
+                address = by_name
+        arn = sub.get("SubscriptionArn", "")
+        if arn in _PENDING_ARNS or not arn.startswith("arn:"):
+            # Neither readable nor deletable until confirmed (or expired after 3 days): only worth
+            # showing when the manifest declares it, so it is not subscribed again on each apply.
+            if address not in wanted:
+                return None
+            return Resource(address, {}, tuple(depends_on), info={PENDING: True, "account": account or ""})
+        try:
+            wire = self.clients.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        except ClientError as exc:
+            if _code(exc) == "NotFound":
+                return None
+            self._fail(f"cannot read subscription {address.display_name}", exc)
+        except BotoCoreError as exc:
+            self._fail(f"cannot read subscription {address.display_name}", exc)
+        if str(wire.get("PendingConfirmation", "false")).lower() == "true":
+            if address not in wanted:
+                return None
+            return Resource(address, {}, tuple(depends_on), info={PENDING: True, "account": account or ""})
+        with self._lock:
+            self._subscription_arns[address] = arn
+        attrs = decode_all(SUBSCRIPTION_ATTRS, wire, account)
+        # What AWS does without these attributes, so that declaring the default is no change.
+        attrs.setdefault("raw_message_delivery", False)
+        attrs.setdefault("filter_policy", {})
+        attrs.setdefault("filter_policy_scope", "MessageAttributes")
+        redrive = attrs.get("redrive_policy")
+        if isinstance(redrive, dict) and account:
+            dlq = arns.own_queue_name(str(redrive.get("deadLetterTargetArn", "")), self.region, account)
+            if dlq:
+                depends_on.append(Address(self.name, SQS_QUEUE, (dlq,)))
+        return Resource(address, attrs, tuple(dict.fromkeys(depends_on)), info={"account": account or ""})
+
+    # --- apply --------------------------------------------------------------------------------
+
+    def apply_one(self, change: Change) -> None:
+        kind = change.address.kind
+        if kind == SQS_QUEUE:
+            {Action.CREATE: self._create_queue, Action.UPDATE: self._update_queue, Action.DELETE: self._delete_queue}[
+                change.action
+            ](change)
+        elif kind == SNS_TOPIC:
+            {Action.CREATE: self._create_topic, Action.UPDATE: self._update_topic, Action.DELETE: self._delete_topic}[
+                change.action
+            ](change)
+        elif kind == SNS_SUBSCRIPTION:
+            {
+                Action.CREATE: self._create_subscription,
+                Action.UPDATE: self._update_subscription,
+                Action.DELETE: self._delete_subscription,
+            }[change.action](change)
+        else:
+            raise BrokerError(self.name, self.endpoint, f"{change.address}: unknown kind {kind!r}")
+
+    # queues
+
+    def _queue_url(self, name: str) -> str:
+        with self._lock:
+            url = self._queue_urls.get(name)
+        if url:
+            return url
+        url = str(self._call(f"cannot find queue {name}", self.clients.sqs.get_queue_url, QueueName=name)["QueueUrl"])
+        with self._lock:
+            self._queue_urls[name] = url
+        return url
+
+    def _create_queue(self, change: Change) -> None:
+        name = change.address.name[0]
+        after = dict(change.after or {})
+        settable = {k: v for k, v in after.items() if v is not None and k != TAGS}
+        if not settable.get("fifo"):
+            settable.pop("fifo", None)  # FifoQueue is only ever sent as true
+        wire = encode_all(QUEUE_ATTRS, settable, self.account())
+        kwargs: dict[str, Any] = {"QueueName": name, "Attributes": wire}
+        tags = after.get(TAGS)
+        if isinstance(tags, dict) and tags:
+            kwargs["tags"] = {str(k): str(v) for k, v in tags.items()}
+        deadline = self.clock() + RECREATE_WINDOW_S
+        delay = 1.0
+        while True:
+            try:
+                url = str(self.clients.sqs.create_queue(**kwargs)["QueueUrl"])
+                break
+            except ClientError as exc:
+                code = _code(exc)
+                if code == "QueueDeletedRecently" and self.clock() < deadline:
+                    # A replace: SQS keeps the name for 60 s after DeleteQueue.
+                    self.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+                    continue
+                if code == "QueueDeletedRecently":
+                    raise BrokerError(
+                        self.name,
+                        self.endpoint,
+                        f"cannot create queue {name}: a queue of that name was deleted less than 60 s ago and"
+                        f" SQS still refused it after {RECREATE_WINDOW_S:.0f} s; run apply again",
+                    ) from None
+                if code in ("QueueAlreadyExists", "QueueNameExists"):
+                    raise BrokerError(
+                        self.name,
+                        self.endpoint,
+                        f"cannot create queue {name}: it already exists with different attributes (it was"
+                        " probably created since the plan was made); run `topoctl plan` again",
+                    ) from None
+                self._fail(f"cannot create queue {name}", exc)
+            except BotoCoreError as exc:
+                self._fail(f"cannot create queue {name}", exc)
+        with self._lock:
+            self._queue_urls[name] = url
+        self._check_redrive_allow(name, url, after)
+
+    def _update_queue(self, change: Change) -> None:
+        name = change.address.name[0]
+        after = change.after or {}
+        fields = {f.field for f in change.fields}
+        url = self._queue_url(name)
+        changed = {k: after.get(k) for k in fields if k in QUEUE_ATTRS and k != "fifo"}
+        if changed:
+            wire = encode_all(QUEUE_ATTRS, changed, self.account())
+            self._call(
+                f"cannot update queue {name}", self.clients.sqs.set_queue_attributes, QueueUrl=url, Attributes=wire
+            )
+        if TAGS in fields:
+            have = (change.before or {}).get(TAGS) or {}
+            want = after.get(TAGS) or {}
+            add = {str(k): str(v) for k, v in want.items() if have.get(k) != v}
+            remove = [str(k) for k in have if k not in want]
+            if add:
+                self._call(f"cannot tag queue {name}", self.clients.sqs.tag_queue, QueueUrl=url, Tags=add)
+            if remove:
+                self._call(f"cannot untag queue {name}", self.clients.sqs.untag_queue, QueueUrl=url, TagKeys=remove)
+        if "redrive_allow_policy" in changed:
+            self._check_redrive_allow(name, url, after)
+
+    def _check_redrive_allow(self, name: str, url: str, after: Mapping[str, JSON]) -> None:
+        """Some SQS endpoints (moto) accept RedriveAllowPolicy but never report it back: say so now
+        rather than let every later plan show the same change."""
+        want = after.get("redrive_allow_policy")
+        if want is None or want == DEFAULT_REDRIVE_ALLOW:
+            return
+        wire = self._call(
+            f"cannot read queue {name}", self.clients.sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["All"]
+        )["Attributes"]
+        if "RedriveAllowPolicy" not in wire:
+            raise BrokerError(
+                self.name,
+                self.endpoint,
+                f"queue {name}: RedriveAllowPolicy was accepted but the endpoint does not report it back,"
+                " so every plan would show it as a change; this endpoint does not support redrive_allow_policy",
+            )
+
+    def _delete_queue(self, change: Change) -> None:
+        name = change.address.name[0]
+        try:
+            url = self._queue_url(name)
+            self.clients.sqs.delete_queue(QueueUrl=url)
+        except BrokerError:
+            return  # already gone
+        except ClientError as exc:
+            if _code(exc) not in ("QueueDoesNotExist", "NonExistentQueue"):
+                self._fail(f"cannot delete queue {name}", exc)
+        except BotoCoreError as exc:
+            self._fail(f"cannot delete queue {name}", exc)
+        with self._lock:
+            self._queue_urls.pop(name, None)
+
+    # topics
+
+    def _topic_arn(self, name: str) -> str:
+        return arns.topic_arn(self.region, name, self.account())
+
+    def _create_topic(self, change: Change) -> None:
+        name = change.address.name[0]
+        after = dict(change.after or {})
+        settable = {k: v for k, v in after.items() if v is not None and k != TAGS}
+        if not settable.get("fifo"):
+            settable.pop("fifo", None)
+        kwargs: dict[str, Any] = {"Name": name, "Attributes": encode_all(TOPIC_ATTRS, settable, self.account())}
+        tags = after.get(TAGS)
+        if isinstance(tags, dict) and tags:
+            kwargs["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in tags.items()]
+        self._call(f"cannot create topic {name}", self.clients.sns.create_topic, **kwargs)
+
+    def _update_topic(self, change: Change) -> None:
+        name = change.address.name[0]
+        after = change.after or {}
+        arn = self._topic_arn(name)
+        fields = sorted(f.field for f in change.fields)
+        account = self.account()
+        for key in fields:
+            if key in TOPIC_ATTRS and key != "fifo":
+                attr = TOPIC_ATTRS[key]
+                self._call(  # one attribute per call: that is the API
+                    f"cannot set {key} of topic {name}",
+                    self.clients.sns.set_topic_attributes,
+                    TopicArn=arn,
+                    AttributeName=attr.wire,
+                    AttributeValue=attr.encode(after.get(key), account),
+                )
+        if TAGS in fields:
+            have = (change.before or {}).get(TAGS) or {}
+            want = after.get(TAGS) or {}
+            add = [{"Key": str(k), "Value": str(v)} for k, v in want.items() if have.get(k) != v]
+            remove = [str(k) for k in have if k not in want]
+            if add:
+                self._call(f"cannot tag topic {name}", self.clients.sns.tag_resource, ResourceArn=arn, Tags=add)
+            if remove:
+                self._call(
+                    f"cannot untag topic {name}", self.clients.sns.untag_resource, ResourceArn=arn, TagKeys=remove
+                )
+
+    def _delete_topic(self, change: Change) -> None:
+        name = change.address.name[0]
+        self._call(f"cannot delete topic {name}", self.clients.sns.delete_topic, TopicArn=self._topic_arn(name))
+
+    # subscriptions
+
+    def _create_subscription(self, change: Change) -> None:
+        topic, protocol, endpoint = change.address.name
+        account = self.account()
+        if protocol == "sqs" and not arns.is_arn(endpoint):
+            endpoint = arns.queue_arn(self.region, endpoint, account)
+        after = {k: v for k, v in (change.after or {}).items() if v is not None}
+        response = self._call(
+            f"cannot subscribe {change.address.display_name}",
+            self.clients.sns.subscribe,
+            TopicArn=arns.topic_arn(self.region, topic, account),
+            Protocol=protocol,
+            Endpoint=endpoint,
+            Attributes=encode_all(SUBSCRIPTION_ATTRS, after, account),
+            ReturnSubscriptionArn=True,
+        )
+        arn = str(response.get("SubscriptionArn", ""))
+        if arn.startswith("arn:"):
+            with self._lock:
+                self._subscription_arns[change.address] = arn
+
+    def _subscription_arn(self, address: Address) -> str | None:
+        with self._lock:
+            arn = self._subscription_arns.get(address)
+        if arn:
+            return arn
+        topic, protocol, endpoint = address.name
+        account = self.account()
+        if protocol == "sqs" and not arns.is_arn(endpoint):
+            endpoint = arns.queue_arn(self.region, endpoint, account)
+        kwargs: dict[str, Any] = {"TopicArn": arns.topic_arn(self.region, topic, account)}
+        while True:
+            page = self._call(
+                f"cannot list subscriptions of {topic}", self.clients.sns.list_subscriptions_by_topic, **kwargs
+            )
+            for sub in page.get("Subscriptions") or []:
+                if sub.get("Protocol") == protocol and sub.get("Endpoint") == endpoint:
+                    found = str(sub.get("SubscriptionArn", ""))
+                    return found if found.startswith("arn:") else None
+            token = page.get("NextToken")
+            if not token:
+                return None
+            kwargs["NextToken"] = token
+
+    def _update_subscription(self, change: Change) -> None:
+        arn = self._subscription_arn(change.address)
+        name = change.address.display_name
+        if arn is None:
+            raise BrokerError(
+                self.name, self.endpoint, f"cannot update subscription {name}: not found, or pending confirmation"
+            )
+        after = change.after or {}
+        account = self.account()
+        for key in sorted(f.field for f in change.fields):
+            attr: Attr | None = SUBSCRIPTION_ATTRS.get(key)
+            if attr is None:
+                continue
+            value = after.get(key)
+            self._call(
+                f"cannot set {key} of subscription {name}",
+                self.clients.sns.set_subscription_attributes,
+                SubscriptionArn=arn,
+                AttributeName=attr.wire,
+                # An empty filter policy is how SNS removes one.
+                AttributeValue="{}" if key == "filter_policy" and not value else attr.encode(value, account),
+            )
+
+    def _delete_subscription(self, change: Change) -> None:
+        arn = self._subscription_arn(change.address)
+        if arn is None:
+            # Gone already, or pending confirmation (which AWS cannot delete; it expires on its
+            # own, and goes with its topic).
+            return
+        try:
+            self.clients.sns.unsubscribe(SubscriptionArn=arn)
+        except ClientError as exc:
+            if _code(exc) != "NotFound":
+                self._fail(f"cannot unsubscribe {change.address.display_name}", exc)
+        except BotoCoreError as exc:
+            self._fail(f"cannot unsubscribe {change.address.display_name}", exc)
+        with self._lock:
+            self._subscription_arns.pop(change.address, None)
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def _user_tags(tags: Mapping[str, str] | None) -> dict[str, JSON]:
+    # `aws:` tags belong to AWS services (CloudFormation...) and cannot be changed by users.
+    return {str(k): str(v) for k, v in (tags or {}).items() if not str(k).startswith("aws:")}

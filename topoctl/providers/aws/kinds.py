@@ -1,0 +1,75 @@
+"""The resource kinds of the AWS provider and how the engine diffs them.
+
+    sqs_queue         <broker>/sqs_queue/<queue>
+    sns_topic         <broker>/sns_topic/<topic>
+    sns_subscription  <broker>/sns_subscription/<topic>/<protocol>/<endpoint>
+
+A subscription's endpoint is the queue NAME when it delivers to a queue of this broker (account
+and region), else the endpoint as AWS has it (an ARN, a URL, an e-mail address).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from topoctl.model import JSON, FieldChange, Resource
+from topoctl.providers.aws.attributes import QUEUE_ATTRS, SUBSCRIPTION_ATTRS, TOPIC_ATTRS, Attr
+from topoctl.providers.base import KindSpec
+
+SQS_QUEUE = "sqs_queue"
+SNS_TOPIC = "sns_topic"
+SNS_SUBSCRIPTION = "sns_subscription"
+
+PENDING = "pending_confirmation"
+
+
+@dataclass(frozen=True)
+class AwsKind(KindSpec):
+    """Compares in the placeholder form of ARNs (see arns.py).
+
+    The observed side is already in that form; the desired side may hold literal ARNs with the
+    real account id (written by hand in a policy), so it is normalised with the account the
+    driver found (`observed.info["account"]`) before comparing."""
+
+    attributes: Mapping[str, Attr] = dataclasses.field(default_factory=dict)
+
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        account = observed.info.get("account")
+        if isinstance(account, str) and account:
+            attrs: dict[str, JSON] = {}
+            for key, value in desired.attrs.items():
+                attr = self.attributes.get(key)
+                attrs[key] = attr.normalise(value, account) if attr is not None else value
+            desired = dataclasses.replace(desired, attrs=attrs)
+        return super().field_changes(desired, observed)
+
+
+@dataclass(frozen=True)
+class TopicKind(AwsKind):
+    def at_risk(self, observed: Resource) -> list[str]:
+        count = observed.info.get("subscriptions")
+        if isinstance(count, int) and count > 0:
+            return [f"{count} subscription{'s' if count != 1 else ''} will be deleted with it"]
+        return []
+
+
+@dataclass(frozen=True)
+class SubscriptionKind(AwsKind):
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        if observed.info.get(PENDING):
+            # AWS shows neither the attributes nor the ARN of a subscription waiting for its
+            # endpoint to confirm, and refuses to change or delete it: report it, change nothing.
+            return [FieldChange(PENDING, True, None, unmanaged=True)]
+        return super().field_changes(desired, observed)
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        return []
+
+
+QUEUE = AwsKind(SQS_QUEUE, immutable=frozenset({"fifo"}), rank=10, attributes=QUEUE_ATTRS)
+TOPIC = TopicKind(SNS_TOPIC, immutable=frozenset({"fifo"}), cascades=True, rank=20, attributes=TOPIC_ATTRS)
+SUBSCRIPTION = SubscriptionKind(SNS_SUBSCRIPTION, rank=30, attributes=SUBSCRIPTION_ATTRS)
+
+KINDS: Mapping[str, KindSpec] = {k.kind: k for k in (QUEUE, TOPIC, SUBSCRIPTION)}
