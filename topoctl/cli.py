@@ -42,6 +42,14 @@ Targets = Annotated[
     typer.Option("--target", help="Limit to this address or address prefix (repeatable)."),
 ]
 Format = Annotated[str, typer.Option("--format", help="Output format: text, json or markdown.")]
+CommentKey = Annotated[
+    str | None,
+    typer.Option(
+        "--comment-key",
+        envvar="TOPOCTL_COMMENT_KEY",
+        help="With --format markdown: a key in the hidden marker, so several plans in one PR get separate comments.",
+    ),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -146,6 +154,7 @@ def plan(
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes (0: none, 1: error).")
     ] = False,
+    comment_key: CommentKey = None,
 ) -> None:
     """Show what apply would change on the brokers."""
     from topoctl.engine.planner import Session
@@ -157,7 +166,7 @@ def plan(
         the_plan = session.plan(target or [])
     if out is not None:
         _save_plan(the_plan, out)
-    _write_document(render(the_plan, fmt), fmt)
+    _write_document(render(the_plan, fmt, comment_key), fmt)
     if out is not None:
         _err(f"Saved the plan to {out}. Apply it with: topoctl apply {out}")
     if detailed_exitcode and not the_plan.empty:
@@ -266,12 +275,13 @@ def _run(session: Any, the_plan: Any, parallelism: int, execute: Any) -> None:
 def show(
     planfile: Annotated[Path, typer.Argument(help="A plan saved with `plan -o`.")],
     fmt: Format = "text",
+    comment_key: CommentKey = None,
 ) -> None:
     """Render a saved plan."""
     from topoctl.render import render
 
     _check_format(fmt)
-    _write_document(render(_read_plan(planfile), fmt), fmt)
+    _write_document(render(_read_plan(planfile), fmt, comment_key), fmt)
 
 
 def main() -> None:

@@ -1,71 +1,223 @@
-"""The plan as a pull-request comment: what matters in view, the full diff folded away."""
+"""The plan as a pull-request comment: what matters in view, the full diff folded away.
+
+Layout, top to bottom: a hidden marker line (so a CI job finds and updates its own comment), a
+heading, a GitHub alert listing the destructive changes, the `Plan: ...` summary, a table of the
+changes, and the text plan collapsed in `<details>` as a ```diff block.
+
+GitHub refuses comments over 65,536 characters. When the whole comment does not fit, the least
+useful part goes first: the folded diff loses change blocks from its end, then the table loses
+rows, then the alert; whatever was cut is said in the comment.
+"""
 
 from __future__ import annotations
 
-from topoctl.model import Plan
-from topoctl.render.text import NO_CHANGES, SYMBOL, render_text, summary_line
+import re
+from collections.abc import Callable
+
+from topoctl.model import Action, Change, Plan
+from topoctl.render.text import NO_CHANGES, SYMBOL, flatten, render_change, render_text, summary_line
 
 MARKER = "<!-- topoctl-plan -->"
-# GitHub refuses comments over 65,536 characters; keep a margin for what CI wraps around it.
+# GitHub's hard limit is 65,536; keep a margin for what a CI job wraps around the comment.
 LIMIT = 60_000
+# A cell of the table or a line of the alert is cut here: one huge reason must not crowd out the rest.
+CELL_MAX = 300
+
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/@+=-]+")
+# Backslash-escaped in table cells and alert lines so reasons like `order.*` or `<queue>.dlq` stay literal.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<|~])")
+# A text-plan line that carries a diff symbol after its indentation.
+_SYMBOL_LINE = re.compile(r"^(\s+)([-+~!])( .*)?$")
+
+
+def marker(key: str | None = None) -> str:
+    """The hidden first line; with a key (`prod`, `eu/staging`) several plans in one PR stay apart.
+
+    `<!-- topoctl-plan -->` is not a substring of `<!-- topoctl-plan:prod -->`, so a search for one
+    never finds the other.
+    """
+    if not key:
+        return MARKER
+    # `--` cannot appear inside an HTML comment, and `>` could end it: both are folded away.
+    safe = re.sub("-{2,}", "-", _KEY_UNSAFE.sub("-", key)).strip("-")
+    return f"<!-- topoctl-plan:{safe} -->"
+
+
+def render_markdown(plan: Plan, limit: int = LIMIT, key: str | None = None) -> str:
+    head = [marker(key), "### topoctl plan" + (f" · {_code(key)}" if key else ""), ""]
+    if plan.empty:
+        return "\n".join(head + _empty_body(plan)).rstrip("\n") + "\n"
+
+    changes = plan.changes
+    destructive = plan.destructive
+
+    def compose(n_alert: int, n_rows: int, n_blocks: int) -> str:
+        lines = list(head)
+        lines += _alert(destructive, n_alert)
+        lines += [f"**{summary_line(plan.summary)}**", ""]
+        lines += _cut_note(len(changes), n_rows, n_blocks, len(destructive), n_alert)
+        lines += _table(changes, n_rows)
+        lines += _details(plan, n_blocks)
+        return "\n".join(lines).rstrip("\n") + "\n"
+
+    alert, rows, blocks = len(destructive), len(changes), len(changes)
+    text = compose(alert, rows, blocks)
+    if len(text) <= limit:
+        return text
+    # Shrink one part at a time, in order of least value to a reviewer; each is monotonic in its count.
+    blocks = _largest_fitting(lambda n: len(compose(alert, rows, n)), blocks, limit)
+    if blocks == 0:
+        rows = _largest_fitting(lambda n: len(compose(alert, n, 0)), rows, limit)
+        if rows == 0:
+            alert = _largest_fitting(lambda n: len(compose(n, 0, 0)), alert, limit)
+    return compose(alert, rows, blocks)
+
+
+def _largest_fitting(size: Callable[[int], int], high: int, limit: int) -> int:
+    """The largest n in [0, high] with size(n) <= limit (0 when none does); size grows with n."""
+    low = 0
+    while low < high:
+        mid = (low + high + 1) // 2
+        if size(mid) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _empty_body(plan: Plan) -> list[str]:
+    lines = [f"**{NO_CHANGES}**", ""]
+    if plan.notes:
+        # The text plan of an empty plan is the "No changes" line, a blank, a heading, then the notes.
+        lines += _fold("Notes (nothing to apply)", render_text(plan).rstrip("\n").split("\n")[3:])
+    return lines
+
+
+def _alert(destructive: tuple[Change, ...], shown: int) -> list[str]:
+    if not destructive:
+        return []
+    count = len(destructive)
+    lines = [
+        "> [!CAUTION]",
+        f"> **{count} destructive change{'s' if count != 1 else ''}**: "
+        "`topoctl apply` refuses them unless `--allow-destructive` is given.",
+    ]
+    for change in destructive[:shown]:
+        reasons = "; ".join(change.reasons)
+        lines.append(
+            f"> - **{change.action.value}** {_code(str(change.address))}" + (f": {_cell(reasons)}" if reasons else "")
+        )
+    if shown < count:
+        lines.append(f"> - and {count - shown} more")
+    return [*lines, ""]
+
+
+def _cut_note(total: int, rows: int, blocks: int, destructive: int, alert: int) -> list[str]:
+    cut = []
+    if blocks < total:
+        cut.append(f"the full diff shows {blocks} of {total} changes" if blocks else "the full diff was left out")
+    if rows < total:
+        cut.append(f"the table lists {rows} of {total} changes" if rows else "the table was left out")
+    if alert < destructive:
+        cut.append(f"the warning names {alert} of {destructive} destructive changes")
+    if not cut:
+        return []
+    return [
+        "> [!NOTE]",
+        f"> Parts were left out to fit GitHub's comment size limit: {'; '.join(cut)}. "
+        "See the whole plan in the CI log or with `topoctl show` on the saved plan.",
+        "",
+    ]
+
+
+def _table(changes: tuple[Change, ...], shown: int) -> list[str]:
+    if shown == 0:
+        return []
+    lines = ["| | Address | Action | Fields | Reasons |", "|:-:|---|---|---|---|"]
+    for change in changes[:shown]:
+        lines.append(
+            f"| {_code(SYMBOL[change.action])} | {_code(str(change.address))} | {change.action.value} "
+            f"| {_fields_cell(_field_paths(change))} | {_cell('; '.join(change.reasons))} |"
+        )
+    return [*lines, ""]
+
+
+def _field_paths(change: Change) -> list[str]:
+    """What an update or replace touches, key by key (`arguments.x-max-length`)."""
+    if change.action not in (Action.UPDATE, Action.REPLACE):
+        return []
+    paths: list[str] = []
+    for f in change.fields:
+        for path, _, _ in flatten(f.field, f.before, f.after):
+            paths.append(path)
+    return paths
+
+
+def _details(plan: Plan, shown: int) -> list[str]:
+    total = len(plan.changes)
+    if shown == 0:
+        return []
+    if shown == total:
+        body = render_text(plan).rstrip("\n").split("\n")
+        title = "Full plan"
+    else:
+        body = ["topoctl will perform the following actions:", ""]
+        for change in plan.changes[:shown]:
+            body += [*render_change(change), ""]
+        body += [f"# ... {total - shown} more change(s) left out to fit a comment", "", summary_line(plan.summary)]
+        title = f"Full plan (first {shown} of {total} changes)"
+    return _fold(title, [_diff_line(line) for line in body])
+
+
+def _fold(title: str, body: list[str]) -> list[str]:
+    fence = _fence(body)
+    return [f"<details><summary>{title}</summary>", "", f"{fence}diff", *body, fence, "", "</details>", ""]
+
+
+def _diff_line(line: str) -> str:
+    """Move the plan symbol to column 0, where GitHub's diff highlighting looks for it.
+
+    `+` and `-` stay (green, red); `~` becomes `!`, the symbol GitHub colours as "changed"; reason
+    lines (`!`) already are. Indentation after the symbol is kept so the columns still line up.
+    `-/+` already starts the line.
+    """
+    m = _SYMBOL_LINE.match(line)
+    if m is None:
+        return line
+    symbol = "!" if m.group(2) == "~" else m.group(2)
+    return f"{symbol}{m.group(1)}{m.group(3) or ''}"
+
+
+def _fence(body: list[str]) -> str:
+    # A value holding ``` must not end the code block early: fence with more backticks than any run.
+    longest = max((len(run) for line in body for run in re.findall(r"`+", line)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks and pipes in the text (addresses may hold both)."""
+    text = text.replace("|", "\\|").replace("\n", " ")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """One line of plain text for a table cell or the alert: escaped, bounded."""
+    text = " ".join(text.split())
+    if len(text) > CELL_MAX:
+        text = text[: CELL_MAX - 1] + "…"
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def render_markdown(plan: Plan, limit: int = LIMIT) -> str:
-    head = [MARKER, "### topoctl plan", ""]
-    if plan.empty:
-        return "\n".join([*head, NO_CHANGES, ""])
-    destructive = plan.destructive
-    if destructive:
-        head += [
-            "> [!CAUTION]",
-            f"> **{len(destructive)} destructive change(s)** — applying needs `--allow-destructive`:",
-        ]
-        for change in destructive[:20]:
-            why = "; ".join(change.reasons)
-            head.append(
-                f"> - `{change.action.value}` `{change.address}`" + (f" — {_cell(why)}" if why else "")
-            )
-        if len(destructive) > 20:
-            head.append(f"> - … and {len(destructive) - 20} more")
-        head.append("")
-    head += [f"**{summary_line(plan.summary)}**", "", "| | action | address | notes |", "|---|---|---|---|"]
-    rows = []
-    for change in plan.changes:
-        notes = "; ".join(change.reasons)
-        rows.append(
-            f"| `{SYMBOL[change.action]}` | {change.action.value} | `{change.address}` | {_cell(notes)} |"
-        )
-    details = [
-        "",
-        "<details><summary>Full plan</summary>",
-        "",
-        "```diff",
-        render_text(plan).rstrip("\n"),
-        "```",
-        "",
-        "</details>",
-        "",
-    ]
-
-    text = "\n".join(head + rows + details)
-    if len(text) <= limit:
-        return text
-    # Too long for one comment: keep the table as far as it fits and say what was cut.
-    kept: list[str] = []
-    budget = limit - len("\n".join(head)) - 400
-    for row in rows:
-        budget -= len(row) + 1
-        if budget < 0:
-            break
-        kept.append(row)
-    cut = len(rows) - len(kept)
-    tail = [
-        "",
-        f"_{cut} more change(s) and the full diff were left out to fit a comment; run `topoctl plan` or see the CI log._",
-        "",
-    ]
-    return "\n".join(head + kept + tail)
+def _fields_cell(paths: list[str]) -> str:
+    paths = list(dict.fromkeys(paths))
+    shown: list[str] = []
+    size = 0
+    for path in paths:
+        size += len(path) + 4
+        if size > CELL_MAX and shown:
+            return ", ".join(shown) + f" and {len(paths) - len(shown)} more"
+        shown.append(_code(path))
+    return ", ".join(shown)
