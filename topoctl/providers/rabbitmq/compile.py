@@ -122,11 +122,12 @@ class _VhostCompiler:
             self._policy(name, pctx.mapping(spec), pctx)
         return list(self.resources.values())
 
-    def _add(self, resource: Resource, ctx: Context) -> None:
+    def _add(self, resource: Resource, ctx: Context, shared: bool = False) -> None:
+        """`shared`: a generated object that several queues may generate alike (a DLX, a DLQ)."""
         existing = self.resources.get(resource.address)
         if existing is not None:
-            if existing.attrs == resource.attrs and existing.absent == resource.absent:
-                return  # the same generated DLX or DLQ, shared by several queues
+            if shared and existing.attrs == resource.attrs and not existing.absent:
+                return
             raise ctx.error(f"{resource.address} is declared twice, differently (also at {existing.source})")
         self.resources[resource.address] = resource
 
@@ -251,7 +252,7 @@ class _VhostCompiler:
                 "internal": False,
                 "arguments": {},
             }
-            self._add(Resource(dlx_address, attrs, (self.vhost_address,), source=ctx.where()), ctx)
+            self._add(Resource(dlx_address, attrs, (self.vhost_address,), source=ctx.where()), ctx, shared=True)
             self.exchanges.add(dlx)
 
         dlq_address = queue_address(self.broker, self.vhost, dlq)
@@ -260,7 +261,7 @@ class _VhostCompiler:
             raise ctx.at("queue_type").error("queue_type of a dead-letter queue must be classic or quorum")
         if dlq not in declared:
             qattrs: dict[str, JSON] = {"type": dlq_type, "durable": True, "auto_delete": False, "arguments": {}}
-            self._add(Resource(dlq_address, qattrs, (self.vhost_address,), source=ctx.where()), ctx)
+            self._add(Resource(dlq_address, qattrs, (self.vhost_address,), source=ctx.where()), ctx, shared=True)
             self.queues.add(dlq)
         elif "queue_type" in spec:
             raise ctx.at("queue_type").error(
