@@ -1,0 +1,308 @@
+"""The `type: nats` broker section -> desired resources (pure; imports no client).
+
+Also expands `dead_letter:` on a consumer into `max_deliver` plus a DLQ stream that captures the
+consumer's MAX_DELIVERIES and MSG_TERMINATED advisories.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from topoctl.manifest.source import Context
+from topoctl.model import JSON, Address, Resource
+from topoctl.providers.base import Compiled, PruneScope
+from topoctl.providers.nats import fields as F
+from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
+
+# Streams behind buckets: managed only through `key_value:` / `object_stores:`.
+SYSTEM_STREAM_PREFIXES = ("KV_", "OBJ_")
+STREAM_NAME = re.compile(r"^[^.*>\s/\\]+$")
+BUCKET_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
+ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER"
+DLQ_ADVISORIES = ("MAX_DELIVERIES", "MSG_TERMINATED")
+PULL_ONLY = ("max_waiting", "max_batch", "max_expires", "max_bytes")
+PUSH_ONLY = ("deliver_group", "idle_heartbeat", "flow_control", "rate_limit_bps")
+
+
+def dlq_subjects(stream: str, consumer: str) -> list[str]:
+    return [f"{ADVISORY}.{kind}.{stream}.{consumer}" for kind in DLQ_ADVISORIES]
+
+
+def normalise_value(f: F.Field, value: Any, ctx: Context) -> JSON:
+    """A manifest value -> the canonical attrs value of field `f` (ns, bytes, pruned objects)."""
+    if f.type == F.DURATION:
+        return ctx.duration(value, "ns")
+    if f.type == F.DURATIONS:
+        if not isinstance(value, list):
+            raise ctx.error("expected a list of durations")
+        return [ctx.at(i).duration(v, "ns") for i, v in enumerate(value)]
+    if f.type == F.SIZE:
+        return ctx.size(value)
+    if f.type == F.INT:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ctx.error(f"expected an integer, got {value!r}")
+        return value
+    if f.type == F.BOOL:
+        if not isinstance(value, bool):
+            raise ctx.error(f"expected true or false, got {value!r}")
+        return value
+    if f.type == F.STR:
+        if f.name == "compression" and isinstance(value, bool):
+            return "s2" if value else "none"  # the KV/object store clients take a boolean
+        if not isinstance(value, str):
+            raise ctx.error(f"expected a string, got {value!r}")
+        if f.choices and value not in f.choices:
+            raise ctx.error(f"{f.name} must be one of {', '.join(f.choices)}, got {value!r}")
+        return value
+    if f.type == F.STRINGS:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ctx.error("expected a list of strings")
+        return list(value)
+    if f.type == F.METADATA:
+        data = ctx.mapping(value)
+        for k, v in data.items():
+            if str(k).startswith(F.SYSTEM_METADATA_PREFIX):
+                raise ctx.at(k).error(f"metadata keys starting with {F.SYSTEM_METADATA_PREFIX!r} belong to the server")
+            if not isinstance(v, str):
+                raise ctx.at(k).error(f"metadata values must be strings, got {v!r} (quote it)")
+        return {str(k): v for k, v in data.items()}
+    if f.type == F.TIME:
+        try:
+            return F.normalise_time(value)
+        except ValueError as exc:
+            raise ctx.error(str(exc)) from None
+    if f.type == F.SOURCE:
+        return None if value is None else _source(value, ctx)
+    if f.type == F.SOURCES:
+        if not isinstance(value, list):
+            raise ctx.error("expected a list of sources")
+        return [_source(v, ctx.at(i)) for i, v in enumerate(value)]
+    if f.type == F.OBJECT:
+        if value is None:
+            return None
+        data = dict(ctx.mapping(value))
+        for key in F.NESTED_DURATIONS.get(f.name, ()):
+            if key in data:
+                data[key] = ctx.at(key).duration(data[key], "ns")
+        return F.prune_zero(data) or None
+    raise AssertionError(f"unknown field type {f.type}")  # pragma: no cover
+
+
+def _source(value: Any, ctx: Context) -> JSON:
+    data = dict(ctx.mapping(value))
+    if not data.get("name"):
+        raise ctx.error("a mirror or source needs the name of its stream")
+    domain = data.pop("domain", None)
+    if domain:
+        # What the clients do with a domain: reach the other domain's JetStream API.
+        external = dict(ctx.mapping(data.get("external")))
+        if external.get("api"):
+            raise ctx.error("give either domain or external.api, not both")
+        external["api"] = f"$JS.{domain}.API"
+        data["external"] = external
+    try:
+        return F.normalise_source(data)
+    except ValueError as exc:
+        raise ctx.at("opt_start_time").error(str(exc)) from None
+
+
+def compile_fields(
+    table: Mapping[str, F.Field], section: Mapping[str, Any], ctx: Context, skip: tuple[str, ...] = ()
+) -> dict[str, JSON]:
+    attrs: dict[str, JSON] = {}
+    for key, value in section.items():
+        if key in skip:
+            continue
+        f = table.get(key)
+        if f is None:
+            raise ctx.at(key).error(f"unknown field {key!r}")
+        attrs[key] = normalise_value(f, value, ctx.at(key))
+    return attrs
+
+
+def _state(section: Mapping[str, Any], ctx: Context) -> bool:
+    """True when the resource is declared `state: absent`."""
+    state = section.get("state", "present")
+    if state not in ("present", "absent"):
+        raise ctx.at("state").error(f"state must be present or absent, got {state!r}")
+    return bool(state == "absent")
+
+
+@dataclass
+class _DeadLetter:
+    subjects: set[str] = field(default_factory=set)
+    ctx: Context | None = None
+    sources: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Compiler:
+    broker: str
+    ctx: Context
+    resources: list[Resource] = field(default_factory=list)
+    dead_letters: dict[str, _DeadLetter] = field(default_factory=dict)
+
+    def addr(self, kind: str, *name: str) -> Address:
+        return Address(self.broker, kind, tuple(name))
+
+    def stream(self, name: str, section: Mapping[str, Any], ctx: Context) -> Resource:
+        if not STREAM_NAME.match(name):
+            raise ctx.error(f"invalid stream name {name!r}: no '.', '*', '>', '/', '\\' or whitespace")
+        if name.startswith(SYSTEM_STREAM_PREFIXES):
+            raise ctx.error(
+                f"stream {name!r}: KV_* and OBJ_* streams belong to KV buckets and object stores; "
+                "declare them under key_value: or object_stores:"
+            )
+        absent = _state(section, ctx)
+        attrs = {} if absent else compile_fields(F.STREAM_FIELDS, section, ctx, skip=("consumers", "state"))
+        address = self.addr(STREAM, name)
+        consumers = ctx.mapping(section.get("consumers"))
+        if absent and consumers:
+            raise ctx.at("consumers").error(
+                f"stream {name!r} is declared absent: its consumers go with it, remove them"
+            )
+        for cname, csection in consumers.items():
+            self.consumer(name, str(cname), ctx.at("consumers", cname).mapping(csection), ctx.at("consumers", cname))
+        return Resource(address, attrs, absent=absent, source=ctx.where())
+
+    def consumer(self, stream: str, name: str, section: Mapping[str, Any], ctx: Context) -> None:
+        if not STREAM_NAME.match(name):
+            raise ctx.error(f"invalid consumer name {name!r}: no '.', '*', '>', '/', '\\' or whitespace")
+        address = self.addr(CONSUMER, stream, name)
+        depends = [self.addr(STREAM, stream)]
+        if _state(section, ctx):
+            self.resources.append(Resource(address, {}, tuple(depends), absent=True, source=ctx.where()))
+            return
+        attrs = compile_fields(F.CONSUMER_FIELDS, section, ctx, skip=("dead_letter", "state"))
+        if "dead_letter" in section:
+            depends.append(self.dead_letter(stream, name, attrs, section["dead_letter"], ctx.at("dead_letter")))
+        self.check_consumer(attrs, ctx)
+        self.resources.append(Resource(address, attrs, tuple(depends), source=ctx.where()))
+
+    def check_consumer(self, attrs: Mapping[str, JSON], ctx: Context) -> None:
+        """What the server would refuse, said with the manifest line instead of at apply time."""
+        push = bool(attrs.get("deliver_subject"))
+        for key in PULL_ONLY if push else PUSH_ONLY:
+            if key in attrs:
+                kind = "push (deliver_subject set)" if push else "pull (no deliver_subject)"
+                raise ctx.at(key).error(f"{key} does not apply to a {kind} consumer")
+        if attrs.get("flow_control") and not attrs.get("idle_heartbeat"):
+            raise ctx.at("flow_control").error("flow_control needs idle_heartbeat")
+        if "filter_subject" in attrs and "filter_subjects" in attrs:
+            raise ctx.at("filter_subjects").error("give filter_subject or filter_subjects, not both")
+        policy = attrs.get("deliver_policy")
+        if "opt_start_seq" in attrs and policy != "by_start_sequence":
+            raise ctx.at("opt_start_seq").error("opt_start_seq needs deliver_policy: by_start_sequence")
+        if "opt_start_time" in attrs and policy != "by_start_time":
+            raise ctx.at("opt_start_time").error("opt_start_time needs deliver_policy: by_start_time")
+        if policy == "by_start_sequence" and "opt_start_seq" not in attrs:
+            raise ctx.at("deliver_policy").error("deliver_policy by_start_sequence needs opt_start_seq")
+        if policy == "by_start_time" and "opt_start_time" not in attrs:
+            raise ctx.at("deliver_policy").error("deliver_policy by_start_time needs opt_start_time")
+        backoff = attrs.get("backoff")
+        if isinstance(backoff, list) and backoff:
+            if "ack_wait" in attrs and attrs["ack_wait"] != backoff[0]:
+                # The server replaces ack_wait by backoff[0]: declaring another would never converge.
+                raise ctx.at("ack_wait").error("with backoff the server uses backoff[0] as ack_wait; drop ack_wait")
+            max_deliver = attrs.get("max_deliver")
+            if isinstance(max_deliver, int) and 0 < max_deliver <= len(backoff):
+                raise ctx.at("backoff").error("backoff needs max_deliver greater than its number of entries")
+
+    def dead_letter(self, stream: str, consumer: str, attrs: dict[str, JSON], value: Any, ctx: Context) -> Address:
+        options = dict(ctx.mapping(value))
+        dlq = options.pop("stream", None) or f"DLQ_{stream}"
+        limit = options.pop("max_deliver", None)
+        if options:
+            raise ctx.at(next(iter(options))).error(f"unknown dead_letter option {next(iter(options))!r}")
+        if not isinstance(dlq, str) or not STREAM_NAME.match(dlq) or dlq.startswith(SYSTEM_STREAM_PREFIXES):
+            raise ctx.at("stream").error(f"invalid dead letter stream name {dlq!r}")
+        if dlq == stream:
+            raise ctx.at("stream").error("the dead letter stream cannot be the stream itself")
+        if limit is not None:
+            if "max_deliver" in attrs and attrs["max_deliver"] != limit:
+                raise ctx.at("max_deliver").error(
+                    f"dead_letter.max_deliver {limit} contradicts the consumer's max_deliver {attrs['max_deliver']}"
+                )
+            attrs["max_deliver"] = limit
+        max_deliver = attrs.get("max_deliver")
+        if not isinstance(max_deliver, int) or max_deliver < 1:
+            raise ctx.error(
+                "dead_letter needs max_deliver (on the consumer or in dead_letter): the number of "
+                "deliveries after which a message is dead-lettered"
+            )
+        if attrs.get("ack_policy") == "none":
+            raise ctx.error("dead_letter needs acknowledgements: ack_policy none never redelivers")
+        entry = self.dead_letters.setdefault(dlq, _DeadLetter(ctx=ctx))
+        entry.subjects.update(dlq_subjects(stream, consumer))
+        entry.sources.add(stream)
+        return self.addr(STREAM, dlq)
+
+    def bucket(
+        self, kind: str, table: Mapping[str, F.Field], name: str, section: Mapping[str, Any], ctx: Context
+    ) -> Resource:
+        if not BUCKET_NAME.match(name):
+            raise ctx.error(f"invalid bucket name {name!r}: letters, digits, '_' and '-' only")
+        absent = _state(section, ctx)
+        attrs = {} if absent else compile_fields(table, section, ctx, skip=("state",))
+        history = attrs.get("history")
+        if isinstance(history, int) and not 1 <= history <= 64:
+            raise ctx.at("history").error("history must be between 1 and 64")
+        return Resource(self.addr(kind, name), attrs, absent=absent, source=ctx.where())
+
+
+def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
+    c = _Compiler(broker, ctx)
+    streams: dict[str, Resource] = {}
+    for name, body in ctx.mapping(section.get("streams")).items():
+        sctx = ctx.at("streams", name)
+        streams[str(name)] = c.stream(str(name), sctx.mapping(body), sctx)
+
+    for dlq, entry in sorted(c.dead_letters.items()):
+        subjects = sorted(entry.subjects)
+        declared = streams.get(dlq)
+        where = entry.ctx or ctx
+        if declared is None:
+            streams[dlq] = Resource(c.addr(STREAM, dlq), {"subjects": subjects}, source=where.where())
+            continue
+        if declared.absent:
+            raise where.error(f"dead letter stream {dlq!r} is declared absent")
+        # A DLQ stream declared by hand (to set its max_age, say) gets the advisory subjects added.
+        own = declared.attrs.get("subjects")
+        merged = list(own) if isinstance(own, list) else []
+        merged += [s for s in subjects if s not in merged]
+        streams[dlq] = Resource(
+            declared.address, {**declared.attrs, "subjects": merged}, declared.depends_on, source=declared.source
+        )
+
+    for name, body in ctx.mapping(section.get("key_value")).items():
+        bctx = ctx.at("key_value", name)
+        c.resources.append(c.bucket(KV_BUCKET, F.KV_FIELDS, str(name), bctx.mapping(body), bctx))
+    for name, body in ctx.mapping(section.get("object_stores")).items():
+        bctx = ctx.at("object_stores", name)
+        c.resources.append(c.bucket(OBJECT_STORE, F.OBJECT_STORE_FIELDS, str(name), bctx.mapping(body), bctx))
+
+    resources = list(streams.values()) + c.resources
+    return Compiled(resources, _prune_scopes(section.get("prune"), streams, ctx.at("prune")))
+
+
+def _prune_scopes(value: Any, streams: Mapping[str, Resource], ctx: Context) -> list[PruneScope]:
+    if value is None or value is False:
+        return []
+    if value is True:
+        return [PruneScope()]
+    prefix = ctx.mapping(value).get("prefix", "")
+    if not isinstance(prefix, str):
+        raise ctx.at("prefix").error("prefix must be a string")
+    if not prefix:
+        return [PruneScope()]
+    scopes = [PruneScope(kinds=frozenset({STREAM, KV_BUCKET, OBJECT_STORE}), prefix=prefix)]
+    # Consumers of the streams in scope; those of undeclared streams go with their stream.
+    for name, stream in streams.items():
+        if name.startswith(prefix) and not stream.absent:
+            scopes.append(PruneScope(kinds=frozenset({CONSUMER}), parent=(name,)))
+    return scopes

@@ -1,0 +1,141 @@
+"""The JetStream resource kinds and what the server lets change in place.
+
+Mutability was checked against nats-server 2.15 (see docs/nats.md): a field listed here as
+forcing replacement is one the server refuses to update (error 10052 for streams, 10012 for
+consumers), so the plan says "replace" up front instead of failing halfway through an apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from topoctl.model import JSON, FieldChange, Resource
+from topoctl.providers.base import KindSpec
+
+STREAM = "stream"
+CONSUMER = "consumer"
+KV_BUCKET = "kv_bucket"
+OBJECT_STORE = "object_store"
+
+# false -> true updates in place; true -> false is refused by the server.
+ONE_WAY_FLAGS = frozenset({"sealed", "deny_delete", "deny_purge", "allow_msg_ttl", "allow_msg_schedules"})
+
+
+def _version(text: object) -> tuple[int, ...]:
+    nums = re.findall(r"\d+", str(text or ""))[:3]
+    return tuple(int(n) for n in nums) if nums else ()
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class StreamKind(KindSpec):
+    """Streams, and the base of the bucket kinds (which are streams underneath)."""
+
+    one_way: frozenset[str] = ONE_WAY_FLAGS
+
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        changes = super().field_changes(desired, observed)
+        # max_consumers became updatable in 2.14; older servers refuse the update.
+        version = _version(observed.info.get("server_version"))
+        if version and version < (2, 14):
+            changes = [
+                dataclasses.replace(c, forces_replacement=True) if c.field == "max_consumers" else c for c in changes
+            ]
+        return changes
+
+    def forces_replacement(self, field: str, before: JSON, after: JSON) -> bool:
+        if field == "retention":
+            return before != after and "workqueue" in (before, after)
+        if field in self.one_way:
+            return bool(before) and not after
+        if field == "mirror":
+            # Dropping the mirror promotes the stream in place; any other mirror change is refused.
+            return after is not None
+        return field in self.immutable
+
+    def replace_reason(self, change: FieldChange) -> str:
+        if change.field in self.one_way:
+            return f"{change.field} is a one-way flag: the server cannot turn it off"
+        if change.field == "retention":
+            return f"retention cannot change to or from workqueue ({change.before} -> {change.after})"
+        return super().replace_reason(change)
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        notes = super().at_risk(observed)
+        consumers = observed.info.get("consumers")
+        if isinstance(consumers, int) and consumers > 0:
+            notes.append(f"{_plural(consumers, 'consumer')} of it will be deleted with it")
+        return notes
+
+
+@dataclass(frozen=True)
+class BucketKind(StreamKind):
+    """A KV bucket or object store: a stream whose bucket settings map onto stream fields."""
+
+    unit: str = "message"
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        messages = observed.info.get("messages")
+        if isinstance(messages, int) and messages > 0:
+            size = observed.info.get("bytes")
+            extra = f", {size} bytes" if isinstance(size, int) else ""
+            return [f"{_plural(messages, self.unit)} will be lost{extra}"]
+        return []
+
+
+@dataclass(frozen=True)
+class ConsumerKind(KindSpec):
+    def forces_replacement(self, field: str, before: JSON, after: JSON) -> bool:
+        if field == "deliver_subject":
+            # push -> push with another subject is fine; pull <-> push is not.
+            return bool(before) != bool(after)
+        return field in self.immutable
+
+    def replace_reason(self, change: FieldChange) -> str:
+        if change.field == "deliver_subject":
+            kinds = ("pull", "push") if change.after else ("push", "pull")
+            return f"a {kinds[0]} consumer cannot become a {kinds[1]} consumer in place"
+        return super().replace_reason(change)
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        pending = observed.info.get("num_pending")
+        ack_pending = observed.info.get("num_ack_pending")
+        parts = []
+        if isinstance(pending, int) and pending > 0:
+            parts.append(f"{_plural(pending, 'message')} not yet delivered")
+        if isinstance(ack_pending, int) and ack_pending > 0:
+            parts.append(f"{_plural(ack_pending, 'message')} awaiting ack")
+        if not parts:
+            return []
+        return ["its delivery position is lost (" + ", ".join(parts) + ")"]
+
+
+STREAM_IMMUTABLE = frozenset({"storage", "allow_msg_counter", "persist_mode"})
+
+KINDS: dict[str, KindSpec] = {
+    STREAM: StreamKind(STREAM, immutable=STREAM_IMMUTABLE, cascades=True, rank=10),
+    KV_BUCKET: BucketKind(KV_BUCKET, immutable=frozenset({"storage"}), rank=20, unit="value"),
+    OBJECT_STORE: BucketKind(OBJECT_STORE, immutable=frozenset({"storage"}), rank=30, unit="chunk"),
+    CONSUMER: ConsumerKind(
+        CONSUMER,
+        immutable=frozenset(
+            {
+                "deliver_policy",
+                "opt_start_seq",
+                "opt_start_time",
+                "ack_policy",
+                "replay_policy",
+                "idle_heartbeat",
+                "flow_control",
+                "max_waiting",
+                "mem_storage",
+            }
+        ),
+        rank=40,
+    ),
+}
