@@ -428,6 +428,11 @@ class AwsDriver(Driver):
         url = self._queue_url(name)
         changed = {k: after.get(k) for k in fields if k in QUEUE_ATTRS and k != "fifo"}
         if changed:
+            current_policy = (change.before or {}).get("policy")
+            if "policy" not in changed and current_policy is not None:
+                # moto clears the Policy on any SetQueueAttributes without one (AWS keeps it);
+                # sending the live document back unchanged is harmless on both.
+                changed["policy"] = current_policy
             wire = encode_all(QUEUE_ATTRS, changed, self.account())
             self._call(
                 f"cannot update queue {name}", self.clients.sqs.set_queue_attributes, QueueUrl=url, Attributes=wire
