@@ -127,11 +127,21 @@ class AwsDriver(Driver):
         except (NoRegionError, BotoCoreError) as exc:
             raise BrokerError(self.name, self.endpoint, f"cannot set up the AWS clients: {exc}") from None
 
+    def _scrub(self, text: str) -> str:
+        """botocore quotes the endpoint URL (with any user:password in it) in its messages."""
+        if self.endpoint_url:
+            text = text.replace(self.endpoint_url, self.endpoint)
+        for key in ("secret_access_key", "session_token"):
+            secret = self.connection.get(key)
+            if isinstance(secret, str) and secret:
+                text = text.replace(secret, "***")
+        return text
+
     def _fail(self, what: str, exc: BaseException) -> NoReturn:
         if isinstance(exc, ClientError):
-            raise BrokerError(self.name, self.endpoint, f"{what}: {_message(exc)}") from None
+            raise BrokerError(self.name, self.endpoint, self._scrub(f"{what}: {_message(exc)}")) from None
         if isinstance(exc, _CONNECTION_ERRORS):
-            raise BrokerError(self.name, self.endpoint, f"cannot connect: {exc}") from None
+            raise BrokerError(self.name, self.endpoint, self._scrub(f"cannot connect: {exc}")) from None
         if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
             raise BrokerError(
                 self.name,
@@ -140,7 +150,7 @@ class AwsDriver(Driver):
                 " or the standard AWS environment/profile/role",
             ) from None
         if isinstance(exc, BotoCoreError):
-            raise BrokerError(self.name, self.endpoint, f"{what}: {exc}") from None
+            raise BrokerError(self.name, self.endpoint, self._scrub(f"{what}: {exc}")) from None
         raise exc
 
     def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:

@@ -1,0 +1,455 @@
+"""The AWS driver against fake boto3 clients: what moto does not enforce (QueueDeletedRecently,
+QueueAlreadyExists, pending confirmations, RedriveAllowPolicy read-back) and paging."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from topoctl.engine.diff import diff
+from topoctl.errors import BrokerError
+from topoctl.model import Action, Address, Change, Resource
+from topoctl.providers.aws.driver import AwsDriver, Clients
+from topoctl.providers.aws.kinds import KINDS
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+B = "cloud"
+DLQ_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:d"
+
+
+def client_error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"injected {code}"}}, operation)
+
+
+class FakeSQS:
+    def __init__(self) -> None:
+        self.queues: dict[str, dict[str, str]] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self.create_errors: list[ClientError] = []
+        self.echo_redrive_allow = True
+
+    def url(self, name: str) -> str:
+        return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+
+    def _name(self, url: str) -> str:
+        name = url.rsplit("/", 1)[-1]
+        if name not in self.queues:
+            raise client_error("AWS.SimpleQueueService.NonExistentQueue", "GetQueueAttributes")
+        return name
+
+    def list_queues(self, MaxResults: int | None = None, NextToken: str | None = None) -> dict[str, Any]:
+        self.calls.append(("list_queues", MaxResults))
+        names = sorted(self.queues)
+        start = int(NextToken or 0)
+        size = MaxResults or 1000
+        page: dict[str, Any] = {"QueueUrls": [self.url(n) for n in names[start : start + size]]}
+        if MaxResults and start + size < len(names):  # like SQS: no token without MaxResults
+            page["NextToken"] = str(start + size)
+        return page
+
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
+        name = self._name(QueueUrl)
+        attrs = dict(self.queues[name])
+        if not self.echo_redrive_allow:
+            attrs.pop("RedriveAllowPolicy", None)
+        attrs["QueueArn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+        attrs["ApproximateNumberOfMessages"] = "3"
+        return {"Attributes": attrs}
+
+    def list_queue_tags(self, QueueUrl: str) -> dict[str, Any]:
+        return {"Tags": dict(self.tags.get(self._name(QueueUrl), {}))}
+
+    def create_queue(self, QueueName: str, Attributes: Mapping[str, str], tags: Any = None) -> dict[str, Any]:
+        self.calls.append(("create_queue", QueueName))
+        if self.create_errors:
+            raise self.create_errors.pop(0)
+        self.queues[QueueName] = dict(Attributes)
+        self.tags[QueueName] = dict(tags or {})
+        return {"QueueUrl": self.url(QueueName)}
+
+    def set_queue_attributes(self, QueueUrl: str, Attributes: Mapping[str, str]) -> None:
+        self.calls.append(("set_queue_attributes", dict(Attributes)))
+        self.queues[self._name(QueueUrl)].update(Attributes)
+
+    def tag_queue(self, QueueUrl: str, Tags: Mapping[str, str]) -> None:
+        self.calls.append(("tag_queue", dict(Tags)))
+        self.tags.setdefault(self._name(QueueUrl), {}).update(Tags)
+
+    def untag_queue(self, QueueUrl: str, TagKeys: list[str]) -> None:
+        self.calls.append(("untag_queue", list(TagKeys)))
+        for key in TagKeys:
+            self.tags[self._name(QueueUrl)].pop(key, None)
+
+    def get_queue_url(self, QueueName: str) -> dict[str, Any]:
+        self._name(self.url(QueueName))
+        return {"QueueUrl": self.url(QueueName)}
+
+    def delete_queue(self, QueueUrl: str) -> None:
+        self.calls.append(("delete_queue", QueueUrl))
+        del self.queues[self._name(QueueUrl)]
+
+
+class FakeSNS:
+    def __init__(self) -> None:
+        self.topics: dict[str, dict[str, str]] = {}
+        self.subscriptions: list[dict[str, Any]] = []
+        self.calls: list[tuple[str, Any]] = []
+
+    @staticmethod
+    def arn(name: str) -> str:
+        return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
+
+    def list_topics(self, NextToken: str | None = None) -> dict[str, Any]:
+        self.calls.append(("list_topics", NextToken))
+        names = sorted(self.topics)
+        start = int(NextToken or 0)
+        page: dict[str, Any] = {"Topics": [{"TopicArn": self.arn(n)} for n in names[start : start + 100]]}
+        if start + 100 < len(names):
+            page["NextToken"] = str(start + 100)
+        return page
+
+    def get_topic_attributes(self, TopicArn: str) -> dict[str, Any]:
+        return {"Attributes": dict(self.topics[TopicArn.rsplit(":", 1)[-1]], TopicArn=TopicArn)}
+
+    def list_tags_for_resource(self, ResourceArn: str) -> dict[str, Any]:
+        return {"Tags": []}
+
+    def list_subscriptions(self, NextToken: str | None = None) -> dict[str, Any]:
+        start = int(NextToken or 0)
+        listed = [{k: v for k, v in s.items() if k != "Attributes"} for s in self.subscriptions]
+        page: dict[str, Any] = {"Subscriptions": listed[start : start + 100]}
+        if start + 100 < len(listed):
+            page["NextToken"] = str(start + 100)
+        return page
+
+    def list_subscriptions_by_topic(self, TopicArn: str, NextToken: str | None = None) -> dict[str, Any]:
+        subs = [s for s in self.list_subscriptions()["Subscriptions"] if s["TopicArn"] == TopicArn]
+        return {"Subscriptions": subs}
+
+    def get_subscription_attributes(self, SubscriptionArn: str) -> dict[str, Any]:
+        for s in self.subscriptions:
+            if s["SubscriptionArn"] == SubscriptionArn:
+                return {"Attributes": dict(s["Attributes"])}
+        raise client_error("NotFound", "GetSubscriptionAttributes")
+
+    def subscribe(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("subscribe", kwargs))
+        arn = f"{kwargs['TopicArn']}:{len(self.subscriptions)}"
+        self.subscriptions.append(
+            {
+                "SubscriptionArn": arn,
+                "TopicArn": kwargs["TopicArn"],
+                "Protocol": kwargs["Protocol"],
+                "Endpoint": kwargs["Endpoint"],
+                "Attributes": dict(kwargs.get("Attributes") or {}),
+            }
+        )
+        return {"SubscriptionArn": arn}
+
+    def set_subscription_attributes(self, SubscriptionArn: str, AttributeName: str, AttributeValue: str) -> None:
+        self.calls.append(("set_subscription_attributes", (SubscriptionArn, AttributeName, AttributeValue)))
+
+    def unsubscribe(self, SubscriptionArn: str) -> None:
+        if not SubscriptionArn.startswith("arn:"):
+            raise client_error("InvalidParameter", "Unsubscribe")
+        self.calls.append(("unsubscribe", SubscriptionArn))
+        self.subscriptions = [s for s in self.subscriptions if s["SubscriptionArn"] != SubscriptionArn]
+
+
+class FakeSTS:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get_caller_identity(self) -> dict[str, Any]:
+        self.calls += 1
+        return {"Account": ACCOUNT}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fakes() -> tuple[FakeSQS, FakeSNS, FakeSTS]:
+    return FakeSQS(), FakeSNS(), FakeSTS()
+
+
+def driver(fakes: tuple[FakeSQS, FakeSNS, FakeSTS], clock: Clock | None = None) -> AwsDriver:
+    d = AwsDriver(B, {"region": REGION, "max_workers": 8}, clients=Clients(*fakes))
+    if clock is not None:
+        d.clock, d.sleep = clock, clock.sleep
+    return d
+
+
+def queue(name: str) -> Address:
+    return Address(B, "sqs_queue", (name,))
+
+
+def create(address: Address, **attrs: Any) -> Change:
+    return Change(address, Action.CREATE, None, attrs)
+
+
+# --- paging -----------------------------------------------------------------------------------
+
+
+def test_reads_every_queue_page_past_1000(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, sns, _ = fakes
+    for i in range(2500):
+        sqs.queues[f"q{i:04d}"] = {"VisibilityTimeout": "30"}
+    for i in range(250):
+        sns.topics[f"t{i:03d}"] = {}
+    observed = driver(fakes).read([], [])
+    assert sum(r.kind == "sqs_queue" for r in observed) == 2500
+    assert sum(r.kind == "sns_topic" for r in observed) == 250
+    assert [c for c in sqs.calls if c[0] == "list_queues"] == [("list_queues", 1000)] * 3
+    assert [c for c in sns.calls if c[0] == "list_topics"] == [
+        ("list_topics", None),
+        ("list_topics", "100"),
+        ("list_topics", "200"),
+    ]
+
+
+def test_read_normalises_wire_values(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.queues["d"] = {}
+    sqs.queues["q"] = {
+        "VisibilityTimeout": "45",
+        "SqsManagedSseEnabled": "true",
+        "RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:d", "maxReceiveCount": "4"}
+        ),
+    }
+    sqs.tags["q"] = {"team": "a", "aws:cloudformation:stack-name": "s"}
+    (q,) = [r for r in driver(fakes).read([], []) if r.address == queue("q")]
+    assert q.attrs["visibility_timeout"] == 45
+    assert q.attrs["sqs_managed_sse_enabled"] is True
+    assert q.attrs["fifo"] is False
+    assert q.attrs["redrive_policy"] == {
+        "deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{{account}}:d",
+        "maxReceiveCount": 4,
+    }
+    assert q.attrs["tags"] == {"team": "a"}
+    assert q.depends_on == (queue("d"),)
+    assert q.info["messages"] == 3
+
+
+# --- QueueDeletedRecently, QueueAlreadyExists ----------------------------------------------------
+
+
+def test_create_waits_out_queue_deleted_recently(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.create_errors = [client_error("AWS.SimpleQueueService.QueueDeletedRecently", "CreateQueue")] * 4
+    clock = Clock()
+    driver(fakes, clock).apply_one(create(queue("q"), fifo=False, visibility_timeout=60))
+    assert [c for c in sqs.calls if c[0] == "create_queue"] == [("create_queue", "q")] * 5
+    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0]
+    assert sqs.queues["q"] == {"VisibilityTimeout": "60"}
+
+
+def test_create_gives_up_after_the_recreate_window(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.create_errors = [client_error("QueueDeletedRecently", "CreateQueue")] * 100
+    clock = Clock()
+    with pytest.raises(BrokerError) as err:
+        driver(fakes, clock).apply_one(create(queue("q"), fifo=False))
+    assert "deleted less than 60 s ago" in str(err.value)
+    assert 65 <= clock.now <= 80
+    assert "q" not in sqs.queues
+
+
+def test_queue_already_exists_is_a_clear_error(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.create_errors = [client_error("QueueAlreadyExists", "CreateQueue")]
+    with pytest.raises(BrokerError) as err:
+        driver(fakes).apply_one(create(queue("q"), fifo=False, visibility_timeout=60))
+    assert "cannot create queue q: it already exists with different attributes" in str(err.value)
+    assert "'cloud'" in str(err.value)
+
+
+# --- updates in place -----------------------------------------------------------------------------
+
+
+def test_update_sets_only_changed_attributes_and_tags(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.queues["q"] = {"VisibilityTimeout": "30", "DelaySeconds": "0"}
+    sqs.tags["q"] = {"keep": "1", "drop": "x", "change": "old"}
+    d = driver(fakes)
+    (observed,) = d.read([Resource(queue("q"), {"tags": {}})], [])
+    desired = Resource(queue("q"), {"fifo": False, "visibility_timeout": 45, "tags": {"keep": "1", "change": "new"}})
+    (change,) = diff([desired], [observed], lambda a: KINDS[a.kind]).changes
+    assert change.action is Action.UPDATE
+    sqs.calls.clear()
+    d.apply_one(change)
+    assert ("set_queue_attributes", {"VisibilityTimeout": "45"}) in sqs.calls
+    assert ("tag_queue", {"change": "new"}) in sqs.calls
+    assert ("untag_queue", ["drop"]) in sqs.calls
+    assert not any(c[0] in ("create_queue", "delete_queue") for c in sqs.calls)
+    assert sqs.queues["q"]["DelaySeconds"] == "0"
+
+
+# --- RedriveAllowPolicy read-back -------------------------------------------------------------
+
+
+def test_missing_redrive_allow_policy_reads_as_allow_all(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.queues["d"] = {}
+    (observed,) = driver(fakes).read([], [])
+    desired = Resource(queue("d"), {"redrive_allow_policy": {"redrivePermission": "allowAll"}})
+    assert KINDS["sqs_queue"].field_changes(desired, observed) == []
+    deny = Resource(queue("d"), {"redrive_allow_policy": {"redrivePermission": "denyAll"}})
+    assert [c.field for c in KINDS["sqs_queue"].field_changes(deny, observed)] == ["redrive_allow_policy"]
+
+
+def test_redrive_allow_policy_not_reported_back_is_an_error(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.echo_redrive_allow = False
+    policy = {"redrivePermission": "byQueue", "sourceQueueArns": [f"arn:aws:sqs:{REGION}:{{account}}:src"]}
+    with pytest.raises(BrokerError) as err:
+        driver(fakes).apply_one(create(queue("d"), fifo=False, redrive_allow_policy=policy))
+    assert "does not report it back" in str(err.value)
+
+
+def test_redrive_allow_policy_reported_back_reads_equal(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    policy = {"redrivePermission": "byQueue", "sourceQueueArns": [f"arn:aws:sqs:{REGION}:{{account}}:src"]}
+    d = driver(fakes)
+    d.apply_one(create(queue("d"), fifo=False, redrive_allow_policy=policy))
+    assert json.loads(sqs.queues["d"]["RedriveAllowPolicy"])["sourceQueueArns"] == [
+        f"arn:aws:sqs:{REGION}:{ACCOUNT}:src"
+    ]
+    (observed,) = d.read([], [])
+    assert observed.attrs["redrive_allow_policy"] == policy
+
+
+# --- subscriptions ------------------------------------------------------------------------------
+
+
+def pending(fakes: tuple[FakeSQS, FakeSNS, FakeSTS], endpoint: str) -> None:
+    _, sns, _ = fakes
+    sns.subscriptions.append(
+        {
+            "SubscriptionArn": "PendingConfirmation",
+            "TopicArn": sns.arn("t"),
+            "Protocol": "https",
+            "Endpoint": endpoint,
+            "Attributes": {},
+        }
+    )
+
+
+def test_pending_confirmation_is_a_note_not_a_change(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    _, sns, _ = fakes
+    sns.topics["t"] = {}
+    pending(fakes, "https://hooks.example.com/a")
+    pending(fakes, "https://hooks.example.com/undeclared")
+    sub = Address(B, "sns_subscription", ("t", "https", "https://hooks.example.com/a"))
+    desired = [
+        Resource(Address(B, "sns_topic", ("t",)), {"fifo": False}),
+        Resource(sub, {"raw_message_delivery": True}),
+    ]
+    observed = driver(fakes).read(desired, [])
+    assert {r.address for r in observed} == {desired[0].address, sub}  # undeclared pending left out
+    plan = diff(desired, observed, lambda a: KINDS[a.kind])
+    assert plan.changes == ()
+    (note,) = plan.notes
+    assert note.address == sub and "pending_confirmation" in note.notes[0]
+    assert not any(c[0] == "subscribe" for c in sns.calls)
+
+
+def test_pending_subscription_is_never_pruned(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    _, sns, _ = fakes
+    sns.topics["t"] = {}
+    pending(fakes, "https://hooks.example.com/a")
+    from topoctl.providers.base import PruneScope
+
+    desired = [Resource(Address(B, "sns_topic", ("t",)), {"fifo": False})]
+    scopes = [PruneScope(kinds=frozenset({"sns_subscription"}))]
+    observed = driver(fakes).read(desired, scopes)
+    assert diff(desired, observed, lambda a: KINDS[a.kind], {B: scopes}).changes == ()
+
+
+def test_sqs_endpoint_of_own_queue_reads_as_its_name(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, sns, _ = fakes
+    sqs.queues["q"] = {}
+    sns.topics["t"] = {}
+    d = driver(fakes)
+    d.apply_one(
+        create(
+            Address(B, "sns_subscription", ("t", "sqs", "q")),
+            raw_message_delivery=True,
+            filter_policy={"type": ["a"]},
+        )
+    )
+    (call,) = [c for c in sns.calls if c[0] == "subscribe"]
+    assert call[1]["Endpoint"] == f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"
+    assert call[1]["Attributes"] == {"RawMessageDelivery": "true", "FilterPolicy": '{"type":["a"]}'}
+    subs = [r for r in d.read([], []) if r.kind == "sns_subscription"]
+    assert [r.address.name for r in subs] == [("t", "sqs", "q")]
+    assert subs[0].attrs["raw_message_delivery"] is True
+    assert set(subs[0].depends_on) == {Address(B, "sns_topic", ("t",)), queue("q")}
+    by_arn = Address(B, "sns_subscription", ("t", "sqs", f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"))
+    subs = [r for r in d.read([Resource(by_arn, {})], []) if r.kind == "sns_subscription"]
+    assert [r.address for r in subs] == [by_arn]
+
+
+def test_removing_a_filter_policy_sends_empty_document(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    _, sns, _ = fakes
+    sns.topics["t"] = {}
+    d = driver(fakes)
+    address = Address(B, "sns_subscription", ("t", "email", "a@b.c"))
+    d.apply_one(create(address, filter_policy={"x": ["1"]}))
+    (observed,) = [r for r in d.read([], []) if r.address == address]
+    desired = Resource(address, {"filter_policy": {}})
+    (change,) = diff([desired], [observed], lambda a: KINDS[a.kind]).changes
+    d.apply_one(change)
+    assert sns.calls[-1] == ("set_subscription_attributes", (f"{sns.arn('t')}:0", "FilterPolicy", "{}"))
+
+
+def test_account_from_sts_only_when_nothing_was_read(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, sts = fakes
+    d = driver(fakes)
+    d.read([], [])
+    d.apply_one(create(queue("a"), fifo=False))
+    assert sts.calls == 1
+    sqs.queues["b"] = {}
+    d2 = driver(fakes)
+    d2.read([], [])
+    d2.apply_one(create(queue("c"), fifo=False))
+    assert sts.calls == 1
+
+
+# --- connection ---------------------------------------------------------------------------------
+
+
+def test_unreachable_endpoint_is_a_broker_error_without_secrets() -> None:
+    secret = "wJalrXUtnFEMI-very-secret"
+    d = AwsDriver(
+        B,
+        {
+            "region": REGION,
+            "endpoint_url": "http://user:pw-in-url@127.0.0.1:9/",
+            "access_key_id": "AKIDEXAMPLE",
+            "secret_access_key": secret,
+        },
+    )
+    assert d.endpoint == "http://127.0.0.1:9/"
+    with pytest.raises(BrokerError) as err:
+        d.read([], [])
+    message = str(err.value)
+    assert "cannot connect" in message and "'cloud'" in message
+    assert secret not in message and "pw-in-url" not in message
