@@ -1,0 +1,307 @@
+"""The Kafka driver against a fake AdminClient: what a real broker cannot easily show
+(request counts, injected failures, a broker without an authorizer, secrets in error text)."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    ConfigEntry,
+    ConfigSource,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from topoctl.errors import BrokerError, PlanError
+from topoctl.model import Action, Address, Change, FieldChange, Resource
+from topoctl.providers.kafka.driver import KafkaDriver
+
+SECRET = "hunter2-very-secret"
+
+
+def done_future(value: Any = None, error: KafkaError | None = None) -> Future[Any]:
+    future: Future[Any] = Future()
+    if error is not None:
+        future.set_exception(KafkaException(error))
+    else:
+        future.set_result(value)
+    return future
+
+
+@dataclass
+class Partition:
+    replicas: list[int] = field(default_factory=lambda: [1])
+    leader: int = 1
+
+
+@dataclass
+class TopicMeta:
+    partitions: dict[int, Partition]
+    error: Any = None
+
+
+@dataclass
+class Offset:
+    offset: int
+
+
+@dataclass
+class Metadata:
+    topics: dict[str, TopicMeta]
+
+
+class FakeAdmin:
+    """Just enough of AdminClient; records every call."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, TopicMeta] = {}
+        self.configs: dict[str, dict[str, ConfigEntry]] = {}
+        self.acls: list[AclBinding] = []
+        self.acl_error: KafkaError | None = None
+        self.create_errors: dict[str, KafkaError] = {}
+        self.calls: list[tuple[str, Any]] = []
+
+    def add_topic(self, name: str, partitions: int = 1, **config: tuple[str, int]) -> None:
+        self.topics[name] = TopicMeta({i: Partition() for i in range(partitions)})
+        self.configs[name] = {k: ConfigEntry(k, v, source=ConfigSource(s)) for k, (v, s) in config.items()}
+
+    def list_topics(self, timeout: float) -> Metadata:
+        self.calls.append(("list_topics", None))
+        return Metadata(dict(self.topics))
+
+    def describe_configs(self, resources: list[Any], **_: Any) -> dict[Any, Future[Any]]:
+        self.calls.append(("describe_configs", [r.name for r in resources]))
+        return {r: done_future(self.configs.get(r.name, {})) for r in resources}
+
+    def describe_acls(self, acl_filter: Any, **_: Any) -> Future[Any]:
+        self.calls.append(("describe_acls", None))
+        return done_future(list(self.acls), self.acl_error)
+
+    def create_topics(self, new_topics: list[Any], **_: Any) -> dict[str, Future[Any]]:
+        self.calls.append(("create_topics", [t.topic for t in new_topics]))
+        out = {}
+        for t in new_topics:
+            error = self.create_errors.get(t.topic)
+            if error is None:
+                self.add_topic(t.topic, t.num_partitions)
+                self.configs[t.topic] = {
+                    k: ConfigEntry(k, v, source=ConfigSource.DYNAMIC_TOPIC_CONFIG) for k, v in t.config.items()
+                }
+            out[t.topic] = done_future(None, error)
+        return out
+
+    def delete_topics(self, names: list[str], **_: Any) -> dict[str, Future[Any]]:
+        self.calls.append(("delete_topics", list(names)))
+        for name in names:
+            self.topics.pop(name, None)
+        return {n: done_future() for n in names}
+
+    def create_partitions(self, new: list[Any], **_: Any) -> dict[str, Future[Any]]:
+        self.calls.append(("create_partitions", [(p.topic, p.new_total_count) for p in new]))
+        for p in new:
+            self.topics[p.topic] = TopicMeta({i: Partition() for i in range(p.new_total_count)})
+        return {p.topic: done_future() for p in new}
+
+    def incremental_alter_configs(self, resources: list[Any], **_: Any) -> dict[Any, Future[Any]]:
+        ops = {
+            r.name: {e.name: (e.incremental_operation.name, e.value) for e in r.incremental_configs} for r in resources
+        }
+        self.calls.append(("incremental_alter_configs", ops))
+        for name, entries in ops.items():
+            for key, (op, value) in entries.items():
+                if op == "DELETE":
+                    self.configs[name].pop(key, None)
+                else:
+                    self.configs[name][key] = ConfigEntry(key, value, source=ConfigSource.DYNAMIC_TOPIC_CONFIG)
+        return {r: done_future() for r in resources}
+
+    def list_offsets(self, specs: dict[Any, Any], **_: Any) -> dict[Any, Future[Any]]:
+        self.calls.append(("list_offsets", sorted({tp.topic for tp in specs})))
+        latest = type(next(iter(specs.values()))).__name__ == "LatestSpec"
+        return {tp: done_future(Offset(5 if latest else 1)) for tp in specs}
+
+    def call_names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+DYNAMIC_TOPIC = ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+
+
+def driver(admin: FakeAdmin, **connection: Any) -> KafkaDriver:
+    d = KafkaDriver("k", {"bootstrap_servers": "127.0.0.1:9092", **connection})
+    d._admin = admin  # type: ignore[assignment]
+    return d
+
+
+def test_read_is_a_constant_number_of_requests_and_keeps_only_topic_level_configs() -> None:
+    admin = FakeAdmin()
+    for i in range(50):
+        admin.add_topic(
+            f"t{i}",
+            partitions=2,
+            **{
+                "retention.ms": ("604800000", DYNAMIC_TOPIC),
+                "segment.bytes": ("1073741824", ConfigSource.DEFAULT_CONFIG.value),
+                "log.retention.ms": ("1", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value),
+                "flush.ms": ("5", ConfigSource.STATIC_BROKER_CONFIG.value),
+            },
+        )
+    admin.add_topic("__consumer_offsets", partitions=50)
+    admin.acls = [
+        AclBinding(
+            ResourceType.TOPIC,
+            "t1",
+            ResourcePatternType.LITERAL,
+            "User:a",
+            "*",
+            AclOperation.READ,
+            AclPermissionType.ALLOW,
+        )
+    ]
+    observed = driver(admin).read([], [])
+
+    assert sorted(admin.call_names()) == ["describe_acls", "describe_configs", "list_topics"]
+    (described,) = [names for name, names in admin.calls if name == "describe_configs"]
+    assert len(described) == 50 and "__consumer_offsets" not in described
+    topics = [r for r in observed if r.kind == "topic"]
+    assert len(topics) == 50
+    assert topics[0].attrs == {"partitions": 2, "replication_factor": 1, "config": {"retention.ms": "604800000"}}
+    (acl,) = [r for r in observed if r.kind == "acl"]
+    assert str(acl.address) == "k/acl/topic/literal/t1/User:a/*/read/allow"
+    assert acl.depends_on == (Address("k", "topic", ("t1",)),)
+
+
+def test_a_broker_without_authorizer_reads_no_acls_unless_the_manifest_declares_some() -> None:
+    admin = FakeAdmin()
+    admin.acl_error = KafkaError(KafkaError.SECURITY_DISABLED, "Security features are disabled")
+    assert driver(admin).read([], []) == []
+    acl_attrs = {
+        "resource_type": "topic",
+        "pattern_type": "literal",
+        "resource_name": "t",
+        "principal": "User:a",
+        "host": "*",
+        "operation": "read",
+        "permission": "allow",
+    }
+    wanted = Resource(Address("k", "acl", tuple(acl_attrs.values())), acl_attrs)
+    with pytest.raises(BrokerError, match="no authorizer"):
+        driver(admin).read([wanted], [])
+
+
+def test_a_desired_topic_colliding_with_a_live_one_is_a_plan_error() -> None:
+    admin = FakeAdmin()
+    admin.add_topic("orders_v1")
+    wanted = Resource(Address("k", "topic", ("orders.v1",)), {}, source="m.yaml:9")
+    with pytest.raises(PlanError) as info:
+        driver(admin).read([wanted], [])
+    assert "'orders.v1' (declared at m.yaml:9)" in str(info.value) and "'orders_v1'" in str(info.value)
+    # Planned away in the same manifest: no error.
+    going = Resource(Address("k", "topic", ("orders_v1",)), {}, absent=True)
+    admin.calls.clear()
+    (observed,) = driver(admin).read([wanted, going], [])
+    # Only the topic about to be deleted has its messages counted (one batched call per spec).
+    assert [c for c in admin.calls if c[0] == "list_offsets"] == [("list_offsets", ["orders_v1"])] * 2
+    assert observed.info == {"partitions": 1, "messages": 4}
+
+
+def test_a_wave_is_batched_into_one_request_per_kind_of_write() -> None:
+    admin = FakeAdmin()
+    admin.add_topic("old")
+    admin.add_topic("grow", partitions=1, **{"retention.ms": ("1", DYNAMIC_TOPIC), "segment.ms": ("2", DYNAMIC_TOPIC)})
+    admin.add_topic("tune", **{"retention.ms": ("1", DYNAMIC_TOPIC)})
+    changes = [
+        Change(
+            Address("k", "topic", (f"new{i}",)),
+            Action.CREATE,
+            None,
+            {"partitions": 2, "config": {"retention.ms": "9", "x": None}},
+        )
+        for i in range(3)
+    ]
+    changes.append(Change(Address("k", "topic", ("old",)), Action.DELETE, {"partitions": 1}, None))
+    changes.append(
+        Change(
+            Address("k", "topic", ("grow",)),
+            Action.UPDATE,
+            {"partitions": 1, "config": {"retention.ms": "1", "segment.ms": "2"}},
+            {"partitions": 3},
+            fields=(
+                FieldChange("partitions", 1, 3),
+                FieldChange("config.segment.ms", "2", None, unmanaged=True),  # shown, never applied
+            ),
+        )
+    )
+    changes.append(
+        Change(
+            Address("k", "topic", ("tune",)),
+            Action.UPDATE,
+            {"partitions": 1, "config": {"retention.ms": "1"}},
+            {"config": {"retention.ms": "5"}},
+            fields=(FieldChange("config.retention.ms", "1", "5"),),
+        )
+    )
+    done: list[Change] = []
+    driver(admin).apply(changes, 8, done.append)
+
+    writes = [c for c in admin.calls if c[0] not in ("list_topics", "describe_configs")]
+    assert writes == [
+        ("delete_topics", ["old"]),
+        ("create_topics", ["new0", "new1", "new2"]),
+        ("create_partitions", [("grow", 3)]),
+        ("incremental_alter_configs", {"tune": {"retention.ms": ("SET", "5")}}),
+    ]
+    assert sorted(str(c.address) for c in done) == sorted(str(c.address) for c in changes)
+    assert admin.configs["new0"]["retention.ms"].value == "9" and "x" not in admin.configs["new0"]
+    assert admin.configs["grow"]["segment.ms"].value == "2"
+
+
+def test_a_failed_create_names_the_topic_keeps_the_others_and_hides_secrets() -> None:
+    admin = FakeAdmin()
+    admin.create_errors["bad"] = KafkaError(KafkaError.POLICY_VIOLATION, f"refused (sasl.password={SECRET})")
+    changes = [
+        Change(Address("k", "topic", (name,)), Action.CREATE, None, {"partitions": 1}) for name in ("good", "bad")
+    ]
+    done: list[Change] = []
+    d = driver(admin, sasl={"username": "u", "password": SECRET})
+    with pytest.raises(BrokerError) as info:
+        d.apply(changes, 8, done.append)
+    assert [c.address.name[0] for c in done] == ["good"]
+    assert "cannot create topic 'bad'" in str(info.value)
+    assert SECRET not in str(info.value) and "***" in str(info.value)
+
+
+def test_deleting_an_acl_uses_an_exact_filter() -> None:
+    captured: list[Any] = []
+
+    class AclAdmin(FakeAdmin):
+        def delete_acls(self, filters: list[Any], **_: Any) -> dict[Any, Future[Any]]:
+            captured.extend(filters)
+            return {f: done_future([]) for f in filters}
+
+    attrs = {
+        "resource_type": "transactional_id",
+        "pattern_type": "prefixed",
+        "resource_name": "tx-",
+        "principal": "User:a",
+        "host": "*",
+        "operation": "write",
+        "permission": "deny",
+    }
+    change = Change(Address("k", "acl", tuple(attrs.values())), Action.DELETE, attrs, None)
+    done: list[Change] = []
+    driver(AclAdmin()).apply([change], 1, done.append)
+    (acl_filter,) = captured
+    assert acl_filter.restype == ResourceType.TRANSACTIONAL_ID
+    assert acl_filter.resource_pattern_type == ResourcePatternType.PREFIXED
+    assert (acl_filter.name, acl_filter.principal, acl_filter.host) == ("tx-", "User:a", "*")
+    assert acl_filter.operation == AclOperation.WRITE
+    assert acl_filter.permission_type == AclPermissionType.DENY
+    assert done == [change]
