@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.cli import planned, topoctl, write_manifest
-from tests.integration.rabbitmq_helpers import (
+from tests.integration.test_rabbitmq_support import (
     BROKER,
     api,
     bindings,
