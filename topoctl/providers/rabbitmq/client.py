@@ -84,7 +84,13 @@ def _seconds(value: Any) -> float:
 
 
 class ManagementApi:
-    def __init__(self, broker: str, settings: ConnectionSettings, pool_size: int = 16) -> None:
+    def __init__(
+        self,
+        broker: str,
+        settings: ConnectionSettings,
+        pool_size: int = 16,
+        transport: httpx.BaseTransport | None = None,  # a seam for tests that inject failures
+    ) -> None:
         import httpx
 
         self.broker = broker
@@ -101,6 +107,7 @@ class ManagementApi:
             timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, _CONNECT_TIMEOUT)),
             limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
             headers={"content-type": "application/json"},
+            transport=transport,
         )
 
     def close(self) -> None:
