@@ -119,7 +119,8 @@ class _TopicCompiler:
             attrs["config"] = _config(spec["config"], ctx.at("config"))
         if _flag(spec, "prune_config", ctx, default=self.prune.config):
             attrs["prune_config"] = True
-        self._emit(name, attrs, absent, ctx)
+        # Never diffed: it only tells `topoctl graph` where the topic's dead letters go.
+        self._emit(name, attrs, absent, ctx, info={"dead_letter_of": source})
 
     def _claim(self, name: str, ctx: Context, label: str) -> None:
         problem = topic_name_problem(name)
@@ -137,10 +138,13 @@ class _TopicCompiler:
             )
         self._seen[key] = (name, label, ctx.where())
 
-    def _emit(self, name: str, attrs: dict[str, JSON], absent: bool, ctx: Context) -> None:
+    def _emit(
+        self, name: str, attrs: dict[str, JSON], absent: bool, ctx: Context, info: dict[str, JSON] | None = None
+    ) -> None:
         if not absent:
             self.present.add(name)
-        self.resources.append(Resource(Address(self.broker, TOPIC, (name,)), attrs, absent=absent, source=ctx.where()))
+        address = Address(self.broker, TOPIC, (name,))
+        self.resources.append(Resource(address, attrs, absent=absent, source=ctx.where(), info=info or {}))
 
 
 def _state(spec: Mapping[str, Any], ctx: Context) -> bool:

@@ -1,0 +1,70 @@
+"""`topoctl export` for Kafka: live topics and ACLs -> the broker's manifest section.
+
+Planning the exported section against the same broker is empty: every live topic-level config
+is written out (in friendly units where exact), partitions and replication factor included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from topoctl.model import Resource
+from topoctl.providers.kafka import acls
+from topoctl.providers.kafka.kinds import ACL, TOPIC
+from topoctl.providers.kafka.values import is_duration_key, is_size_key
+from topoctl.units import format_duration_ms
+
+_BINARY_UNITS = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+
+
+def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
+    topics: dict[str, Any] = {}
+    acl_list: list[dict[str, Any]] = []
+    for resource in sorted(observed, key=lambda r: r.address):
+        if resource.broker != broker:
+            continue
+        if resource.kind == TOPIC:
+            topics[resource.address.name[0]] = _topic(resource)
+        elif resource.kind == ACL:
+            acl_list.append(_acl(resource))
+    section: dict[str, Any] = {"topics": topics}
+    if acl_list:
+        section["acls"] = acl_list
+    return section
+
+
+def _topic(resource: Resource) -> dict[str, Any]:
+    attrs = resource.attrs
+    out: dict[str, Any] = {"partitions": attrs["partitions"], "replication_factor": attrs["replication_factor"]}
+    config = attrs.get("config") or {}
+    if config:
+        out["config"] = {key: friendly(key, str(value)) for key, value in config.items()}
+    return out
+
+
+def _acl(resource: Resource) -> dict[str, Any]:
+    attrs = dict(resource.attrs)
+    out: dict[str, Any] = {field: attrs[field] for field in acls.FIELDS}
+    # Leave out what the manifest defaults to, so exports read like hand-written manifests.
+    for field, default in (("host", "*"), ("pattern_type", "literal"), ("permission", "allow")):
+        if out[field] == default:
+            del out[field]
+    if attrs["resource_type"] == "cluster":
+        out.pop("resource_name", None)
+    return out
+
+
+def friendly(key: str, value: str) -> str | int:
+    """`604800000` -> `7d` for a duration key, `1073741824` -> `1GiB` for a size key; values
+    that are not positive whole numbers stay as they are."""
+    if not value.isdigit() or int(value) == 0:
+        return value
+    number = int(value)
+    if is_duration_key(key):
+        return format_duration_ms(number)
+    if is_size_key(key):
+        for suffix, size in _BINARY_UNITS:
+            if number % size == 0:
+                return f"{number // size}{suffix}"
+    return value

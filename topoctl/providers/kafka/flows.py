@@ -1,0 +1,19 @@
+"""`topoctl graph` for Kafka: a topic's messages that fail go to its dead-letter topic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from topoctl.model import Address, Resource
+from topoctl.providers.base import Flow
+from topoctl.providers.kafka.kinds import TOPIC
+
+
+def flows(desired: Sequence[Resource]) -> list[Flow]:
+    out: list[Flow] = []
+    for resource in desired:
+        source = resource.info.get("dead_letter_of") if resource.kind == TOPIC else None
+        if isinstance(source, str) and not resource.absent:
+            origin = Address(resource.broker, TOPIC, (source,))
+            out.append(Flow(origin, resource.address, label="dead letters", dead_letter=True))
+    return out
