@@ -135,9 +135,17 @@ def _load(files: list[str] | None) -> Any:
 
 @app.command()
 @handle_errors
-def validate(files: Files = None) -> None:
+def validate(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="FILES", help="More manifest files, after those of -f (what pre-commit passes).", show_default=False
+        ),
+    ] = None,
+    files: Files = None,
+) -> None:
     """Check manifests offline: schema and semantic checks; no broker is contacted."""
-    manifest = _load(files)
+    manifest = _load([*(files or []), *(paths or [])])
     count = len(manifest.resources)
     _err(f"The manifest is valid: {len(manifest.brokers)} broker(s), {count} resource(s).")
 
@@ -282,6 +290,24 @@ def show(
 
     _check_format(fmt)
     _write_document(render(_read_plan(planfile), fmt, comment_key), fmt)
+
+
+@app.command("export")
+@handle_errors
+def export_(
+    broker: Annotated[str, typer.Option("--broker", help="The broker to export, as named in the manifest.")],
+    files: Files = None,
+) -> None:
+    """Print the live topology of a broker as manifest YAML (import / bootstrap).
+
+    The manifest given with -f needs only the broker's type and connection.
+    """
+    from topoctl.export import export_broker
+
+    result = export_broker(files or [], broker)
+    for warning in result.warnings:
+        _err(f"Warning: {warning}")
+    _write_document(result.yaml(), "yaml")
 
 
 def main() -> None:

@@ -1,0 +1,85 @@
+"""The generic half of `topoctl export`: the connection as written, without secrets; readable YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.cli import write_manifest
+from topoctl.export import dump, duration_ms, raw_connection, size
+from topoctl.units import parse_duration, parse_size
+
+
+def _files(tmp_path: Path, *connections: dict[str, object]) -> list[str]:
+    paths = []
+    for i, connection in enumerate(connections):
+        doc = {"version": 1, "brokers": {"edge-1": {"type": "nats", "connection": connection}}}
+        paths.append(str(write_manifest(tmp_path / f"{i}.yaml", doc)))
+    return paths
+
+
+def test_connection_keeps_references_and_merges_files_in_order(tmp_path: Path) -> None:
+    files = _files(
+        tmp_path,
+        {"servers": ["${NATS_URL:-nats://127.0.0.1:4222}"], "name": "base"},
+        {"name": "prod", "tls": {"ca_file": "/etc/ca.pem"}},
+    )
+    connection, warnings = raw_connection(files, "edge-1")
+    assert connection == {"servers": ["${NATS_URL:-nats://127.0.0.1:4222}"], "name": "prod", "tls": {"ca_file": "/etc/ca.pem"}}
+    assert warnings == []
+
+
+def test_secrets_never_come_out(tmp_path: Path) -> None:
+    files = _files(
+        tmp_path,
+        {
+            "servers": ["nats://app:hunter2@10.0.0.1:4222", "${NATS_URL:-nats://app:hunter3@10.0.0.2:4222}"],
+            "password": "hunter4",
+            "token": "${NATS_TOKEN:-hunter5}",
+            "nkeys_seed": "${NATS_SEED}",
+            "client": {"sasl.password": "hunter6"},
+        },
+    )
+    connection, warnings = raw_connection(files, "edge-1")
+    text = dump({"connection": connection}) + "\n".join(warnings)
+    for secret in ("hunter2", "hunter3", "hunter4", "hunter5", "hunter6"):
+        assert secret not in text
+    assert connection == {
+        "servers": ["nats://app:${EDGE_1_SERVERS_PASSWORD}@10.0.0.1:4222", "${NATS_URL}"],
+        "password": "${EDGE_1_PASSWORD}",
+        "token": "${NATS_TOKEN}",
+        "nkeys_seed": "${NATS_SEED}",  # a plain reference is safe to keep
+        "client": {"sasl.password": "${EDGE_1_CLIENT_SASL_PASSWORD}"},
+    }
+    assert any("set EDGE_1_PASSWORD before planning" in w for w in warnings)
+
+
+def test_readable_units_round_trip() -> None:
+    for ms in (1, 1000, 30_000, 3_600_000, 604_800_000, 90_061_001):
+        assert parse_duration(duration_ms(ms), "ms") == ms
+    assert duration_ms(604_800_000) == "7d" and duration_ms(-1) == -1 and duration_ms(0) == 0
+    for n in (1, 1000, 1024, 52_428_800, 1024**3, 3 * 1024**4):
+        assert parse_size(size(n)) == n
+    assert size(52_428_800) == "50MiB" and size(1000) == 1000 and size(-1) == -1
+
+
+def test_dump_is_sorted_and_readable() -> None:
+    text = dump(
+        {
+            "brokers": {"r": {"vhosts": {"v": {"queues": {"b": {"type": "classic"}, "a": {"type": "quorum"}}}}, "type": "rabbitmq"}},
+            "version": 1,
+        }
+    )
+    assert text == (
+        "version: 1\n"
+        "brokers:\n"
+        "  r:\n"
+        "    type: rabbitmq\n"
+        "    vhosts:\n"
+        "      v:\n"
+        "        queues:\n"
+        "          a: {type: quorum}\n"
+        "          b: {type: classic}\n"
+    )
+    assert yaml.safe_load(dump({"k": "on", "n": "007", "h": "#"})) == {"k": "on", "n": "007", "h": "#"}

@@ -1,0 +1,238 @@
+"""`topoctl export`: the live topology of one broker as a manifest (import / bootstrap).
+
+The provider turns what its driver observed into the broker's manifest section
+(`<provider>.export.export_broker`); this module adds `type` and `connection` and dumps the
+document. The contract: planning the exported manifest against the same broker is empty.
+
+The connection is copied from the input manifest as written (`${VAR}` references kept), never from
+the loaded one: interpolation would put the values of environment variables, passwords among them,
+into the output. Secret fields written literally become `${...}` placeholders, and secret defaults
+(`${PASSWORD:-guest}`) are dropped: an export may be pasted anywhere, so it carries no secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from topoctl.errors import ManifestError, TopoctlError
+from topoctl.manifest.loader import expand_paths, load_manifest
+from topoctl.units import format_duration_ms
+
+# Connection keys whose values are secrets, across providers (RabbitMQ password, Kafka SASL and
+# librdkafka properties, NATS password/token/seed, AWS secret key and session token).
+_SECRET_KEY = re.compile(r"password|passwd|secret|token|seed|jaas|credential|private|oauthbearer|key\.pem|keystore")
+_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$")
+_ANY_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):-([^}]*)\}")
+# Keys first in this order, everything else alphabetical: `type` before the rest reads best.
+_KEY_ORDER = (
+    *("version", "brokers", "type", "connection", "description", "tags"),
+    *("vhosts", "exchanges", "queues", "bindings", "policies"),  # RabbitMQ, in dependency order
+    *("topics", "acls", "streams", "consumers", "key_value", "object_stores", "sqs", "sns", "subscriptions"),
+    *("source", "destination", "destination_type", "routing_key", "principal", "resource_type", "resource_name"),
+)
+
+
+@dataclass(frozen=True)
+class Export:
+    document: dict[str, Any]
+    # For stderr: placeholders the user must set before planning the export, and similar.
+    warnings: list[str] = field(default_factory=list)
+
+    def yaml(self) -> str:
+        return dump(self.document)
+
+
+def export_broker(paths: Sequence[str], broker: str) -> Export:
+    """Read `broker` (declared in the manifests at `paths`) and return its live topology."""
+    from topoctl.engine.planner import Session
+    from topoctl.providers import exporter
+
+    manifest = load_manifest(paths)
+    spec = manifest.brokers.get(broker)
+    if spec is None:
+        names = ", ".join(manifest.brokers) or "none"
+        raise TopoctlError(f"--broker {broker}: no such broker in the manifest (have: {names})")
+    export = exporter(spec.type)
+    if export is None:
+        raise TopoctlError(f"export is not supported for {spec.type} brokers yet")
+    with Session(manifest) as session:
+        # Nothing desired, nothing pruned: the driver reads everything it can manage.
+        observed = session.driver(broker).read([], [])
+    section = export(broker, observed)
+    connection, warnings = raw_connection(paths, broker)
+    document = {"version": 1, "brokers": {broker: {"type": spec.type, "connection": connection, **section}}}
+    return Export(document, warnings)
+
+
+# -- the connection, as written -------------------------------------------------------------------
+
+
+def raw_connection(paths: Sequence[str], broker: str) -> tuple[Any, list[str]]:
+    """The broker's `connection:` merged across files without interpolation, secrets replaced."""
+    merged: Any = None
+    for path in expand_paths(paths):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # load_manifest read it already
+            raise ManifestError(f"cannot read: {exc}", str(path)) from None
+        section = ((doc or {}).get("brokers") or {}).get(broker) if isinstance(doc, dict) else None
+        if isinstance(section, dict) and "connection" in section:
+            merged = _merge(merged, section["connection"])
+    warnings: list[str] = []
+    cleaned = _without_secrets(merged if merged is not None else {}, (), broker, warnings)
+    return cleaned, warnings
+
+
+def _merge(base: Any, over: Any) -> Any:
+    # The loader's rule: mappings merge key by key, later wins; anything else is replaced whole.
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _merge(base.get(key), value)
+        return out
+    return over
+
+
+def _without_secrets(value: Any, path: tuple[str, ...], broker: str, warnings: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_secrets(v, (*path, str(k)), broker, warnings) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(v, (*path, str(i)), broker, warnings) for i, v in enumerate(value)]
+    where = ".".join(("connection", *path))
+    if path and _SECRET_KEY.search(path[-1].lower()) and value not in (None, ""):
+        ref = _REFERENCE.match(value) if isinstance(value, str) else None
+        if ref is None:
+            name = _placeholder(broker, path)
+            warnings.append(f"{where} is a secret: written as ${{{name}}}; set {name} before planning the export")
+            return f"${{{name}}}"
+        if ref.group(2) is not None:
+            warnings.append(f"{where}: the default of ${{{ref.group(1)}}} is a secret and was left out")
+            return f"${{{ref.group(1)}}}"
+        return value
+    if isinstance(value, str):
+        return _url_without_password(value, where, broker, path, warnings)
+    return value
+
+
+def _url_without_password(text: str, where: str, broker: str, path: tuple[str, ...], warnings: list[str]) -> str:
+    """`amqp://user:pass@host` -> `amqp://user:${BROKER_..._PASSWORD}@host`, also inside a default."""
+
+    def default_without_password(m: re.Match[str]) -> str:
+        if _has_password(m.group(2)):
+            warnings.append(f"{where}: the default of ${{{m.group(1)}}} holds a password and was left out")
+            return f"${{{m.group(1)}}}"
+        return m.group(0)
+
+    text = _ANY_REFERENCE.sub(default_without_password, text)
+    if not _has_password(text):
+        return text
+    parts = urlsplit(text)
+    name = _placeholder(broker, (*path, "password"))
+    warnings.append(f"{where} holds a password: written as ${{{name}}}; set {name} before planning the export")
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:${{{name}}}@{host}"))
+
+
+def _has_password(text: str) -> bool:
+    if "://" not in text or "@" not in text:
+        return False
+    try:
+        return bool(urlsplit(text).password)
+    except ValueError:
+        return False
+
+
+def _placeholder(broker: str, path: tuple[str, ...]) -> str:
+    words = [broker, *(p for p in path if not p.isdigit())]
+    return re.sub(r"[^A-Z0-9]+", "_", "_".join(words).upper()).strip("_")
+
+
+# -- readable values --------------------------------------------------------------------------------
+
+
+def duration_ms(value: Any) -> Any:
+    """`604800000` -> `7d`; anything that is not a positive whole number of ms stays as it is
+    (Kafka's `-1` means "forever" and must not become a duration)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return format_duration_ms(value)
+    return value
+
+
+def duration_s(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return format_duration_ms(value * 1000)
+    return value
+
+
+def duration_ns(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0 and value % 1_000_000 == 0:
+        return format_duration_ms(value // 1_000_000)
+    return value
+
+
+_SIZES = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+
+
+def size(value: Any) -> Any:
+    """`52428800` -> `50MiB`; sizes that are not a whole number of KiB stay plain bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        for suffix, unit in _SIZES:
+            if value % unit == 0:
+                return f"{value // unit}{suffix}"
+    return value
+
+
+# -- YAML out -------------------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, except small mappings of scalars (a binding, an exchange) fit on one line."""
+
+    def represent_mapping(self, tag: str, mapping: Any, flow_style: bool | None = None) -> yaml.MappingNode:
+        node = super().represent_mapping(tag, mapping, flow_style)
+        node.flow_style = _fits_one_line(mapping)
+        return node
+
+    def represent_sequence(self, tag: str, sequence: Any, flow_style: bool | None = None) -> yaml.SequenceNode:
+        node = super().represent_sequence(tag, sequence, flow_style)
+        node.flow_style = all(not isinstance(v, (dict, list)) for v in sequence) and len(str(sequence)) <= 90
+        return node
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # no &id001 anchors: an export is read by people
+
+
+def _fits_one_line(mapping: Mapping[Any, Any]) -> bool:
+    if not mapping:
+        return True
+    values = list(mapping.values())
+    if any(isinstance(v, dict) and v for v in values) or any(isinstance(v, list) and len(v) > 4 for v in values):
+        return False
+    return sum(len(str(k)) + len(str(v)) + 4 for k, v in mapping.items()) <= 90
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (_KEY_ORDER.index(k) if k in _KEY_ORDER else len(_KEY_ORDER), str(k)))
+        return {k: _sorted(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def dump(document: Mapping[str, Any]) -> str:
+    text = yaml.dump(
+        _sorted(dict(document)),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=120,
+    )
+    return str(text)

@@ -1,0 +1,114 @@
+"""Observed RabbitMQ resources -> the `vhosts:` section of a manifest (`topoctl export`).
+
+Every attribute the compiler fills in by default (durable, auto_delete, internal, arguments) is
+compared, so the export writes each one whose live value differs from that default and leaves the
+rest out. `dead_letter:` sugar is not reconstructed: a DLX, its DLQ, their binding and the
+queue's `x-dead-letter-*` arguments come out as the plain objects and arguments they are, which
+plan identically.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from topoctl.export import duration_ms, size
+from topoctl.model import JSON, Resource
+from topoctl.providers.rabbitmq.kinds import BINDING, EXCHANGE, POLICY, QUEUE, VHOST
+
+# The keys the compiler normalises to ms and bytes: the same sets, so both directions agree.
+from topoctl.providers.rabbitmq.values import _BYTE_KEYS, _MAX_AGE_KEYS, _MS_KEYS
+
+DEFAULT_VHOST = "/"
+
+
+def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
+    vhosts: dict[str, dict[str, Any]] = defaultdict(dict)
+    for r in sorted(observed, key=lambda r: r.address):
+        vhost, *name = r.address.name
+        body = vhosts[vhost]
+        if r.kind == VHOST:
+            if r.attrs.get("description"):
+                body["description"] = r.attrs["description"]
+            if r.attrs.get("tags"):
+                body["tags"] = list(r.attrs["tags"])
+        elif r.kind == EXCHANGE:
+            body.setdefault("exchanges", {})[name[0]] = _exchange(r.attrs)
+        elif r.kind == QUEUE:
+            body.setdefault("queues", {})[name[0]] = _queue(r.attrs)
+        elif r.kind == BINDING:
+            body.setdefault("bindings", []).append(_binding(r.attrs))
+        elif r.kind == POLICY:
+            body.setdefault("policies", {})[name[0]] = _policy(r.attrs)
+    for body in vhosts.values():
+        body.get("bindings", []).sort(
+            key=lambda b: (
+                b["source"],
+                b.get("destination_type", ""),
+                b["destination"],
+                b.get("routing_key", ""),
+                str(b.get("arguments")),
+            )
+        )
+    # The default vhost exists on every broker; empty, it says nothing about this topology.
+    if vhosts.get(DEFAULT_VHOST) == {}:
+        del vhosts[DEFAULT_VHOST]
+    return {"vhosts": dict(vhosts)} if vhosts else {}
+
+
+def _exchange(attrs: Mapping[str, JSON]) -> dict[str, JSON]:
+    out: dict[str, JSON] = {"type": attrs.get("type")}
+    _unless_default(out, attrs, durable=True, auto_delete=False, internal=False)
+    _arguments(out, attrs)
+    return out
+
+
+def _queue(attrs: Mapping[str, JSON]) -> dict[str, JSON]:
+    out: dict[str, JSON] = {"type": attrs.get("type", "classic")}
+    _unless_default(out, attrs, durable=True, auto_delete=False)
+    _arguments(out, attrs)
+    return out
+
+
+def _binding(attrs: Mapping[str, JSON]) -> dict[str, JSON]:
+    out: dict[str, JSON] = {"source": attrs["source"], "destination": attrs["destination"]}
+    if attrs.get("destination_type") == "exchange":
+        out["destination_type"] = "exchange"
+    if attrs.get("routing_key"):
+        out["routing_key"] = attrs["routing_key"]
+    _arguments(out, attrs)
+    return out
+
+
+def _policy(attrs: Mapping[str, JSON]) -> dict[str, JSON]:
+    definition = attrs.get("definition") or {}
+    return {
+        "pattern": attrs.get("pattern"),
+        "apply_to": attrs.get("apply_to", "all"),
+        "priority": attrs.get("priority", 0),
+        "definition": {k: _readable(k, v) for k, v in dict(definition).items()},
+    }
+
+
+def _unless_default(out: dict[str, JSON], attrs: Mapping[str, JSON], **defaults: bool) -> None:
+    for key, default in defaults.items():
+        if key in attrs and bool(attrs[key]) != default:
+            out[key] = bool(attrs[key])
+
+
+def _arguments(out: dict[str, JSON], attrs: Mapping[str, JSON]) -> None:
+    arguments = attrs.get("arguments") or {}
+    if arguments:
+        out["arguments"] = {k: _readable(k, v) for k, v in dict(arguments).items()}
+
+
+def _readable(key: str, value: JSON) -> JSON:
+    """Milliseconds and bytes the way a person writes them; the compiler normalises them back."""
+    if key in _MS_KEYS:
+        return duration_ms(value)
+    if key in _BYTE_KEYS:
+        return size(value)
+    if key in _MAX_AGE_KEYS and isinstance(value, str) and value.endswith("D"):
+        return value[:-1] + "d"  # RabbitMQ's `7D` is the manifest's `7d`
+    return value
