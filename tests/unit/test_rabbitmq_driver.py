@@ -1,0 +1,357 @@
+"""The RabbitMQ driver and live-state parsing with an in-memory transport: what a real broker
+cannot show on demand (timeouts, refused connections, failed imports) and the exact wire format."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from topoctl.errors import BrokerError
+from topoctl.model import Action, Address, Change, Resource
+from topoctl.providers.rabbitmq.client import ConnectionSettings, ManagementApi
+from topoctl.providers.rabbitmq.driver import BULK_MIN, RabbitMQDriver
+from topoctl.providers.rabbitmq.kinds import KINDS
+from topoctl.providers.rabbitmq.observe import LiveState, observe
+
+B = "r"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def make_driver(handler: Handler, **connection: Any) -> RabbitMQDriver:
+    driver = RabbitMQDriver(B, {"url": "http://rabbit.example:15672", **connection})
+    driver._api = ManagementApi(B, driver.settings, transport=httpx.MockTransport(handler))
+    return driver
+
+
+def queue_attrs(**arguments: Any) -> dict[str, Any]:
+    return {"type": "classic", "durable": True, "auto_delete": False, "arguments": arguments}
+
+
+# -- live state -> observed resources ---------------------------------------------------------
+
+
+LIVE = LiveState(
+    definitions={
+        "bindings": [
+            {
+                "source": "",
+                "vhost": "v",
+                "destination": "q",
+                "destination_type": "queue",
+                "routing_key": "q",
+                "arguments": {},
+            },
+            {
+                "source": "x",
+                "vhost": "v",
+                "destination": "q",
+                "destination_type": "queue",
+                "routing_key": "k",
+                "arguments": {},
+            },
+            {
+                "source": "x",
+                "vhost": "v",
+                "destination": "x2",
+                "destination_type": "exchange",
+                "routing_key": "",
+                "arguments": {"a": 1},
+            },
+            {
+                "source": "amq.topic",
+                "vhost": "v",
+                "destination": "mine",
+                "destination_type": "queue",
+                "routing_key": "#",
+                "arguments": {},
+            },
+            {
+                "source": "amq.topic",
+                "vhost": "v",
+                "destination": "amq.gen-1",
+                "destination_type": "queue",
+                "routing_key": "#",
+                "arguments": {},
+            },
+        ],
+        "policies": [
+            {
+                "vhost": "v",
+                "name": "p",
+                "pattern": "^a",
+                "apply-to": "queues",
+                "priority": 2,
+                "definition": {"message-ttl": 5, "max-age": "24h"},
+            }
+        ],
+    },
+    exchanges=[
+        {
+            "vhost": "v",
+            "name": "",
+            "type": "direct",
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        },
+        {
+            "vhost": "v",
+            "name": "amq.topic",
+            "type": "topic",
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        },
+        {
+            "vhost": "v",
+            "name": "x",
+            "type": "topic",
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        },
+        {
+            "vhost": "v",
+            "name": "x2",
+            "type": "fanout",
+            "durable": True,
+            "auto_delete": False,
+            "internal": True,
+            "arguments": {},
+        },
+    ],
+    queues=[
+        {
+            "vhost": "v",
+            "name": "q",
+            "type": "quorum",
+            "durable": True,
+            "auto_delete": False,
+            "exclusive": False,
+            "messages": 7,
+            "consumers": 2,
+            "arguments": {"x-queue-type": "quorum", "x-max-age": "168h"},
+        },
+        {
+            "vhost": "v",
+            "name": "mine",
+            "type": "classic",
+            "durable": False,
+            "auto_delete": True,
+            "exclusive": True,
+            "arguments": {},
+        },
+        {
+            "vhost": "v",
+            "name": "amq.gen-1",
+            "type": "classic",
+            "durable": False,
+            "auto_delete": True,
+            "exclusive": True,
+            "arguments": {},
+        },
+        {"vhost": "v", "name": "fresh", "durable": True, "auto_delete": False, "exclusive": False, "arguments": {}},
+    ],
+    vhosts=[{"name": "v", "description": "d", "tags": ["b", "a"]}, {"name": "/", "description": "", "tags": []}],
+)
+
+
+def test_observe_leaves_system_objects_out_and_normalises() -> None:
+    observed = {str(r.address): r for r in observe(B, LIVE)}
+    assert set(observed) == {
+        "r/queue/v/q",
+        "r/queue/v/fresh",
+        "r/exchange/v/x",
+        "r/exchange/v/x2",
+        "r/binding/v/x/queue/q/k/",
+        f"r/binding/v/x/exchange/x2//{_digest({'a': 1})}",
+        "r/policy/v/p",
+        "r/vhost/v",
+        "r/vhost/%2F",
+    }
+    q = observed["r/queue/v/q"]
+    assert q.attrs == {"type": "quorum", "durable": True, "auto_delete": False, "arguments": {"x-max-age": "7D"}}
+    assert q.info == {"messages": 7, "consumers": 2}
+    assert observed["r/queue/v/fresh"].info == {}  # no stats yet: nothing claimed
+    assert observed["r/exchange/v/x2"].attrs["internal"] is True
+    assert observed["r/exchange/v/x"].info == {"bindings": 2}
+    assert observed["r/policy/v/p"].attrs == {
+        "pattern": "^a",
+        "apply_to": "queues",
+        "priority": 2,
+        "definition": {"message-ttl": 5, "max-age": "1D"},
+    }
+    assert observed["r/vhost/v"].attrs == {"description": "d", "tags": ["a", "b"]}
+    assert observed["r/vhost/v"].info == {"queues": 2, "messages": 7}
+    binding = observed["r/binding/v/x/queue/q/k/"]
+    assert set(binding.depends_on) == {
+        Address(B, "vhost", ("v",)),
+        Address(B, "exchange", ("v", "x")),
+        Address(B, "queue", ("v", "q")),
+    }
+
+
+def _digest(arguments: dict[str, Any]) -> str:
+    from topoctl.providers.rabbitmq.kinds import arguments_digest
+
+    return arguments_digest(arguments)
+
+
+def test_at_risk_notes() -> None:
+    q = Resource(Address(B, "queue", ("v", "q")), {}, info={"messages": 3, "consumers": 1})
+    assert KINDS["queue"].at_risk(q) == ["3 messages will be lost", "1 consumer will be disconnected"]
+    v = Resource(Address(B, "vhost", ("v",)), {}, info={"queues": 2, "messages": 1})
+    assert KINDS["vhost"].at_risk(v) == [
+        "every object of the vhost goes with it: 2 queues holding 1 message will be deleted"
+    ]
+    x = Resource(Address(B, "exchange", ("v", "x")), {}, info={"bindings": 0})
+    assert KINDS["exchange"].at_risk(x) == []
+
+
+# -- connection settings and errors -----------------------------------------------------------
+
+
+def test_credentials_in_the_url_are_used_but_never_shown() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(401, json={"error": "not_authorised", "reason": "Login failed"})
+
+    driver = make_driver(handler, url="https://admin:hunter2@rabbit.example:15671/mgmt/")
+    assert driver.endpoint == "https://rabbit.example:15671/mgmt"
+    assert driver.settings.username == "admin" and driver.settings.password == "hunter2"
+    with pytest.raises(BrokerError) as err:
+        driver.read([], [])
+    assert "hunter2" not in str(err.value) and "admin:" not in str(err.value)
+    assert "401" in str(err.value) and "'r'" in str(err.value)
+    assert seen[0].url.raw_path.startswith(b"/mgmt/api/")
+    assert seen[0].headers["authorization"].startswith("Basic ")
+
+
+def test_refused_and_timed_out_connections_become_broker_errors() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with pytest.raises(BrokerError, match=r"cannot connect: \[Errno 111\] Connection refused"):
+        make_driver(refuse, password="pw-secret").read([], [])
+    with pytest.raises(BrokerError, match="timed out") as err:
+        make_driver(hang, password="pw-secret").read([], [])
+    assert "pw-secret" not in str(err.value)
+    assert "rabbit.example:15672" in str(err.value)
+
+
+def test_timeouts_are_bounded() -> None:
+    settings = ConnectionSettings.from_manifest({"timeout": "30s"})
+    assert settings.timeout == 30.0
+    assert ConnectionSettings.from_manifest({}).timeout == 10.0
+
+
+def test_a_non_json_reply_says_so() -> None:
+    driver = make_driver(lambda request: httpx.Response(200, text="<html>"))
+    with pytest.raises(BrokerError, match="not JSON"):
+        driver.read([], [])
+
+
+# -- writes -----------------------------------------------------------------------------------
+
+
+def test_every_path_segment_is_percent_encoded() -> None:
+    paths: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.raw_path)
+        if request.method == "GET":
+            return httpx.Response(200, json=[{"routing_key": "k/ %", "arguments": {}, "properties_key": "k%2F+%25"}])
+        return httpx.Response(201)
+
+    driver = make_driver(handler)
+    driver.apply_one(Change(Address(B, "queue", ("/", "a/b %#~")), Action.CREATE, None, queue_attrs()))
+    binding = Address(B, "binding", ("/", "x/1", "queue", "q#", "k/ %", ""))
+    attrs = {"source": "x/1", "destination": "q#", "destination_type": "queue", "routing_key": "k/ %", "arguments": {}}
+    driver.apply_one(Change(binding, Action.DELETE, attrs, None))
+    assert paths == [
+        b"/api/queues/%2F/a%2Fb%20%25%23~",
+        b"/api/bindings/%2F/e/x%2F1/q/q%23",
+        b"/api/bindings/%2F/e/x%2F1/q/q%23/k%252F%2B%2525",  # the live properties_key, verbatim
+    ]
+
+
+def test_queue_body_carries_the_type_in_x_queue_type() -> None:
+    bodies: list[Any] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(201)
+
+    make_driver(handler).apply_one(
+        Change(Address(B, "queue", ("v", "q")), Action.CREATE, None, {**queue_attrs(a=1), "type": "quorum"})
+    )
+    assert bodies == [{"durable": True, "auto_delete": False, "arguments": {"a": 1, "x-queue-type": "quorum"}}]
+
+
+def test_update_keeps_undeclared_fields() -> None:
+    bodies: list[Any] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(204)
+
+    before = {"description": "old", "tags": ["keep"]}
+    make_driver(handler).apply_one(Change(Address(B, "vhost", ("v",)), Action.UPDATE, before, {"description": "new"}))
+    assert bodies == [{"description": "new", "tags": ["keep"]}]
+
+
+def test_delete_of_something_already_gone_succeeds() -> None:
+    driver = make_driver(lambda request: httpx.Response(404, json={"error": "Object Not Found"}))
+    driver.apply_one(Change(Address(B, "queue", ("v", "q")), Action.DELETE, queue_attrs(), None))
+
+
+def test_broker_refusal_names_the_object_and_the_reason() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"error": "bad_request", "reason": "inequivalent arg 'durable'"})
+
+    with pytest.raises(BrokerError, match=r"creating queue 'q' in vhost 'v': HTTP 400: inequivalent arg 'durable'"):
+        make_driver(handler).apply_one(Change(Address(B, "queue", ("v", "q")), Action.CREATE, None, queue_attrs()))
+
+
+def test_a_failed_import_is_redone_object_by_object_to_name_the_culprit() -> None:
+    calls: list[tuple[str, bytes]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append((request.method, request.url.raw_path))
+        if request.method == "POST":
+            return httpx.Response(400, json={"reason": "import failed"})
+        if request.url.raw_path.endswith(b"/bad"):
+            return httpx.Response(400, json={"reason": "invalid arg 'x-max-priority'"})
+        return httpx.Response(201)
+
+    changes = [Change(Address(B, "queue", ("v", f"q{i}")), Action.CREATE, None, queue_attrs()) for i in range(BULK_MIN)]
+    changes.append(Change(Address(B, "queue", ("v", "bad")), Action.CREATE, None, queue_attrs()))
+    done: list[Change] = []
+    with pytest.raises(BrokerError, match="creating queue 'bad' in vhost 'v': HTTP 400: invalid arg"):
+        make_driver(handler).apply(changes, 1, done.append)
+    assert calls[0] == ("POST", b"/api/definitions/v")
+    assert len(done) == BULK_MIN  # those before the culprit were done and reported
+
+
+def test_small_waves_skip_the_import() -> None:
+    methods: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        methods.append(request.method)
+        return httpx.Response(201)
+
+    changes = [Change(Address(B, "queue", ("v", f"q{i}")), Action.CREATE, None, queue_attrs()) for i in range(3)]
+    make_driver(handler).apply(changes, 2, lambda c: None)
+    assert methods == ["PUT"] * 3
