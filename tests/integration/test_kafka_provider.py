@@ -481,3 +481,66 @@ def test_broker_down_fails_fast_with_a_clear_message_and_no_secret(tmp_path: Pat
     assert result.code == 1, str(result)
     assert "broker 'k' (127.0.0.1:1): cannot connect" in result.stderr
     assert "hunter2-very-secret" not in result.stdout + result.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kafka.yaml"
+
+
+def _remove_example(admin: AdminClient) -> None:
+    cleanup(admin, "shop.")
+    principals = {"User:billing", "User:checkout"}
+    leftovers = [b for b in _all_acls(admin) if b.principal in principals and b.name.startswith(("shop.", "billing-"))]
+    if leftovers:
+        filters = [
+            AclBindingFilter(
+                b.restype, b.name, b.resource_pattern_type, b.principal, b.host, b.operation, b.permission_type
+            )
+            for b in leftovers
+        ]
+        for future in admin.delete_acls(filters).values():
+            future.result()
+
+
+def test_the_example_applies_and_then_plans_empty(admin: AdminClient) -> None:
+    _remove_example(admin)
+    try:
+        first = planned(topoctl("plan", "-f", EXAMPLE, "--format", "json", "--detailed-exitcode"))
+        assert "events/topic/shop.orders.v1.dlq" in first and set(first.values()) == {"create"}
+        result = topoctl("apply", "-f", EXAMPLE, "--auto-approve")
+        assert result.code == 0, str(result)
+        assert_empty(EXAMPLE)
+        assert partitions(admin, "shop.orders.v1.dlq") == partitions(admin, "shop.orders.v1") == 6
+    finally:
+        _remove_example(admin)
+
+
+def test_export_of_live_topics_plans_empty(tmp_path: Path, admin: AdminClient, ns: str) -> None:
+    from topoctl.providers.kafka.export import export_broker
+
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        manifest(
+            {
+                f"{ns}.a": {
+                    "partitions": 2,
+                    "config": {"retention.ms": "3d", "segment.bytes": "64MiB"},
+                    "dead_letter": {},
+                }
+            },
+            [{"principal": f"User:{ns}", "resource_type": "topic", "resource_name": f"{ns}.a", "operation": "write"}],
+        ),
+    )
+    apply(path)
+    observed = KafkaDriver("k", {"bootstrap_servers": BOOTSTRAP}).read([], [])
+    mine = [r for r in observed if r.address.name[0].startswith(ns) or f"User:{ns}" in r.address.name]
+    section = export_broker("k", mine)
+    assert section["topics"][f"{ns}.a"] == {
+        "partitions": 2,
+        "replication_factor": 1,
+        "config": {"retention.ms": "3d", "segment.bytes": "64MiB"},
+    }
+    exported = write_manifest(
+        tmp_path / "export.yaml",
+        {"version": 1, "brokers": {"k": {"type": "kafka", "connection": {"bootstrap_servers": BOOTSTRAP}, **section}}},
+    )
+    assert_empty(exported)

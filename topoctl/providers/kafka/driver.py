@@ -127,7 +127,8 @@ class KafkaDriver(Driver):
         # Both requests in flight at once; the results are awaited below.
         config_futures = self._describe_configs(topics)
         acl_future = self.admin.describe_acls(_MATCH_ANY_ACL, request_timeout=self._timeout_s)
-        configs = self._config_results(config_futures)
+        wanted = {r.address.name[0] for r in desired if r.kind == TOPIC and r.broker == self.name}
+        configs = self._config_results(config_futures, needed=wanted)
         messages = self._messages(self._at_risk_candidates(desired, prune, topics), topics)
 
         observed: list[Resource] = []
@@ -143,7 +144,8 @@ class KafkaDriver(Driver):
                 "config": configs.get(name, {}),
             }
             observed.append(Resource(Address(self.name, TOPIC, (name,)), attrs, info=info))
-        observed.extend(self._acl_resources(acl_future, desired, set(topics)))
+        acls_needed = any(r.kind == ACL for r in desired) or any(ACL in s.kinds or not s.kinds for s in prune)
+        observed.extend(self._acl_resources(acl_future, acls_needed, set(topics)))
         return observed
 
     def _describe_configs(self, topics: Iterable[str]) -> dict[Any, Future[Any]]:
@@ -156,7 +158,11 @@ class KafkaDriver(Driver):
             raise self._error(f"cannot read topic configs: {self._text(exc)}") from None
         return futures
 
-    def _config_results(self, futures: Mapping[Any, Future[Any]]) -> dict[str, dict[str, JSON]]:
+    def _config_results(
+        self, futures: Mapping[Any, Future[Any]], needed: set[str] | None = None
+    ) -> dict[str, dict[str, JSON]]:
+        """Configs by topic. A topic whose configs cannot be read (deleted meanwhile, or the
+        principal may not DescribeConfigs it) is an error only if it is `needed`."""
         configs: dict[str, dict[str, JSON]] = {}
         for resource, future in futures.items():
             try:
@@ -164,22 +170,26 @@ class KafkaDriver(Driver):
             except KafkaException as exc:
                 if _unknown_topic(exc.args[0] if exc.args else None):
                     continue  # deleted since the metadata request
+                if needed is not None and resource.name not in needed:
+                    continue
                 raise self._error(f"cannot read configs of topic {resource.name!r}: {self._text(exc)}") from None
             configs[resource.name] = topic_configs(entries.values())
         return configs
 
-    def _acl_resources(self, future: Future[Any], desired: Sequence[Resource], live_topics: set[str]) -> list[Resource]:
+    def _acl_resources(self, future: Future[Any], needed: bool, live_topics: set[str]) -> list[Resource]:
+        """Live ACLs. A broker without an authorizer, or a principal that may not describe ACLs,
+        is an error only when the manifest manages ACLs (declares some, or prunes them)."""
         try:
             bindings = future.result()
         except KafkaException as exc:
+            if not needed:
+                return []
             error = exc.args[0] if exc.args else None
             if isinstance(error, KafkaError) and error.code() == KafkaError.SECURITY_DISABLED:
-                if any(r.kind == ACL and not r.absent for r in desired):
-                    raise self._error(
-                        "the manifest declares ACLs but the broker has no authorizer: set "
-                        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
-                    ) from None
-                return []
+                raise self._error(
+                    "the manifest manages ACLs but the broker has no authorizer: set "
+                    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+                ) from None
             raise self._error(f"cannot read ACLs: {self._text(exc)}") from None
         out: list[Resource] = []
         for binding in bindings:
