@@ -320,3 +320,25 @@ def test_prune_scopes(tmp_path: Path) -> None:
 
 def test_no_prune_by_default(tmp_path: Path) -> None:
     assert prune_of(tmp_path, {"a": {"queues": {"q": {}}}}) == []
+
+
+def test_flows_follow_bindings_and_dead_letters(tmp_path: Path) -> None:
+    from topoctl.providers.rabbitmq.flows import flows
+
+    path = manifest(
+        tmp_path,
+        {
+            "v": {
+                "exchanges": {"orders": {"type": "topic"}},
+                "queues": {"billing": {"type": "quorum", "dead_letter": {}}},
+                "bindings": [{"source": "orders", "destination": "billing", "routing_key": "order.*"}],
+            }
+        },
+    )
+    resources = load_manifest([str(path)], env={}).brokers[B].resources
+    edges = {(str(f.source), str(f.target), f.label, f.dead_letter) for f in flows(resources)}
+    assert edges == {
+        ("r/exchange/v/orders", "r/queue/v/billing", "order.*", False),
+        ("r/queue/v/billing", "r/exchange/v/billing.dlx", "dead letters (billing)", True),
+        ("r/exchange/v/billing.dlx", "r/queue/v/billing.dlq", "billing", False),
+    }
