@@ -454,19 +454,24 @@ def test_live_dot_underscore_collision_is_a_plan_error(tmp_path: Path, admin: Ad
     assert "m.yaml:" in result.stderr
 
 
-def test_internal_topics_are_never_read(admin: AdminClient) -> None:
-    # A consumer group commit makes sure __consumer_offsets exists.
+def test_internal_topics_are_never_read(admin: AdminClient, ns: str) -> None:
     from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
+    for future in admin.create_topics([NewTopic(f"{ns}.visible", 1, 1)]).values():
+        future.result()
+    # A consumer group commit makes sure __consumer_offsets exists.
     consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"g{uuid.uuid4().hex[:6]}"})
     # The commit itself may fail; looking up the group coordinator creates the topic.
     with contextlib.suppress(KafkaException):
         consumer.commit(offsets=[TopicPartition("__topoctl_never", 0, 0)], asynchronous=False)
     consumer.close()
     wait_for(lambda: "__consumer_offsets" in admin.list_topics(timeout=10).topics, "__consumer_offsets")
+    wait_for(lambda: f"{ns}.visible" in admin.list_topics(timeout=10).topics, "the new topic")
     observed = KafkaDriver("k", {"bootstrap_servers": BOOTSTRAP}).read([], [])
-    assert observed, "nothing read"
-    assert not [r for r in observed if r.kind == "topic" and r.address.name[0].startswith("__")]
+    names = {r.address.name[0] for r in observed if r.kind == "topic"}
+    assert f"{ns}.visible" in names
+    assert not [n for n in names if n.startswith("__")]
 
 
 def test_broker_down_fails_fast_with_a_clear_message_and_no_secret(tmp_path: Path) -> None:
