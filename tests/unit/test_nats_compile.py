@@ -1,0 +1,238 @@
+"""The NATS compiler: normalisation to ns/bytes, dead_letter expansion, semantic checks, prune."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from topoctl.errors import ManifestError
+from topoctl.manifest.loader import load_manifest
+from topoctl.model import Address, Resource
+from topoctl.providers.base import PruneScope
+
+B = "n"
+S = 1_000_000_000  # one second in ns
+
+
+def manifest(tmp_path: Path, **sections: Any) -> Path:
+    doc = {"version": 1, "brokers": {B: {"type": "nats", **sections}}}
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def compiled(tmp_path: Path, **sections: Any) -> dict[str, Resource]:
+    spec = load_manifest([str(manifest(tmp_path, **sections))], env={}).brokers[B]
+    return {str(r.address): r for r in spec.resources}
+
+
+def prune_of(tmp_path: Path, **sections: Any) -> list[PruneScope]:
+    return load_manifest([str(manifest(tmp_path, **sections))], env={}).brokers[B].compiled.prune
+
+
+def error(tmp_path: Path, **sections: Any) -> ManifestError:
+    with pytest.raises(ManifestError) as err:
+        load_manifest([str(manifest(tmp_path, **sections))], env={})
+    return err.value
+
+
+def test_stream_fields_are_normalised_to_api_units(tmp_path: Path) -> None:
+    rs = compiled(
+        tmp_path,
+        streams={
+            "ORDERS": {
+                "subjects": ["orders.>"],
+                "max_age": "30d",
+                "duplicate_window": "2m",
+                "max_bytes": "1GiB",
+                "max_msg_size": 1024,
+                "replicas": 1,
+                "metadata": {"owner": "shop"},
+                "placement": {},
+                "consumer_limits": {"inactive_threshold": "1h"},
+                "republish": {"src": "a.>", "dest": "b.>", "headers_only": False},
+                "sources": [{"name": "A", "opt_start_time": "2024-01-01T01:00:00+01:00", "domain": "hub"}],
+            }
+        },
+    )
+    assert rs["n/stream/ORDERS"].attrs == {
+        "subjects": ["orders.>"],
+        "max_age": 30 * 86400 * S,
+        "duplicate_window": 120 * S,
+        "max_bytes": 1 << 30,
+        "max_msg_size": 1024,
+        "replicas": 1,
+        "metadata": {"owner": "shop"},
+        "placement": None,
+        "consumer_limits": {"inactive_threshold": 3600 * S},
+        "republish": {"src": "a.>", "dest": "b.>"},
+        "sources": [{"name": "A", "opt_start_time": "2024-01-01T00:00:00Z", "external": {"api": "$JS.hub.API"}}],
+    }
+
+
+def test_consumers_are_addressed_under_their_stream_and_depend_on_it(tmp_path: Path) -> None:
+    rs = compiled(
+        tmp_path,
+        streams={"ORDERS": {"consumers": {"billing": {"ack_wait": "1s", "backoff": ["1s", "5s"], "max_deliver": 3}}}},
+    )
+    consumer = rs["n/consumer/ORDERS/billing"]
+    assert consumer.attrs == {"ack_wait": S, "backoff": [S, 5 * S], "max_deliver": 3}
+    assert consumer.depends_on == (Address(B, "stream", ("ORDERS",)),)
+    assert rs["n/stream/ORDERS"].attrs == {}
+
+
+def test_dead_letter_sets_max_deliver_and_composes_one_dlq_stream_per_source(tmp_path: Path) -> None:
+    rs = compiled(
+        tmp_path,
+        streams={
+            "ORDERS": {
+                "consumers": {
+                    "billing": {"max_deliver": 5, "dead_letter": {}},
+                    "shipping": {"dead_letter": {"max_deliver": 2}},
+                    "audit": {},
+                }
+            },
+            "PAYMENTS": {"consumers": {"ledger": {"max_deliver": 4, "dead_letter": None}}},
+        },
+    )
+    assert rs["n/stream/DLQ_ORDERS"].attrs == {
+        "subjects": [
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.billing",
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.shipping",
+            "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ORDERS.billing",
+            "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ORDERS.shipping",
+        ]
+    }
+    assert rs["n/stream/DLQ_PAYMENTS"].attrs["subjects"] == [
+        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.PAYMENTS.ledger",
+        "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.PAYMENTS.ledger",
+    ]
+    assert rs["n/consumer/ORDERS/shipping"].attrs == {"max_deliver": 2}
+    assert Address(B, "stream", ("DLQ_ORDERS",)) in rs["n/consumer/ORDERS/billing"].depends_on
+    assert rs["n/consumer/ORDERS/audit"].depends_on == (Address(B, "stream", ("ORDERS",)),)
+
+
+def test_dead_letter_stream_name_can_be_overridden_and_declared_to_set_its_limits(tmp_path: Path) -> None:
+    rs = compiled(
+        tmp_path,
+        streams={
+            "ORDERS": {"consumers": {"billing": {"max_deliver": 5, "dead_letter": {"stream": "FAILED"}}}},
+            "FAILED": {"max_age": "14d"},
+        },
+    )
+    assert rs["n/stream/FAILED"].attrs == {
+        "max_age": 14 * 86400 * S,
+        "subjects": [
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.ORDERS.billing",
+            "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.ORDERS.billing",
+        ],
+    }
+    assert "n/stream/DLQ_ORDERS" not in rs
+
+
+@pytest.mark.parametrize(
+    ("consumer", "message"),
+    [
+        ({"dead_letter": {}}, "dead_letter needs max_deliver"),
+        ({"max_deliver": 3, "dead_letter": {"max_deliver": 4}}, "contradicts"),
+        ({"max_deliver": 3, "ack_policy": "none", "dead_letter": {}}, "needs acknowledgements"),
+        ({"max_deliver": 3, "dead_letter": {"stream": "ORDERS"}}, "cannot be the stream itself"),
+        ({"backoff": ["1s"], "ack_wait": "30s", "max_deliver": 3}, "backoff[0] as ack_wait"),
+        ({"backoff": ["1s", "2s"], "max_deliver": 2}, "greater than its number"),
+        ({"deliver_subject": "x", "max_waiting": 3}, "does not apply to a push"),
+        ({"idle_heartbeat": "5s"}, "does not apply to a pull"),
+        ({"deliver_subject": "x", "flow_control": True}, "flow_control needs idle_heartbeat"),
+        ({"filter_subject": "a", "filter_subjects": ["b"]}, "not both"),
+        ({"opt_start_seq": 5}, "needs deliver_policy: by_start_sequence"),
+        ({"deliver_policy": "by_start_time"}, "needs opt_start_time"),
+        ({"metadata": {"_nats.level": "1"}}, "belong to the server"),
+        ({"opt_start_time": "yesterday", "deliver_policy": "by_start_time"}, "not an RFC 3339"),
+        ({"ack_wait": "soon"}, "not a duration"),
+    ],
+)
+def test_consumer_mistakes_are_reported_with_their_line(tmp_path: Path, consumer: dict[str, Any], message: str) -> None:
+    err = error(tmp_path, streams={"ORDERS": {"consumers": {"c": consumer}}})
+    assert message in str(err)
+    assert err.location and err.location.startswith(str(tmp_path / "m.yaml") + ":")
+
+
+@pytest.mark.parametrize(
+    ("streams", "message"),
+    [
+        ({"KV_sessions": {}}, "KV_* and OBJ_* streams belong"),
+        ({"OBJ_x": {}}, "KV_* and OBJ_* streams belong"),
+        ({"bad.name": {}}, "invalid stream name"),
+        ({"A": {"state": "absent", "consumers": {"c": {}}}}, "declared absent"),
+        ({"A": {"consumers": {"c": {"max_deliver": 2, "dead_letter": {}}}}, "DLQ_A": {"state": "absent"}}, "absent"),
+        ({"A": {"mirror": {"filter_subject": "x"}}}, "schema"),
+    ],
+)
+def test_stream_mistakes(tmp_path: Path, streams: dict[str, Any], message: str) -> None:
+    err = error(tmp_path, streams=streams)
+    if message != "schema":
+        assert message in str(err)
+
+
+def test_buckets_map_their_own_vocabulary(tmp_path: Path) -> None:
+    rs = compiled(
+        tmp_path,
+        key_value={"sessions": {"history": 5, "ttl": "1h", "max_value_size": "64KiB", "compression": True}},
+        object_stores={"artifacts": {"max_bytes": "1GiB", "compression": "none", "state": "present"}},
+    )
+    assert rs["n/kv_bucket/sessions"].attrs == {
+        "history": 5,
+        "ttl": 3600 * S,
+        "max_value_size": 65536,
+        "compression": "s2",
+    }
+    assert rs["n/object_store/artifacts"].attrs == {"max_bytes": 1 << 30, "compression": "none"}
+    assert "maximum of 64" in str(error(tmp_path, key_value={"k": {"history": 65}}))
+    assert "invalid bucket name" in str(error(tmp_path, key_value={"a.b": {}}))
+
+
+def test_state_absent(tmp_path: Path) -> None:
+    rs = compiled(
+        tmp_path,
+        streams={"OLD": {"state": "absent", "max_age": "1d"}, "A": {"consumers": {"gone": {"state": "absent"}}}},
+        key_value={"k": {"state": "absent"}},
+    )
+    assert rs["n/stream/OLD"].absent and rs["n/stream/OLD"].attrs == {}
+    assert rs["n/consumer/A/gone"].absent
+    assert rs["n/kv_bucket/k"].absent
+
+
+def test_prune_scopes(tmp_path: Path) -> None:
+    assert prune_of(tmp_path, streams={"A": {}}) == []
+    assert prune_of(tmp_path, streams={"A": {}}, prune=True) == [PruneScope()]
+    scopes = prune_of(tmp_path, streams={"shop_A": {}, "other": {}}, prune={"prefix": "shop_"})
+    assert scopes == [
+        PruneScope(kinds=frozenset({"stream", "kv_bucket", "object_store"}), prefix="shop_"),
+        PruneScope(kinds=frozenset({"consumer"}), parent=("shop_A",)),
+    ]
+    stream_scope = scopes[0]
+    assert stream_scope.covers(Address(B, "stream", ("shop_B",)))
+    assert not stream_scope.covers(Address(B, "stream", ("other2",)))
+    assert not any(s.covers(Address(B, "consumer", ("other", "c"))) for s in scopes)
+    assert any(s.covers(Address(B, "consumer", ("shop_A", "c"))) for s in scopes)
+
+
+def test_every_declared_value_is_normalised_like_the_driver_reads_it(tmp_path: Path) -> None:
+    """Compile a config, then read the same config back the way the server returns it."""
+    from topoctl.providers.nats import fields as F
+
+    rs = compiled(
+        tmp_path,
+        streams={"A": {"max_age": "1h", "republish": {"dest": "x.>", "headers_only": False}, "metadata": {"a": "b"}}},
+    )
+    desired = rs["n/stream/A"].attrs
+    server = {
+        "name": "A",
+        "max_age": 3600 * S,
+        "republish": {"src": "", "dest": "x.>"},
+        "metadata": {"a": "b", "_nats.ver": "2.15.1", "_nats.level": "5"},
+    }
+    observed = F.observed_attrs(F.STREAM_FIELDS, server)
+    assert {k: observed[k] for k in desired} == desired

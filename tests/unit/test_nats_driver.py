@@ -1,0 +1,250 @@
+"""The NATS driver with a fake connection: what a real server will not readily show (paging races,
+refusals, timeouts, JetStream disabled)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from topoctl.errors import BrokerError
+from topoctl.model import Action, Address, Change
+from topoctl.providers.nats.driver import NatsDriver
+from topoctl.providers.nats.jsapi import JetStreamApi
+
+
+@dataclass
+class Msg:
+    data: bytes
+
+
+class FakeNc:
+    """Answers `$JS.API.*` requests from a handler; records what was asked."""
+
+    is_connected = True
+    connected_server_version = "2.15.1"
+
+    def __init__(self, handler: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
+        self.handler = handler
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+
+    async def request(self, subject: str, payload: bytes, timeout: float) -> Msg:
+        body = json.loads(payload) if payload else {}
+        self.requests.append((subject, body))
+        await asyncio.sleep(0)
+        return Msg(json.dumps(self.handler(subject, body)).encode())
+
+    async def close(self) -> None:
+        pass
+
+
+def stream(name: str, consumers: int = 0, messages: int = 0) -> dict[str, Any]:
+    return {
+        "config": {"name": name, "subjects": [name.lower()], "storage": "file", "metadata": {"_nats.ver": "2.15.1"}},
+        "state": {"messages": messages, "consumer_count": consumers},
+    }
+
+
+def driver_with(handler: Callable[[str, dict[str, Any]], dict[str, Any]]) -> tuple[NatsDriver, FakeNc]:
+    driver = NatsDriver("n", {"servers": ["nats://u:hunter2@127.0.0.1:4222"], "password": "hunter2"})
+    nc = FakeNc(handler)
+
+    async def connection() -> JetStreamApi:
+        driver._api = driver._api or JetStreamApi(nc)
+        return driver._api
+
+    driver._connection = connection  # type: ignore[method-assign]
+    from topoctl.providers.nats.connection import settings
+
+    driver._settings = settings(driver.connection)
+    return driver, nc
+
+
+def paged_lists(streams: list[dict[str, Any]], consumers: dict[str, list[dict[str, Any]]], page: int = 256) -> Any:
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        offset = body.get("offset", 0)
+        if subject == "$JS.API.STREAM.LIST":
+            return {"total": len(streams), "offset": offset, "limit": page, "streams": streams[offset : offset + page]}
+        if subject.startswith("$JS.API.CONSUMER.LIST."):
+            items = consumers[subject.rsplit(".", 1)[1]]
+            return {"total": len(items), "offset": offset, "limit": page, "consumers": items[offset : offset + page]}
+        raise AssertionError(subject)
+
+    return handler
+
+
+def test_read_walks_every_page_and_lists_consumers_only_where_there_are_some() -> None:
+    streams = [stream(f"S{i:03d}", consumers=1 if i % 100 == 0 else 0, messages=i) for i in range(600)]
+    streams += [stream("KV_sessions"), stream("OBJ_files")]
+    consumers = {
+        s["config"]["name"]: [
+            {"stream_name": s["config"]["name"], "name": "c", "config": {"durable_name": "c", "ack_wait": 5}},
+            {"stream_name": s["config"]["name"], "name": "eph", "config": {"ack_wait": 5}},
+        ]
+        for s in streams
+        if s["state"]["consumer_count"]
+    }
+    driver, nc = driver_with(paged_lists(streams, consumers))
+    observed = {str(r.address): r for r in driver.read([], [])}
+    driver.close()
+
+    assert sum(1 for a in observed if "/stream/" in a) == 600
+    assert "n/kv_bucket/sessions" in observed and "n/object_store/files" in observed
+    assert "n/stream/KV_sessions" not in observed
+    assert [a for a in observed if "/consumer/" in a] == [f"n/consumer/S{i:03d}/c" for i in range(0, 600, 100)]
+    assert observed["n/stream/S599"].info["messages"] == 599
+    assert observed["n/stream/S000"].attrs["metadata"] == {}
+    assert observed["n/consumer/S100/c"].depends_on == (Address("n", "stream", ("S100",)),)
+    offsets = sorted(b["offset"] for s, b in nc.requests if s == "$JS.API.STREAM.LIST")
+    assert offsets == [0, 256, 512]
+    assert sum(1 for s, _ in nc.requests if s.startswith("$JS.API.CONSUMER.LIST.")) == 6
+
+
+def test_a_list_that_changes_while_paging_is_walked_again() -> None:
+    streams = [stream(f"S{i:03d}") for i in range(300)]
+    calls = {"n": 0}
+
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        calls["n"] += 1
+        offset = body["offset"]
+        live = streams if calls["n"] > 1 else [*streams, stream("NEW")]  # one vanished after page 1
+        return {"total": len(live), "offset": offset, "limit": 256, "streams": live[offset : offset + 256]}
+
+    driver, _ = driver_with(handler)
+    observed = driver.read([], [])
+    driver.close()
+    assert len(observed) == 300
+
+
+def refusing(err_code: int, description: str) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {"error": {"code": 500, "err_code": err_code, "description": description}}
+
+    return handler
+
+
+def test_a_refused_change_is_a_broker_error_naming_the_object_without_secrets() -> None:
+    driver, _ = driver_with(refusing(10065, "subjects overlap with an existing stream"))
+    change = Change(Address("n", "stream", ("ORDERS",)), Action.CREATE, None, {"subjects": ["a"]})
+    with pytest.raises(BrokerError) as err:
+        driver.apply_one(change)
+    driver.close()
+    text = str(err.value)
+    assert "cannot create stream ORDERS: subjects overlap" in text and "10065" in text
+    assert "hunter2" not in text and "nats://127.0.0.1:4222" in text
+
+
+def test_deleting_what_is_already_gone_is_fine() -> None:
+    driver, nc = driver_with(refusing(10014, "consumer not found"))
+    driver.apply_one(Change(Address("n", "consumer", ("S", "c")), Action.DELETE, {}, None))
+    driver.close()
+    assert nc.requests == [("$JS.API.CONSUMER.DELETE.S.c", {})]
+
+
+def test_update_sends_the_full_server_config_with_the_declared_fields_overlaid() -> None:
+    server = {
+        "durable_name": "c",
+        "ack_policy": "explicit",
+        "ack_wait": 1,
+        "max_ack_pending": 42,
+        "metadata": {"_nats.ver": "2.15.1"},
+    }
+
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        if subject == "$JS.API.CONSUMER.INFO.S.c":
+            return {"config": server}
+        return {"config": body.get("config")}
+
+    driver, nc = driver_with(handler)
+    change = Change(Address("n", "consumer", ("S", "c")), Action.UPDATE, {}, {"ack_wait": 2, "metadata": {"k": "v"}})
+    driver.apply_one(change)
+    driver.close()
+    subject, body = nc.requests[-1]
+    assert subject == "$JS.API.CONSUMER.CREATE.S.c" and body["action"] == "update"
+    assert body["config"] == {
+        "durable_name": "c",
+        "ack_policy": "explicit",
+        "ack_wait": 2,
+        "max_ack_pending": 42,
+        "metadata": {"_nats.ver": "2.15.1", "k": "v"},
+    }
+
+
+def test_a_new_consumer_acks_explicitly_unless_told_otherwise() -> None:
+    driver, nc = driver_with(lambda s, b: {"config": b.get("config")})
+    driver.apply_one(Change(Address("n", "consumer", ("S", "a")), Action.CREATE, None, {"max_deliver": 3}))
+    driver.apply_one(Change(Address("n", "consumer", ("S", "b")), Action.CREATE, None, {"ack_policy": "none"}))
+    driver.close()
+    assert nc.requests[0][1]["config"] == {"durable_name": "a", "ack_policy": "explicit", "max_deliver": 3}
+    assert nc.requests[1][1]["config"]["ack_policy"] == "none"
+
+
+def test_shrinking_max_age_shrinks_an_undeclared_duplicate_window() -> None:
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        if "INFO" in subject:
+            return {"config": {"name": "S", "max_age": 0, "duplicate_window": 120 * 10**9}}
+        return {"config": body}
+
+    driver, nc = driver_with(handler)
+    driver.apply_one(Change(Address("n", "stream", ("S",)), Action.UPDATE, {}, {"max_age": 30 * 10**9}))
+    driver.close()
+    assert nc.requests[-1][1]["duplicate_window"] == 30 * 10**9
+
+
+def test_a_sealed_stream_is_created_then_sealed() -> None:
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        if "INFO" in subject:
+            return {"config": {"name": "S", "subjects": ["s"], "sealed": False}}
+        return {"config": body}
+
+    driver, nc = driver_with(handler)
+    driver.apply_one(Change(Address("n", "stream", ("S",)), Action.CREATE, None, {"subjects": ["s"], "sealed": True}))
+    driver.close()
+    assert [s for s, _ in nc.requests] == [
+        "$JS.API.STREAM.CREATE.S",
+        "$JS.API.STREAM.INFO.S",
+        "$JS.API.STREAM.UPDATE.S",
+    ]
+    assert "sealed" not in nc.requests[0][1] and nc.requests[2][1]["sealed"] is True
+
+
+def test_parallel_apply_runs_on_the_one_connection_and_reports_each_change() -> None:
+    driver, nc = driver_with(lambda s, b: {"config": b})
+    changes = [
+        Change(Address("n", "stream", (f"S{i}",)), Action.CREATE, None, {"subjects": [f"s{i}"]}) for i in range(20)
+    ]
+    done: list[Change] = []
+    driver.apply(changes, 8, done.append)
+    driver.close()
+    assert sorted(str(c.address) for c in done) == sorted(str(c.address) for c in changes)
+    assert len(nc.requests) == 20
+
+
+def test_unreachable_server_fails_with_the_broker_name_and_no_secrets() -> None:
+    driver = NatsDriver(
+        "edge", {"servers": ["nats://u:hunter2@127.0.0.1:1"], "token": "tok3n", "connect_timeout": "500ms"}
+    )
+    with pytest.raises(BrokerError) as err:
+        driver.read([], [])
+    driver.close()
+    text = str(err.value)
+    assert text.startswith("broker 'edge' (nats://127.0.0.1:1): cannot connect")
+    assert "hunter2" not in text and "tok3n" not in text
+
+
+def test_jetstream_disabled_is_said_plainly() -> None:
+    from nats.errors import NoRespondersError
+
+    driver, nc = driver_with(lambda s, b: {})
+
+    async def no_responders(subject: str, payload: bytes, timeout: float) -> Msg:
+        raise NoRespondersError
+
+    nc.request = no_responders  # type: ignore[method-assign]
+    with pytest.raises(BrokerError, match="is JetStream enabled"):
+        driver.read([], [])
+    driver.close()

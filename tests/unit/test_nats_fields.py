@@ -1,0 +1,86 @@
+"""Reading server configs into attrs: defaults, `_nats.` metadata, nested zero values, times;
+and the schema covering every field the provider manages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from topoctl.providers.nats import buckets as B
+from topoctl.providers.nats import fields as F
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "topoctl" / "schemas" / "nats.schema.json").read_text())
+
+
+def test_server_omitted_keys_read_as_their_empty_value() -> None:
+    observed = F.observed_attrs(F.STREAM_FIELDS, {"name": "A", "subjects": ["a"], "consumer_limits": {}})
+    assert observed["description"] == ""
+    assert observed["sources"] == []
+    assert observed["mirror"] is None
+    assert observed["consumer_limits"] is None
+    assert observed["sealed"] is False
+    assert observed["persist_mode"] == "default"
+    assert observed["metadata"] == {}
+
+
+def test_system_metadata_is_not_user_metadata() -> None:
+    raw = {"metadata": {"_nats.ver": "2.15.1", "_nats.level": "5", "team": "a"}}
+    assert F.observed_attrs(F.CONSUMER_FIELDS, raw)["metadata"] == {"team": "a"}
+
+
+def test_nested_zero_values_are_dropped_on_both_sides() -> None:
+    assert F.prune_zero({"src": "", "dest": "x", "headers_only": False, "tags": []}) == {"dest": "x"}
+    raw = {"sources": [{"name": "A", "filter_subject": "", "opt_start_seq": 0, "subject_transforms": []}]}
+    assert F.observed_attrs(F.STREAM_FIELDS, raw)["sources"] == [{"name": "A"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z"),
+        ("2024-01-01T01:30:00+01:30", "2024-01-01T00:00:00Z"),
+        ("2024-01-01T00:00:00.123456789Z", "2024-01-01T00:00:00.123456789Z"),
+        ("2024-01-01T00:00:00.500Z", "2024-01-01T00:00:00.5Z"),
+    ],
+)
+def test_times_are_normalised_as_the_server_prints_them(text: str, expected: str) -> None:
+    assert F.normalise_time(text) == expected
+
+
+def test_overlay_keeps_server_metadata_and_removes_null_keys() -> None:
+    config = {"name": "A", "metadata": {"_nats.ver": "2.15.1", "old": "x"}, "mirror": {"name": "M"}, "max_msgs": 5}
+    B.overlay(config, {"metadata": {"team": "a"}, "mirror": None, "max_age": 7})
+    assert config == {"name": "A", "metadata": {"_nats.ver": "2.15.1", "team": "a"}, "max_msgs": 5, "max_age": 7}
+
+
+def test_kv_create_config_is_the_go_client_template_with_the_declared_settings() -> None:
+    config = B.kv_create_config("s", {"history": 5, "ttl": 30 * 10**9, "storage": "memory", "limit_marker_ttl": 10})
+    assert config["subjects"] == ["$KV.s.>"]
+    assert config["max_msgs_per_subject"] == 5
+    assert config["storage"] == "memory"
+    assert config["duplicate_window"] == 30 * 10**9  # never longer than the ttl
+    assert config["allow_msg_ttl"] is True and config["subject_delete_marker_ttl"] == 10
+    assert (config["deny_delete"], config["allow_rollup_hdrs"], config["discard"]) == (True, True, "new")
+    obj = B.obj_create_config("a", {"max_bytes": 100})
+    assert obj["subjects"] == ["$O.a.C.>", "$O.a.M.>"] and obj["max_bytes"] == 100
+
+
+@pytest.mark.parametrize(
+    ("definition", "table"),
+    [
+        ("stream", F.STREAM_FIELDS),
+        ("consumer", F.CONSUMER_FIELDS),
+        ("kv", F.KV_FIELDS),
+        ("object_store", F.OBJECT_STORE_FIELDS),
+    ],
+)
+def test_the_schema_declares_every_managed_field_and_nothing_else(definition: str, table: dict[str, F.Field]) -> None:
+    properties = set(SCHEMA["$defs"][definition]["properties"])
+    sugar = {"consumers", "dead_letter", "state"}
+    assert properties - sugar == set(table)
+    for name, f in table.items():
+        if f.choices:
+            prop = SCHEMA["$defs"][definition]["properties"][name]
+            assert set(f.choices) <= set(prop.get("enum") or prop["oneOf"][1]["enum"])

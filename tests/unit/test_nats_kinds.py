@@ -1,0 +1,115 @@
+"""What the JetStream kinds plan: in place, replace, one-way flags, version rules, at-risk notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from topoctl.model import Address, Resource
+from topoctl.providers.nats.kinds import KINDS
+
+STREAM, CONSUMER, KV = KINDS["stream"], KINDS["consumer"], KINDS["kv_bucket"]
+
+
+def res(kind: str, attrs: dict[str, Any], **info: Any) -> Resource:
+    return Resource(Address("n", kind, ("X",) if kind != "consumer" else ("X", "c")), attrs, info=info)
+
+
+def forced(spec: Any, field: str, before: Any, after: Any, **info: Any) -> bool:
+    changes = spec.field_changes(res(spec.kind, {field: after}), res(spec.kind, {field: before}, **info))
+    assert len(changes) == 1, changes
+    return bool(changes[0].forces_replacement)
+
+
+@pytest.mark.parametrize(
+    ("field", "before", "after", "replace"),
+    [
+        ("max_age", 1, 2, False),
+        ("subjects", ["a"], ["a", "b"], False),
+        ("storage", "file", "memory", True),
+        ("retention", "limits", "interest", False),
+        ("retention", "interest", "workqueue", True),
+        ("retention", "workqueue", "limits", True),
+        ("deny_delete", False, True, False),
+        ("deny_delete", True, False, True),
+        ("deny_purge", True, False, True),
+        ("sealed", False, True, False),
+        ("sealed", True, False, True),
+        ("allow_msg_ttl", False, True, False),
+        ("allow_msg_ttl", True, False, True),
+        ("allow_msg_schedules", True, False, True),
+        ("allow_msg_counter", False, True, True),
+        ("persist_mode", "default", "async", True),
+        ("mirror", {"name": "A"}, {"name": "B"}, True),
+        ("mirror", None, {"name": "B"}, True),
+        ("mirror", {"name": "A"}, None, False),
+        ("max_consumers", -1, 10, False),
+        ("allow_direct", False, True, False),
+    ],
+)
+def test_stream_mutability(field: str, before: Any, after: Any, replace: bool) -> None:
+    assert forced(STREAM, field, before, after, server_version="2.15.1") is replace
+
+
+def test_max_consumers_is_frozen_before_2_14() -> None:
+    assert forced(STREAM, "max_consumers", -1, 10, server_version="2.10.22") is True
+    assert forced(STREAM, "max_consumers", -1, 10, server_version="2.14.0") is False
+
+
+@pytest.mark.parametrize(
+    ("field", "before", "after", "replace"),
+    [
+        ("ack_wait", 1, 2, False),
+        ("max_deliver", 3, 5, False),
+        ("backoff", [1], [1, 2], False),
+        ("filter_subject", "a", "b", False),
+        ("max_ack_pending", 1, 2, False),
+        ("ack_policy", "explicit", "all", True),
+        ("deliver_policy", "all", "new", True),
+        ("opt_start_seq", 1, 2, True),
+        ("replay_policy", "instant", "original", True),
+        ("idle_heartbeat", 0, 5, True),
+        ("flow_control", False, True, True),
+        ("max_waiting", 512, 10, True),
+        ("mem_storage", False, True, True),
+        ("deliver_subject", "", "push.here", True),
+        ("deliver_subject", "push.here", "", True),
+        ("deliver_subject", "push.a", "push.b", False),
+    ],
+)
+def test_consumer_mutability(field: str, before: Any, after: Any, replace: bool) -> None:
+    assert forced(CONSUMER, field, before, after) is replace
+
+
+def test_kv_storage_is_frozen_history_is_not() -> None:
+    assert forced(KV, "storage", "file", "memory") is True
+    assert forced(KV, "history", 1, 5) is False
+
+
+def test_only_declared_fields_are_compared() -> None:
+    desired = res("stream", {"max_age": 5})
+    observed = res("stream", {"max_age": 5, "max_msgs": 10, "storage": "file", "metadata": {}})
+    assert STREAM.field_changes(desired, observed) == []
+
+
+def test_replace_reasons_name_the_rule() -> None:
+    (change,) = STREAM.field_changes(res("stream", {"deny_delete": False}), res("stream", {"deny_delete": True}))
+    assert "one-way" in STREAM.replace_reason(change)
+    (change,) = CONSUMER.field_changes(
+        res("consumer", {"deliver_subject": "x"}), res("consumer", {"deliver_subject": ""})
+    )
+    assert "pull consumer cannot become a push" in CONSUMER.replace_reason(change)
+
+
+def test_at_risk_notes() -> None:
+    assert STREAM.at_risk(res("stream", {}, messages=3, consumers=2)) == [
+        "3 messages will be lost",
+        "2 consumers of it will be deleted with it",
+    ]
+    assert STREAM.at_risk(res("stream", {}, messages=0, consumers=0)) == []
+    assert KV.at_risk(res("kv_bucket", {}, messages=1, bytes=20)) == ["1 value will be lost, 20 bytes"]
+    assert CONSUMER.at_risk(res("consumer", {}, num_pending=4, num_ack_pending=1)) == [
+        "its delivery position is lost (4 messages not yet delivered, 1 message awaiting ack)"
+    ]
+    assert CONSUMER.at_risk(res("consumer", {}, num_pending=0, num_ack_pending=0)) == []
