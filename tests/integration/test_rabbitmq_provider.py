@@ -397,3 +397,22 @@ def test_wrong_password_is_one_clear_error_without_the_secret(tmp_path: Path) ->
     assert "auth-rabbit" in result.stderr and "401" in result.stderr
     assert "wrong-secret" not in result.stdout + result.stderr
     assert "url-secret" not in result.stdout + result.stderr
+
+
+def test_saved_plan_is_refused_when_a_touched_object_changed(tmp_path: Path, client: httpx.Client, vhost: str) -> None:
+    vhosts: dict[str, Any] = {
+        vhost: {"policies": {"p": {"pattern": "^a", "apply_to": "queues", "definition": {"max-length": 1}}}}
+    }
+    apply(manifest_file(tmp_path, vhosts))
+    vhosts[vhost]["policies"]["p"]["definition"] = {"max-length": 2}
+    plan_file = tmp_path / "plan.json"
+    saved = topoctl("plan", "-f", manifest_file(tmp_path, vhosts), "-o", plan_file)
+    assert saved.code == 0, str(saved)
+    # Someone else changes the policy after the plan was made.
+    r = client.put(
+        f"/api/policies/{seg(vhost)}/p", json={"pattern": "^a", "apply-to": "queues", "definition": {"max-length": 9}}
+    )
+    assert r.status_code in (201, 204)
+    stale = topoctl("apply", plan_file, "--auto-approve")
+    assert stale.code == 1 and "saved plan is stale" in stale.stderr, str(stale)
+    assert client.get(f"/api/policies/{seg(vhost)}/p").json()["definition"] == {"max-length": 9}

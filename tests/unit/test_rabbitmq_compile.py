@@ -342,3 +342,25 @@ def test_flows_follow_bindings_and_dead_letters(tmp_path: Path) -> None:
         ("r/queue/v/billing", "r/exchange/v/billing.dlx", "dead letters (billing)", True),
         ("r/exchange/v/billing.dlx", "r/queue/v/billing.dlq", "billing", False),
     }
+
+
+def test_malformed_manifest_is_one_located_error_and_no_broker_is_contacted(tmp_path: Path) -> None:
+    from tests.cli import topoctl
+
+    path = manifest(
+        tmp_path,
+        {"v": {"queues": {"q": {"type": "classic", "dead_letter": {"max_deliveries": 3}}}}},
+        # Nothing listens there: a contacted broker would be a connection error instead.
+        connection={"url": "http://127.0.0.1:1", "password": "never-shown"},
+    )
+    for command in ("validate", "plan"):
+        result = topoctl(command, "-f", path)
+        assert result.code == 1, str(result)
+        assert f"{path}:" in result.stderr and "max_deliveries needs a quorum queue" in result.stderr
+        assert "Traceback" not in result.stderr and "cannot connect" not in result.stderr
+        assert "never-shown" not in result.stdout + result.stderr
+
+
+def test_schema_rejects_unknown_fields_with_location(tmp_path: Path) -> None:
+    err = error(tmp_path, {"v": {"queues": {"q": {"typo_field": 1}}}})
+    assert "typo_field" in str(err) and err.location is not None
