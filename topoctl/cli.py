@@ -310,6 +310,26 @@ def export_(
     _write_document(result.yaml(), "yaml")
 
 
+@app.command()
+@handle_errors
+def graph(
+    files: Files = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="mermaid (renders in GitHub Markdown) or dot (Graphviz).")
+    ] = "mermaid",
+) -> None:
+    """Draw the message flow of the manifest: exchanges, queues, topics, streams, dead letters. Offline."""
+    from topoctl.graph import graph_of
+    from topoctl.render.graph import GRAPH_FORMATS, render_graph
+
+    if fmt not in GRAPH_FORMATS:
+        raise TopoctlError(f"--format {fmt}: use one of {', '.join(GRAPH_FORMATS)}")
+    found = graph_of(_load(files))
+    for broker in found.unsupported:
+        _err(f"Warning: no message-flow support for broker {broker} yet; it is left out of the graph")
+    _write_document(render_graph(found.nodes, found.flows, found.brokers, fmt), fmt)
+
+
 def main() -> None:
     try:
         app()
