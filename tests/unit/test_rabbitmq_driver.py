@@ -251,6 +251,11 @@ def test_refused_and_timed_out_connections_become_broker_errors() -> None:
     assert "rabbit.example:15672" in str(err.value)
 
 
+def test_settings_repr_hides_the_password() -> None:
+    settings = ConnectionSettings.from_manifest({"url": "http://u:in-url@h:1", "password": "pw-field"})
+    assert "pw-field" not in repr(settings) and "in-url" not in repr(settings)
+
+
 def test_timeouts_are_bounded() -> None:
     settings = ConnectionSettings.from_manifest({"timeout": "30s"})
     assert settings.timeout == 30.0

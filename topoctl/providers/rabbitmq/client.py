@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -37,7 +37,7 @@ def seg(part: str) -> str:
 class ConnectionSettings:
     base_url: str  # without credentials, without trailing slash
     username: str
-    password: str
+    password: str = field(repr=False)  # never in a repr, a log or a traceback
     verify: bool
     ca_file: str | None
     timeout: float
