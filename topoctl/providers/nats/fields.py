@@ -246,8 +246,18 @@ def observed_value(field: Field, raw: Mapping[str, Any]) -> JSON:
     return value
 
 
+_PLAIN = frozenset({DURATION, DURATIONS, SIZE, INT, BOOL, STR, STRINGS})
+
+
 def observed_attrs(fields: Mapping[str, Field], raw: Mapping[str, Any]) -> dict[str, JSON]:
-    return {name: observed_value(f, raw) for name, f in fields.items()}
+    out: dict[str, JSON] = {}
+    for name, f in fields.items():
+        if f.type in _PLAIN:  # the common case, kept cheap: plans read thousands of configs
+            value = raw.get(f.api)
+            out[name] = f.empty if value is None else value
+        else:
+            out[name] = observed_value(f, raw)
+    return out
 
 
 def normalise_source(value: Any) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 # Many requests in flight on one connection; bounded so a huge account does not flood the server.
-MAX_IN_FLIGHT = 128
+MAX_IN_FLIGHT = 512
 NOT_FOUND_CODES = frozenset({10059, 10014})  # stream not found, consumer not found
 
 
