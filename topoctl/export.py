@@ -26,16 +26,20 @@ from topoctl.units import format_duration_ms
 
 # Connection keys whose values are secrets, across providers (RabbitMQ password, Kafka SASL and
 # librdkafka properties, NATS password/token/seed, AWS secret key and session token).
-_SECRET_KEY = re.compile(r"password|passwd|secret|token|seed|jaas|credential|private|oauthbearer|key\.pem|keystore")
+_SECRET_KEY = re.compile(
+    r"password|passwd|secret|token|seed|jaas|credential|private|access_key|oauthbearer|key\.pem|keystore"
+)
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}$")
 _ANY_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):-([^}]*)\}")
-# Keys first in this order, everything else alphabetical: `type` before the rest reads best.
+# Keys first in this order, then the rest alphabetically, then the nested collections of an object
+# (a stream's consumers, a topic's subscriptions): `type` first and children last read best.
 _KEY_ORDER = (
     *("version", "brokers", "type", "connection", "description", "tags"),
     *("vhosts", "exchanges", "queues", "bindings", "policies"),  # RabbitMQ, in dependency order
-    *("topics", "acls", "streams", "consumers", "key_value", "object_stores", "sqs", "sns", "subscriptions"),
+    *("topics", "acls", "streams", "key_value", "object_stores", "sqs", "sns"),
     *("source", "destination", "destination_type", "routing_key", "principal", "resource_type", "resource_name"),
 )
+_KEY_LAST = ("consumers", "subscriptions")
 
 
 @dataclass(frozen=True)
@@ -217,9 +221,17 @@ def _fits_one_line(mapping: Mapping[Any, Any]) -> bool:
     return sum(len(str(k)) + len(str(v)) + 4 for k, v in mapping.items()) <= 90
 
 
+def _key_rank(key: Any) -> tuple[int, int, str]:
+    if key in _KEY_ORDER:
+        return (0, _KEY_ORDER.index(key), "")
+    if key in _KEY_LAST:
+        return (2, _KEY_LAST.index(key), "")
+    return (1, 0, str(key))
+
+
 def _sorted(value: Any) -> Any:
     if isinstance(value, dict):
-        keys = sorted(value, key=lambda k: (_KEY_ORDER.index(k) if k in _KEY_ORDER else len(_KEY_ORDER), str(k)))
+        keys = sorted(value, key=_key_rank)
         return {k: _sorted(value[k]) for k in keys}
     if isinstance(value, list):
         return [_sorted(v) for v in value]

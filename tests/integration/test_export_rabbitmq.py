@@ -37,7 +37,12 @@ def _build_by_hand(client: httpx.Client, vhost: str) -> None:
     exchanges = {
         "orders": {"type": "topic", "durable": True},
         "events": {"type": "fanout", "durable": True, "internal": True},
-        "match": {"type": "headers", "durable": False, "auto_delete": False, "arguments": {"alternate-exchange": "orders"}},
+        "match": {
+            "type": "headers",
+            "durable": False,
+            "auto_delete": False,
+            "arguments": {"alternate-exchange": "orders"},
+        },
         "billing.dlx": {"type": "direct", "durable": True},
     }
     for name, body in exchanges.items():

@@ -26,7 +26,11 @@ def test_connection_keeps_references_and_merges_files_in_order(tmp_path: Path) -
         {"name": "prod", "tls": {"ca_file": "/etc/ca.pem"}},
     )
     connection, warnings = raw_connection(files, "edge-1")
-    assert connection == {"servers": ["${NATS_URL:-nats://127.0.0.1:4222}"], "name": "prod", "tls": {"ca_file": "/etc/ca.pem"}}
+    assert connection == {
+        "servers": ["${NATS_URL:-nats://127.0.0.1:4222}"],
+        "name": "prod",
+        "tls": {"ca_file": "/etc/ca.pem"},
+    }
     assert warnings == []
 
 
@@ -67,7 +71,12 @@ def test_readable_units_round_trip() -> None:
 def test_dump_is_sorted_and_readable() -> None:
     text = dump(
         {
-            "brokers": {"r": {"vhosts": {"v": {"queues": {"b": {"type": "classic"}, "a": {"type": "quorum"}}}}, "type": "rabbitmq"}},
+            "brokers": {
+                "r": {
+                    "vhosts": {"v": {"queues": {"b": {"type": "classic"}, "a": {"type": "quorum"}}}},
+                    "type": "rabbitmq",
+                }
+            },
             "version": 1,
         }
     )

@@ -1,0 +1,120 @@
+"""`topoctl export` against the real nats-server: streams, consumers, a hand-made dead-letter
+stream, a KV bucket and an object store, all created through the JetStream API (not topoctl),
+export to a manifest whose plan is empty."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cli import topoctl, write_manifest
+from tests.integration.test_nats_provider import NATS_URL, cleanup, js_ok, run
+
+pytestmark = pytest.mark.integration
+BROKER = "exp-nats"
+S = 1_000_000_000  # ns per second
+
+
+@pytest.fixture
+def space() -> Iterator[str]:
+    """A name prefix for this test's streams; every stream holding it is deleted afterwards."""
+    ns = f"x{uuid.uuid4().hex[:8]}"
+    yield ns
+    cleanup(ns)
+
+
+def _build_by_hand(ns: str) -> dict[str, list[str]]:
+    orders, dlq, mirror = f"{ns}_ORDERS", f"{ns}_DLQ", f"{ns}_MIRROR"
+    js_ok(
+        f"STREAM.CREATE.{orders}",
+        {
+            "name": orders,
+            "subjects": [f"{ns}.orders.>"],
+            "storage": "file",
+            "max_age": 30 * 86400 * S,
+            "max_bytes": 1024**3,
+            "max_msg_size": 1024**2,
+            "duplicate_window": 120 * S,
+            "description": "built by hand",
+            "metadata": {"owner": "export-test"},
+        },
+    )
+    advisories = [f"$JS.EVENT.ADVISORY.CONSUMER.{k}.{orders}.billing" for k in ("MAX_DELIVERIES", "MSG_TERMINATED")]
+    js_ok(f"STREAM.CREATE.{dlq}", {"name": dlq, "subjects": advisories, "max_age": 14 * 86400 * S})
+    js_ok(f"STREAM.CREATE.{mirror}", {"name": mirror, "mirror": {"name": orders}, "storage": "memory"})
+    consumers = {
+        "billing": {
+            "durable_name": "billing",
+            "ack_policy": "explicit",
+            "filter_subject": f"{ns}.orders.created",
+            "max_deliver": 5,
+            "backoff": [1 * S, 5 * S, 30 * S],
+            "max_ack_pending": 100,
+        },
+        "audit": {
+            "durable_name": "audit",
+            "deliver_subject": f"{ns}.audit",
+            "deliver_group": "audit",
+            "ack_policy": "none",
+            "deliver_policy": "new",
+            "idle_heartbeat": 30 * S,
+            "flow_control": True,
+        },
+    }
+    for name, config in consumers.items():
+        js_ok(f"CONSUMER.DURABLE.CREATE.{orders}.{name}", {"stream_name": orders, "config": config})
+
+    async def buckets(nc: Any) -> None:
+        from nats.js.api import KeyValueConfig, ObjectStoreConfig
+
+        jsc = nc.jetstream()
+        await jsc.create_key_value(KeyValueConfig(bucket=f"{ns}_sessions", history=5, ttl=3600, max_value_size=65536))
+        await jsc.create_object_store(f"{ns}_artifacts", ObjectStoreConfig(description="blobs", max_bytes=1024**3))
+
+    run(buckets)
+    return {
+        "streams": [orders, dlq, mirror],
+        "consumers": [f"{orders}/billing", f"{orders}/audit"],
+        "key_value": [f"{ns}_sessions"],
+        "object_stores": [f"{ns}_artifacts"],
+    }
+
+
+def test_export_of_hand_built_jetstream_plans_empty(tmp_path: Path, space: str) -> None:
+    ns = space
+    made = _build_by_hand(ns)
+    connection = write_manifest(
+        tmp_path / "connection.yaml",
+        {"version": 1, "brokers": {BROKER: {"type": "nats", "connection": {"servers": [NATS_URL]}}}},
+    )
+    result = topoctl("export", "--broker", BROKER, "-f", connection)
+    assert result.code == 0, str(result)
+    exported = tmp_path / "exported.yaml"
+    exported.write_text(result.stdout, encoding="utf-8")
+
+    body = yaml.safe_load(result.stdout)["brokers"][BROKER]
+    orders = body["streams"][f"{ns}_ORDERS"]
+    assert orders["max_age"] == "30d" and orders["max_bytes"] == "1GiB" and orders["duplicate_window"] == "2m"
+    assert orders["consumers"]["billing"]["backoff"] == ["1s", "5s", "30s"]
+    assert body["key_value"][f"{ns}_sessions"]["ttl"] == "1h"
+    # Buckets are exported as buckets, never as their KV_/OBJ_ streams.
+    assert not [s for s in body.get("streams", {}) if s.startswith(("KV_", "OBJ_"))]
+
+    targets: list[str] = []
+    for stream in made["streams"]:
+        targets += ["--target", f"{BROKER}/stream/{stream}", "--target", f"{BROKER}/consumer/{stream}"]
+    targets += ["--target", f"{BROKER}/kv_bucket/{made['key_value'][0]}"]
+    targets += ["--target", f"{BROKER}/object_store/{made['object_stores'][0]}"]
+    # Narrowed to this test's objects: other tests create and delete streams on the same server.
+    plan = topoctl("plan", "-f", exported, "--detailed-exitcode", *targets)
+    assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
+    assert "No changes." in plan.stdout
+    # And the graph of the export shows the hand-made dead-letter stream as one.
+    graph = topoctl("graph", "-f", exported)
+    assert graph.code == 0, str(graph)
+    assert f'n_{BROKER.replace("-", "_")}_consumer_{ns}_ORDERS_billing -.->|"dead letters"|' in graph.stdout
