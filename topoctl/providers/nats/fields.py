@@ -75,7 +75,6 @@ STREAM_FIELDS = _fields(
     Field("consumer_limits", "consumer_limits", OBJECT, None),
     Field("allow_rollup_hdrs", "allow_rollup_hdrs", BOOL, False),
     Field("allow_direct", "allow_direct", BOOL, False),
-    Field("mirror_direct", "mirror_direct", BOOL, False),
     Field("deny_delete", "deny_delete", BOOL, False),
     Field("deny_purge", "deny_purge", BOOL, False),
     Field("sealed", "sealed", BOOL, False),
