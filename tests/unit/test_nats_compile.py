@@ -168,6 +168,7 @@ def test_consumer_mistakes_are_reported_with_their_line(tmp_path: Path, consumer
         ({"A": {"state": "absent", "consumers": {"c": {}}}}, "declared absent"),
         ({"A": {"consumers": {"c": {"max_deliver": 2, "dead_letter": {}}}}, "DLQ_A": {"state": "absent"}}, "absent"),
         ({"A": {"mirror": {"filter_subject": "x"}}}, "schema"),
+        ({"A": {"retention": "workqueue", "consumers": {"c": {"deliver_policy": "new"}}}}, "must deliver all"),
     ],
 )
 def test_stream_mistakes(tmp_path: Path, streams: dict[str, Any], message: str) -> None:

@@ -167,7 +167,11 @@ class _Compiler:
                 f"stream {name!r} is declared absent: its consumers go with it, remove them"
             )
         for cname, csection in consumers.items():
-            self.consumer(name, str(cname), ctx.at("consumers", cname).mapping(csection), ctx.at("consumers", cname))
+            cctx = ctx.at("consumers", cname)
+            body = cctx.mapping(csection)
+            if attrs.get("retention") == "workqueue" and body.get("deliver_policy", "all") != "all":
+                raise cctx.at("deliver_policy").error("a consumer of a workqueue stream must deliver all")
+            self.consumer(name, str(cname), body, cctx)
         return Resource(address, attrs, absent=absent, source=ctx.where())
 
     def consumer(self, stream: str, name: str, section: Mapping[str, Any], ctx: Context) -> None:
