@@ -173,3 +173,11 @@ def test_plan_round_trips_through_json() -> None:
     again = Plan.from_json(plan.to_json())
     assert again.to_json() == plan.to_json()
     assert [c.action for c in again.changes] == [Action.REPLACE, Action.CREATE]
+
+
+def test_many_lost_dependents_are_summarised() -> None:
+    observed = [q("billing", type="classic")] + [binding(f"ex{i}", "billing") for i in range(25)]
+    plan = diff([replace(q("billing"), absent=True)], observed, spec_of)
+    (change,) = plan.changes
+    assert len(change.reasons) == 11
+    assert change.reasons[-1] == "also removes 15 more object(s) that depend on it"

@@ -158,7 +158,18 @@ def _cascade(
             )
             pending.append(changes[child.address])
         if lost:
-            changes[parent.address] = _with_reasons(parent, tuple(f"also removes {a}" for a in sorted(lost)))
+            changes[parent.address] = _with_reasons(parent, _lost_reasons(sorted(lost)))
+
+
+MAX_LISTED = 10
+
+
+def _lost_reasons(lost: list[str]) -> tuple[str, ...]:
+    """Name what goes with a deleted parent; a whole vhost's worth is summarised, not listed."""
+    listed = tuple(f"also removes {a}" for a in lost[:MAX_LISTED])
+    if len(lost) > MAX_LISTED:
+        listed += (f"also removes {len(lost) - MAX_LISTED} more object(s) that depend on it",)
+    return listed
 
 
 def _with_reasons(change: Change, extra: tuple[str, ...]) -> Change:
