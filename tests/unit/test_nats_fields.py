@@ -83,4 +83,4 @@ def test_the_schema_declares_every_managed_field_and_nothing_else(definition: st
     for name, f in table.items():
         if f.choices:
             prop = SCHEMA["$defs"][definition]["properties"][name]
-            assert set(f.choices) <= set(prop.get("enum") or prop["oneOf"][1]["enum"])
+            assert set(f.choices) <= set(prop.get("enum") or prop["anyOf"][1]["enum"])
