@@ -42,3 +42,30 @@ def planned(result: Result) -> dict[str, str]:
     """address -> action of a `plan --format json` result."""
     assert result.code in (0, 2), str(result)
     return {c["address"]: c["action"] for c in result.json["changes"]}
+
+
+def plan_json(path: Path) -> Result:
+    """`topoctl plan --format json --detailed-exitcode` of one manifest file."""
+    return topoctl("plan", "-f", path, "--format", "json", "--detailed-exitcode")
+
+
+def apply_ok(path: Path, *flags: str) -> Result:
+    """`topoctl apply --auto-approve`, asserting that it succeeded."""
+    result = topoctl("apply", "-f", path, "--auto-approve", *flags)
+    assert result.code == 0, str(result)
+    return result
+
+
+def assert_empty(path: Path) -> None:
+    """The plan of `path` has no changes: the contract after every apply."""
+    result = topoctl("plan", "-f", path, "--detailed-exitcode")
+    assert result.code == 0, f"plan after apply is not empty:\n{result}"
+    assert "No changes." in result.stdout
+
+
+def change_of(result: Result, address: str) -> dict[str, Any]:
+    """The change of `address` in a JSON plan result."""
+    for change in result.json["changes"]:
+        if change["address"] == address:
+            return dict(change)
+    raise AssertionError(f"{address} is not in the plan:\n{result}")

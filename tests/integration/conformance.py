@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli import Result, planned, topoctl, write_manifest
+from tests.cli import Result, assert_empty, plan_json, planned, topoctl, write_manifest
 
 STAGES = ("create", "update", "replace", "delete")
 
@@ -51,12 +51,10 @@ class Conformance:
         return write_manifest(tmp_path / f"{stage}.yaml", self.manifest(ns, stage))
 
     def _plan(self, path: Path) -> Result:
-        return topoctl("plan", "-f", path, "--format", "json", "--detailed-exitcode")
+        return plan_json(path)
 
     def _assert_empty(self, path: Path) -> None:
-        result = topoctl("plan", "-f", path, "--detailed-exitcode")
-        assert result.code == 0, f"plan after apply is not empty:\n{result}"
-        assert "No changes." in result.stdout
+        assert_empty(path)
 
     @pytest.mark.integration
     def test_life_cycle(self, tmp_path: Path, ns: str) -> None:
