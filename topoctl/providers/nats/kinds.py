@@ -69,7 +69,7 @@ class StreamKind(KindSpec):
         notes = super().at_risk(observed)
         consumers = observed.info.get("consumers")
         if isinstance(consumers, int) and consumers > 0:
-            notes.append(f"{_plural(consumers, 'consumer')} of it will be deleted with it")
+            notes.append(f"its {_plural(consumers, 'consumer')} go with it (declared ones are created again)")
         return notes
 
 
