@@ -69,7 +69,8 @@ class StreamKind(KindSpec):
         notes = super().at_risk(observed)
         consumers = observed.info.get("consumers")
         if isinstance(consumers, int) and consumers > 0:
-            notes.append(f"its {_plural(consumers, 'consumer')} go with it (declared ones are created again)")
+            verb = "goes" if consumers == 1 else "go"
+            notes.append(f"its {_plural(consumers, 'consumer')} {verb} with it (declared ones are created again)")
         return notes
 
 
