@@ -29,7 +29,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from tests.cli import Result, planned, topoctl, write_manifest
+from tests.cli import apply_ok as apply
+from tests.cli import assert_empty, change_of, planned, topoctl, write_manifest
+from tests.cli import plan_json as plan
 from topoctl.providers.kafka.driver import KafkaDriver, topic_configs
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -88,22 +90,6 @@ def manifest(topics: dict[str, Any], acls: list[dict[str, Any]] | None = None, *
     return {"version": 1, "brokers": {"k": broker}}
 
 
-def plan(path: Path) -> Result:
-    return topoctl("plan", "-f", path, "--format", "json", "--detailed-exitcode")
-
-
-def apply(path: Path, *flags: str) -> Result:
-    result = topoctl("apply", "-f", path, "--auto-approve", *flags)
-    assert result.code == 0, str(result)
-    return result
-
-
-def assert_empty(path: Path) -> None:
-    result = topoctl("plan", "-f", path, "--detailed-exitcode")
-    assert result.code == 0, f"plan after apply is not empty:\n{result}"
-    assert "No changes." in result.stdout
-
-
 def live_config(admin: AdminClient, topic: str) -> dict[str, Any]:
     (future,) = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)]).values()
     return topic_configs(future.result().values())
@@ -128,13 +114,6 @@ def wait_for(predicate: Any, what: str) -> None:
     while not predicate():
         assert time.monotonic() < deadline, f"broker never showed: {what}"
         time.sleep(0.05)
-
-
-def change_of(result: Result, address: str) -> dict[str, Any]:
-    for change in result.json["changes"]:
-        if change["address"] == address:
-            return dict(change)
-    raise AssertionError(f"{address} not in plan: {result}")
 
 
 # -- tests ------------------------------------------------------------------------------------

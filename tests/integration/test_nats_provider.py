@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 import nats
 import pytest
 
-from tests.cli import Result, planned, topoctl, write_manifest
+from tests.cli import apply_ok as apply
+from tests.cli import assert_empty, change_of, planned, topoctl, write_manifest
+from tests.cli import plan_json as plan
 
 NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 pytestmark = pytest.mark.integration
@@ -112,29 +114,6 @@ def manifest(streams: dict[str, Any] | None = None, **extra: Any) -> dict[str, A
         broker["streams"] = streams
     broker.update(extra)
     return {"version": 1, "brokers": {"n": broker}}
-
-
-def plan(path: Path) -> Result:
-    return topoctl("plan", "-f", path, "--format", "json", "--detailed-exitcode")
-
-
-def apply(path: Path, *flags: str) -> Result:
-    result = topoctl("apply", "-f", path, "--auto-approve", *flags)
-    assert result.code == 0, str(result)
-    return result
-
-
-def assert_empty(path: Path) -> None:
-    result = topoctl("plan", "-f", path, "--detailed-exitcode")
-    assert result.code == 0, f"plan after apply is not empty:\n{result}"
-    assert "No changes." in result.stdout
-
-
-def change_of(result: Result, address: str) -> dict[str, Any]:
-    for change in result.json["changes"]:
-        if change["address"] == address:
-            return dict(change)
-    raise AssertionError(f"{address} not in plan: {result}")
 
 
 def write(tmp_path: Path, document: dict[str, Any], name: str = "m.yaml") -> Path:

@@ -13,6 +13,8 @@ import pika
 import pytest
 import yaml
 
+from tests.cli import apply_ok as apply
+from tests.cli import assert_empty as assert_no_changes
 from tests.cli import planned, topoctl, write_manifest
 from tests.integration.test_rabbitmq_support import (
     BROKER,
@@ -56,16 +58,6 @@ def plan_json(path: Path) -> dict[str, Any]:
     assert result.code in (0, 2), str(result)
     data: dict[str, Any] = result.json
     return data
-
-
-def apply(path: Path, *flags: str) -> None:
-    result = topoctl("apply", "-f", path, "--auto-approve", *flags)
-    assert result.code == 0, str(result)
-
-
-def assert_no_changes(path: Path) -> None:
-    result = topoctl("plan", "-f", path, "--detailed-exitcode")
-    assert result.code == 0, f"plan after apply is not empty:\n{result}"
 
 
 def addr(kind: str, *name: str) -> str:
