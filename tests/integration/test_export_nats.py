@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.cli import topoctl, write_manifest
+from tests.integration.export_support import assert_targets_cover
 from tests.integration.test_nats_provider import NATS_URL, cleanup, js_ok, run
 
 pytestmark = pytest.mark.integration
@@ -111,6 +112,7 @@ def test_export_of_hand_built_jetstream_plans_empty(tmp_path: Path, space: str) 
     targets += ["--target", f"{BROKER}/kv_bucket/{made['key_value'][0]}"]
     targets += ["--target", f"{BROKER}/object_store/{made['object_stores'][0]}"]
     # Narrowed to this test's objects: other tests create and delete streams on the same server.
+    assert_targets_cover(exported, targets, lambda a: ns in "/".join(a.name))
     plan = topoctl("plan", "-f", exported, "--detailed-exitcode", *targets)
     assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
     assert "No changes." in plan.stdout

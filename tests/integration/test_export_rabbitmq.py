@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.cli import topoctl, write_manifest
+from tests.integration.export_support import assert_targets_cover
 from tests.integration.test_rabbitmq_support import AUTH, URL, api, delete_vhost, seg, unique_vhost
 
 pytestmark = pytest.mark.integration
@@ -128,6 +129,7 @@ def test_export_of_a_hand_built_vhost_plans_empty(tmp_path: Path, vhost: str) ->
 
     validated = topoctl("validate", "-f", exported, env=ENV)
     assert validated.code == 0, str(validated)
+    assert_targets_cover(exported, _targets(vhost), lambda a: a.name[0] == vhost, ENV)
     plan = topoctl("plan", "-f", exported, "--detailed-exitcode", *_targets(vhost), env=ENV)
     assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
     assert "No changes." in plan.stdout
