@@ -33,6 +33,7 @@ class FakeSQS:
         self.calls: list[tuple[str, Any]] = []
         self.create_errors: list[ClientError] = []
         self.echo_redrive_allow = True
+        self.ignore_paging = False
 
     def url(self, name: str) -> str:
         return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
@@ -43,9 +44,13 @@ class FakeSQS:
             raise client_error("AWS.SimpleQueueService.NonExistentQueue", "GetQueueAttributes")
         return name
 
-    def list_queues(self, MaxResults: int | None = None, NextToken: str | None = None) -> dict[str, Any]:
+    def list_queues(
+        self, MaxResults: int | None = None, NextToken: str | None = None, QueueNamePrefix: str = ""
+    ) -> dict[str, Any]:
         self.calls.append(("list_queues", MaxResults))
-        names = sorted(self.queues)
+        names = sorted(n for n in self.queues if n.startswith(QueueNamePrefix))
+        if self.ignore_paging:  # like moto: the first 1000, never a token
+            return {"QueueUrls": [self.url(n) for n in names[:1000]]}
         start = int(NextToken or 0)
         size = MaxResults or 1000
         page: dict[str, Any] = {"QueueUrls": [self.url(n) for n in names[start : start + size]]}
@@ -222,6 +227,16 @@ def test_reads_every_queue_page_past_1000(fakes: tuple[FakeSQS, FakeSNS, FakeSTS
         ("list_topics", "100"),
         ("list_topics", "200"),
     ]
+
+
+def test_endpoint_ignoring_max_results_is_listed_by_prefix(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.ignore_paging = True
+    names = [f"q{i:04d}" for i in range(2500)] + ["q", "q0", "q0.fifo", "q00-x.fifo", "a"]
+    for name in names:
+        sqs.queues[name] = {}
+    observed = driver(fakes).read([], [])
+    assert sorted(r.address.name[0] for r in observed) == sorted(names)
 
 
 def test_read_normalises_wire_values(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:

@@ -50,6 +50,9 @@ READ_TIMEOUT_S = 30
 MAX_ATTEMPTS = 3  # bounded, so that a plan against an unreachable endpoint fails within 15 s
 SQS_PAGE = 1000  # ListQueues stops at 1000 without MaxResults; with it, it pages
 _CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+# Queue names are [A-Za-z0-9_-], plus `.fifo` at the end. (No `.` here: moto matches the
+# prefix as a regular expression.)
+_NAME_CHARS = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 _PENDING_ARNS = frozenset({"PendingConfirmation", "pending confirmation"})
 
 
@@ -219,14 +222,38 @@ class AwsDriver(Driver):
         return [r for r in results if r is not None]
 
     def _list_queue_urls(self) -> list[str]:
-        urls: list[str] = []
+        return sorted(self._list_queues_by_prefix(""))
+
+    def _list_queues_by_prefix(self, prefix: str) -> set[str]:
+        urls, truncated = self._list_queue_pages(prefix)
+        if not truncated:
+            return urls
+        # A full page without a NextToken: the endpoint ignores MaxResults and stops at 1000 (moto
+        # does). Split the listing by the next character of the name until no part is full.
+        for char in _NAME_CHARS:
+            urls |= self._list_queues_by_prefix(prefix + char)
+        # The names the longer prefixes miss: `prefix` itself and `prefix.fifo`.
+        for name in (prefix, prefix + ".fifo") if prefix else ():
+            try:
+                urls.add(str(self.clients.sqs.get_queue_url(QueueName=name)["QueueUrl"]))
+            except ClientError:
+                pass
+            except BotoCoreError as exc:
+                self._fail("cannot list queues", exc)
+        return urls
+
+    def _list_queue_pages(self, prefix: str) -> tuple[set[str], bool]:
+        urls: set[str] = set()
         kwargs: dict[str, Any] = {"MaxResults": SQS_PAGE}
+        if prefix:
+            kwargs["QueueNamePrefix"] = prefix
         while True:
             page = self._call("cannot list queues", self.clients.sqs.list_queues, **kwargs)
-            urls.extend(page.get("QueueUrls") or [])
+            listed = page.get("QueueUrls") or []
+            urls.update(listed)
             token = page.get("NextToken")
             if not token:
-                return urls
+                return urls, len(listed) >= SQS_PAGE
             kwargs["NextToken"] = token
 
     def _list_topics(self) -> list[str]:
