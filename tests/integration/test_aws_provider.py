@@ -1,0 +1,358 @@
+"""The AWS provider against moto (dev/brokers up moto), through the CLI.
+
+Every test works under its own name prefix and removes what it made. moto does not enforce the
+60-second QueueDeletedRecently window, QueueAlreadyExists, pending confirmations or
+RedriveAllowPolicy read-back: tests/unit/test_aws_driver.py covers those with injected errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.cli import Result, planned, topoctl, write_manifest
+
+ENDPOINT = os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:5000"
+REGION = "us-east-1"
+KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+B = "cloud"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "aws.yaml"
+pytestmark = pytest.mark.integration
+
+
+class Aws:
+    def __init__(self) -> None:
+        config = Config(max_pool_connections=64, retries={"total_max_attempts": 3, "mode": "standard"})
+        kwargs: dict[str, Any] = {"endpoint_url": ENDPOINT, "region_name": REGION, "config": config, **KEYS}
+        self.sqs = boto3.client("sqs", **kwargs)
+        self.sns = boto3.client("sns", **kwargs)
+        self.account = boto3.client("sts", **kwargs).get_caller_identity()["Account"]
+
+    def queue_arn(self, name: str) -> str:
+        return f"arn:aws:sqs:{REGION}:{self.account}:{name}"
+
+    def topic_arn(self, name: str) -> str:
+        return f"arn:aws:sns:{REGION}:{self.account}:{name}"
+
+    def url(self, name: str) -> str:
+        return str(self.sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+    def attrs(self, name: str) -> dict[str, str]:
+        return dict(self.sqs.get_queue_attributes(QueueUrl=self.url(name), AttributeNames=["All"])["Attributes"])
+
+    def queue_names(self, prefix: str) -> list[str]:
+        names: list[str] = []
+        kwargs: dict[str, Any] = {"QueueNamePrefix": prefix, "MaxResults": 1000}
+        while True:
+            page = self.sqs.list_queues(**kwargs)
+            names += [u.rsplit("/", 1)[-1] for u in page.get("QueueUrls", [])]
+            if not page.get("NextToken"):
+                return names
+            kwargs["NextToken"] = page["NextToken"]
+
+    def subscriptions(self, topic: str) -> list[dict[str, str]]:
+        return list(self.sns.list_subscriptions_by_topic(TopicArn=self.topic_arn(topic))["Subscriptions"])
+
+    def subscription_attrs(self, arn: str) -> dict[str, str]:
+        return dict(self.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"])
+
+    def cleanup(self, prefix: str) -> None:
+        pages = self.sns.get_paginator("list_topics").paginate()
+        topics = [t["TopicArn"] for p in pages for t in p["Topics"] if t["TopicArn"].split(":")[-1].startswith(prefix)]
+        for arn in topics:
+            for sub in self.sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]:
+                if sub["SubscriptionArn"].startswith("arn:"):
+                    self.sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
+            self.sns.delete_topic(TopicArn=arn)
+        urls = [f"{ENDPOINT}/{self.account}/{n}" for n in self.queue_names(prefix)]
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(lambda u: self.sqs.delete_queue(QueueUrl=u), urls))
+
+
+@pytest.fixture(scope="module")
+def aws() -> Aws:
+    try:
+        client = Aws()
+        client.sqs.list_queues(MaxResults=1)
+    except Exception as exc:  # an unreachable broker fails the run, it never skips it
+        pytest.fail(f"moto is not reachable at {ENDPOINT} (start it: dev/brokers up moto): {exc}")
+    return client
+
+
+@pytest.fixture
+def ns(aws: Aws) -> Iterator[str]:
+    ns = f"t{uuid.uuid4().hex[:8]}-"
+    yield ns
+    aws.cleanup(ns)
+
+
+def manifest(tmp_path: Path, name: str = "m.yaml", **sections: Any) -> Path:
+    connection = {
+        "region": REGION,
+        "endpoint_url": ENDPOINT,
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+    }
+    doc = {"version": 1, "brokers": {B: {"type": "aws", "connection": connection, **sections}}}
+    return write_manifest(tmp_path / name, doc)
+
+
+def plan_json(path: Path) -> Result:
+    return topoctl("plan", "-f", path, "--format", "json", "--detailed-exitcode")
+
+
+def apply(path: Path, *flags: str) -> Result:
+    result = topoctl("apply", "-f", path, "--auto-approve", *flags)
+    assert result.code == 0, str(result)
+    return result
+
+
+def assert_empty(path: Path) -> None:
+    result = topoctl("plan", "-f", path, "--detailed-exitcode")
+    assert result.code == 0, f"plan after apply is not empty:\n{result}"
+
+
+def apply_and_settle(path: Path, *flags: str) -> None:
+    apply(path, *flags)
+    assert_empty(path)
+
+
+# --- the shipped example ------------------------------------------------------------------------
+
+
+def test_example_applies_and_replans_empty(aws: Aws, tmp_path: Path) -> None:
+    # The example has fixed names: work on a copy with a unique prefix.
+    ns = f"t{uuid.uuid4().hex[:8]}-"
+    text = EXAMPLE.read_text(encoding="utf-8").replace("shop-", ns)
+    path = tmp_path / "aws.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        apply_and_settle(path)
+        assert aws.attrs(f"{ns}orders-dlq.fifo")["FifoQueue"] == "true"
+        redrive = json.loads(aws.attrs(f"{ns}billing")["RedrivePolicy"])
+        assert redrive == {"deadLetterTargetArn": aws.queue_arn(f"{ns}billing-dlq"), "maxReceiveCount": 5}
+        endpoints = {s["Endpoint"] for s in aws.subscriptions(f"{ns}order-events")}
+        assert endpoints == {aws.queue_arn(f"{ns}{q}") for q in ("billing", "shipping", "audit")}
+    finally:
+        aws.cleanup(ns)
+
+
+# --- scale ----------------------------------------------------------------------------------------
+
+
+def test_more_than_1000_queues_plan_and_apply(aws: Aws, ns: str, tmp_path: Path) -> None:
+    names = [f"{ns}{i:04d}" for i in range(1050)]
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(lambda n: aws.sqs.create_queue(QueueName=n, Attributes={"VisibilityTimeout": "30"}), names))
+    changed = names[-3:]  # beyond the first page of 1000
+    queues = {n: {"visibility_timeout": "1m" if n in changed else "30s"} for n in names}
+    path = manifest(tmp_path, sqs={"queues": queues})
+    changes = planned(plan_json(path))
+    # A queue missed by the listing would show up as a create.
+    assert changes == {f"{B}/sqs_queue/{n}": "update" for n in changed}
+    apply_and_settle(path)
+    assert aws.attrs(changed[0])["VisibilityTimeout"] == "60"
+
+
+# --- queues ---------------------------------------------------------------------------------------
+
+
+def test_visibility_timeout_updates_in_place(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q = f"{ns}work"
+    apply_and_settle(manifest(tmp_path, sqs={"queues": {q: {"visibility_timeout": "30s", "tags": {"a": "1"}}}}))
+    url, before = aws.url(q), aws.attrs(q)
+    aws.sqs.send_message(QueueUrl=url, MessageBody="keep me")
+    path = manifest(tmp_path, "m2.yaml", sqs={"queues": {q: {"visibility_timeout": "2m", "tags": {"b": "2"}}}})
+    result = plan_json(path)
+    assert result.code == 2
+    (change,) = result.json["changes"]
+    assert change["action"] == "update" and not change["destructive"]
+    assert {f["field"] for f in change["fields"]} == {"visibility_timeout", "tags"}
+    apply_and_settle(path)
+    after = aws.attrs(q)
+    assert aws.url(q) == url
+    assert after["CreatedTimestamp"] == before["CreatedTimestamp"]
+    assert after["VisibilityTimeout"] == "120"
+    assert after["ApproximateNumberOfMessages"] == "1"
+    assert aws.sqs.list_queue_tags(QueueUrl=url).get("Tags") == {"b": "2"}
+
+
+def test_json_attributes_compare_by_meaning(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q, dlq = f"{ns}src", f"{ns}src-dlq"
+    aws.sqs.create_queue(QueueName=dlq)
+    policy = {
+        "Statement": [
+            {
+                "Resource": aws.queue_arn(q),
+                "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes"],
+                "Principal": {"AWS": [aws.account]},
+                "Effect": "Allow",
+                "Sid": "own",
+            }
+        ],
+        "Version": "2012-10-17",
+    }
+    redrive = {"maxReceiveCount": "4", "deadLetterTargetArn": aws.queue_arn(dlq)}
+    aws.sqs.create_queue(QueueName=q, Attributes={"Policy": json.dumps(policy), "RedrivePolicy": json.dumps(redrive)})
+    declared_policy = {
+        "Version": "2012-10-17",
+        "Statement": {
+            "Sid": "own",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{aws.account}:root"},
+            "Action": ["sqs:GetQueueAttributes", "sqs:SendMessage"],
+            "Resource": f"arn:aws:sqs:{REGION}:{{account}}:{q}",
+        },
+    }
+    path = manifest(tmp_path, sqs={"queues": {q: {"policy": declared_policy, "dead_letter": {"max_receive_count": 4}}}})
+    result = plan_json(path)
+    assert result.code == 0, str(result)
+    assert result.json["changes"] == []
+    changed = manifest(tmp_path, "m2.yaml", sqs={"queues": {q: {"dead_letter": {"max_receive_count": 6}}}})
+    assert planned(plan_json(changed)) == {f"{B}/sqs_queue/{q}": "update"}
+
+
+def test_fifo_queue_with_fifo_dlq(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q = f"{ns}orders.fifo"
+    queues = {q: {"content_based_deduplication": True, "deduplication_scope": "messageGroup", "dead_letter": {}}}
+    apply_and_settle(manifest(tmp_path, sqs={"queues": queues}))
+    assert aws.attrs(f"{ns}orders-dlq.fifo")["FifoQueue"] == "true"
+    assert json.loads(aws.attrs(q)["RedrivePolicy"])["deadLetterTargetArn"] == aws.queue_arn(f"{ns}orders-dlq.fifo")
+
+
+def test_prune_and_state_absent(aws: Aws, ns: str, tmp_path: Path) -> None:
+    keep, stray, gone = f"{ns}keep", f"{ns}stray", f"{ns}gone"
+    outside = f"x{ns}outside"
+    for name in (keep, stray, gone, outside):
+        aws.sqs.create_queue(QueueName=name)
+    try:
+        path = manifest(tmp_path, prune={"prefix": ns}, sqs={"queues": {keep: {}, gone: {"state": "absent"}}})
+        changes = planned(plan_json(path))
+        assert changes == {f"{B}/sqs_queue/{stray}": "delete", f"{B}/sqs_queue/{gone}": "delete"}
+        refused = topoctl("apply", "-f", path, "--auto-approve")
+        assert refused.code == 1 and "--allow-destructive" in refused.stderr
+        assert set(aws.queue_names(ns)) == {keep, stray, gone}
+        apply_and_settle(path, "--allow-destructive")
+        assert aws.queue_names(ns) == [keep]
+        assert aws.queue_names(f"x{ns}") == [outside]
+    finally:
+        aws.cleanup(f"x{ns}")
+
+
+# --- SNS ------------------------------------------------------------------------------------------
+
+
+def test_queue_policy_composed_from_two_topics(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q, a, b = f"{ns}inbox", f"{ns}a", f"{ns}b"
+    own = {"Sid": "mine", "Effect": "Allow", "Principal": "*", "Action": "sqs:GetQueueAttributes", "Resource": "*"}
+
+    def doc(b_state: str) -> dict[str, Any]:
+        return {
+            "sqs": {"queues": {q: {"policy": {"Version": "2012-10-17", "Statement": [own]}}}},
+            "sns": {
+                "topics": {
+                    a: {"subscriptions": [{"protocol": "sqs", "endpoint": q, "raw_message_delivery": True}]},
+                    b: {"subscriptions": [{"protocol": "sqs", "endpoint": q, "state": b_state}]},
+                }
+            },
+        }
+
+    apply_and_settle(manifest(tmp_path, **doc("present")))
+    policy = json.loads(aws.attrs(q)["Policy"])
+    sources = {s["Sid"]: s.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn") for s in policy["Statement"]}
+    assert sources == {"mine": None, f"topoctl-sns-{a}": [aws.topic_arn(a)], f"topoctl-sns-{b}": [aws.topic_arn(b)]}
+    # Fan-out works end to end: a message published on a reaches the queue, raw.
+    aws.sns.publish(TopicArn=aws.topic_arn(a), Message="hello")
+    received = aws.sqs.receive_message(QueueUrl=aws.url(q), WaitTimeSeconds=2)["Messages"]
+    assert [m["Body"] for m in received] == ["hello"]
+
+    path = manifest(tmp_path, "m2.yaml", **doc("absent"))
+    changes = planned(plan_json(path))
+    assert changes == {f"{B}/sns_subscription/{b}/sqs/{q}": "delete", f"{B}/sqs_queue/{q}": "update"}
+    apply_and_settle(path, "--allow-destructive")
+    sids = {s["Sid"] for s in json.loads(aws.attrs(q)["Policy"])["Statement"]}
+    assert sids == {"mine", f"topoctl-sns-{a}"}
+    assert [s["Protocol"] for s in aws.subscriptions(b)] == []
+
+
+def test_subscription_filter_policy_updates_in_place(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q, t = f"{ns}q", f"{ns}t"
+
+    def doc(types: list[str], scope: str) -> dict[str, Any]:
+        sub = {"protocol": "sqs", "endpoint": q, "filter_policy": {"type": types}, "filter_policy_scope": scope}
+        return {"sqs": {"queues": {q: {}}}, "sns": {"topics": {t: {"display_name": "T", "subscriptions": [sub]}}}}
+
+    apply_and_settle(manifest(tmp_path, **doc(["created"], "MessageAttributes")))
+    (sub,) = aws.subscriptions(t)
+    path = manifest(tmp_path, "m2.yaml", **doc(["paid", "created"], "MessageBody"))
+    assert planned(plan_json(path)) == {f"{B}/sns_subscription/{t}/sqs/{q}": "update"}
+    apply_and_settle(path)
+    (after,) = aws.subscriptions(t)
+    assert after["SubscriptionArn"] == sub["SubscriptionArn"]
+    attrs = aws.subscription_attrs(sub["SubscriptionArn"])
+    assert json.loads(attrs["FilterPolicy"]) == {"type": ["created", "paid"]}
+    assert attrs["FilterPolicyScope"] == "MessageBody"
+
+
+def test_subscription_dead_letter(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q, t = f"{ns}q", f"{ns}t"
+    sub = {"protocol": "sqs", "endpoint": q, "dead_letter": {}}
+    apply_and_settle(manifest(tmp_path, sqs={"queues": {q: {}}}, sns={"topics": {t: {"subscriptions": [sub]}}}))
+    (live,) = aws.subscriptions(t)
+    redrive = json.loads(aws.subscription_attrs(live["SubscriptionArn"])["RedrivePolicy"])
+    assert redrive == {"deadLetterTargetArn": aws.queue_arn(f"{t}-dlq")}
+    (statement,) = json.loads(aws.attrs(f"{t}-dlq")["Policy"])["Statement"]
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [aws.topic_arn(t)]
+    assert statement["Principal"] == {"Service": ["sns.amazonaws.com"]}
+
+
+def test_fifo_topic_to_fifo_queue(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q, t = f"{ns}q.fifo", f"{ns}t.fifo"
+    topic = {"content_based_deduplication": True, "subscriptions": [{"protocol": "sqs", "endpoint": q}]}
+    apply_and_settle(manifest(tmp_path, sqs={"queues": {q: {}}}, sns={"topics": {t: topic}}))
+    attrs = aws.sns.get_topic_attributes(TopicArn=aws.topic_arn(t))["Attributes"]
+    assert attrs["FifoTopic"] == "true" and attrs["ContentBasedDeduplication"] == "true"
+
+
+def test_topic_attributes_and_tags_update_in_place(aws: Aws, ns: str, tmp_path: Path) -> None:
+    t = f"{ns}t"
+    apply_and_settle(manifest(tmp_path, sns={"topics": {t: {"display_name": "One", "tags": {"a": "1"}}}}))
+    path = manifest(tmp_path, "m2.yaml", sns={"topics": {t: {"display_name": "Two", "tags": {"b": "2"}}}})
+    assert planned(plan_json(path)) == {f"{B}/sns_topic/{t}": "update"}
+    apply_and_settle(path)
+    arn = aws.topic_arn(t)
+    assert aws.sns.get_topic_attributes(TopicArn=arn)["Attributes"]["DisplayName"] == "Two"
+    assert aws.sns.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+
+
+# --- connection -----------------------------------------------------------------------------------
+
+
+def test_unreachable_endpoint_fails_with_broker_name(tmp_path: Path) -> None:
+    connection = {
+        "region": REGION,
+        "endpoint_url": "http://127.0.0.1:9",
+        "access_key_id": "k",
+        "secret_access_key": "s3cret",
+    }
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        {"version": 1, "brokers": {B: {"type": "aws", "connection": connection, "sqs": {"queues": {"q": {}}}}}},
+    )
+    started = time.monotonic()
+    result = topoctl("plan", "-f", path)
+    assert result.code == 1
+    assert "cloud" in result.stderr and "cannot connect" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 15
