@@ -33,9 +33,7 @@ _state = {"debug": False}
 
 Files = Annotated[
     list[str] | None,
-    typer.Option(
-        "-f", "--file", help="Manifest file or directory (repeatable; later files override earlier ones)."
-    ),
+    typer.Option("-f", "--file", help="Manifest file or directory (repeatable; later files override earlier ones)."),
 ]
 Targets = Annotated[
     list[str] | None,
@@ -156,9 +154,7 @@ def plan(
     files: Files = None,
     target: Targets = None,
     fmt: Format = "text",
-    out: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Save the plan to this file for `apply`.")
-    ] = None,
+    out: Annotated[Path | None, typer.Option("-o", "--out", help="Save the plan to this file for `apply`.")] = None,
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes (0: none, 1: error).")
     ] = False,
@@ -203,14 +199,10 @@ def _read_plan(path: Path) -> Any:
 @app.command()
 @handle_errors
 def apply(
-    planfile: Annotated[
-        Path | None, typer.Argument(help="A plan saved with `plan -o`; applied exactly.")
-    ] = None,
+    planfile: Annotated[Path | None, typer.Argument(help="A plan saved with `plan -o`; applied exactly.")] = None,
     files: Files = None,
     target: Targets = None,
-    auto_approve: Annotated[
-        bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")
-    ] = False,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
     allow_destructive: Annotated[
         bool, typer.Option("--allow-destructive", help="Allow replace and delete actions.")
     ] = False,
@@ -256,9 +248,7 @@ def apply(
 
 def _confirm() -> None:
     if not sys.stdin.isatty():
-        raise TopoctlError(
-            "refusing to apply without confirmation: stdin is not a terminal (use --auto-approve)"
-        )
+        raise TopoctlError("refusing to apply without confirmation: stdin is not a terminal (use --auto-approve)")
     _err("\nDo you want to perform these actions? Only 'yes' will be accepted.")
     sys.stderr.write("  Enter a value: ")
     sys.stderr.flush()

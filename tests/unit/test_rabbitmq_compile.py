@@ -339,7 +339,7 @@ def test_flows_follow_bindings_and_dead_letters(tmp_path: Path) -> None:
     edges = {(str(f.source), str(f.target), f.label, f.dead_letter) for f in flows(resources)}
     assert edges == {
         ("r/exchange/v/orders", "r/queue/v/billing", "order.*", False),
-        ("r/queue/v/billing", "r/exchange/v/billing.dlx", "dead letters (billing)", True),
+        ("r/queue/v/billing", "r/exchange/v/billing.dlx", "dead letters, key billing", True),
         ("r/exchange/v/billing.dlx", "r/queue/v/billing.dlq", "billing", False),
     }
 

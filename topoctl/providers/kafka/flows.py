@@ -8,6 +8,9 @@ from topoctl.model import Address, Resource
 from topoctl.providers.base import Flow
 from topoctl.providers.kafka.kinds import TOPIC
 
+# Every topic carries messages, so every topic is drawn, with or without a dead-letter topic.
+NODE_KINDS = frozenset({TOPIC})
+
 
 def flows(desired: Sequence[Resource]) -> list[Flow]:
     out: list[Flow] = []

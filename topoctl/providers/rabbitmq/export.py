@@ -18,7 +18,7 @@ from topoctl.model import JSON, Resource
 from topoctl.providers.rabbitmq.kinds import BINDING, EXCHANGE, POLICY, QUEUE, VHOST
 
 # The keys the compiler normalises to ms and bytes: the same sets, so both directions agree.
-from topoctl.providers.rabbitmq.values import _BYTE_KEYS, _MAX_AGE_KEYS, _MS_KEYS
+from topoctl.providers.rabbitmq.values import BYTE_KEYS, MAX_AGE_KEYS, MS_KEYS
 
 DEFAULT_VHOST = "/"
 
@@ -105,10 +105,10 @@ def _arguments(out: dict[str, JSON], attrs: Mapping[str, JSON]) -> None:
 
 def _readable(key: str, value: JSON) -> JSON:
     """Milliseconds and bytes the way a person writes them; the compiler normalises them back."""
-    if key in _MS_KEYS:
+    if key in MS_KEYS:
         return duration_ms(value)
-    if key in _BYTE_KEYS:
+    if key in BYTE_KEYS:
         return size(value)
-    if key in _MAX_AGE_KEYS and isinstance(value, str) and value.endswith("D"):
+    if key in MAX_AGE_KEYS and isinstance(value, str) and value.endswith("D"):
         return value[:-1] + "d"  # RabbitMQ's `7D` is the manifest's `7d`
     return value

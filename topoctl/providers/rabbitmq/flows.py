@@ -1,34 +1,97 @@
-"""`topoctl graph` for RabbitMQ: bindings route messages from an exchange to a queue or exchange,
-and a queue with a dead-letter exchange sends its failed messages there."""
+"""`topoctl graph` for RabbitMQ: exchange -(binding)-> queue or exchange, queue -(dead letters)->
+its dead-letter exchange, exchange -(unroutable)-> its alternate exchange.
+
+Dead-lettering is read from the queue's `x-dead-letter-exchange` argument (what `dead_letter:`
+compiles to) or, failing that, from the one policy that applies to the queue: the matching policy
+of highest priority, as RabbitMQ picks it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 
-from topoctl.model import Resource
+from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Flow
-from topoctl.providers.rabbitmq.kinds import BINDING, QUEUE, destination_address, exchange_address
+from topoctl.providers.rabbitmq.kinds import BINDING, EXCHANGE, POLICY, QUEUE, destination_address, exchange_address
+
+# What the graph draws as nodes; vhosts and policies shape the flow but carry no messages.
+NODE_KINDS = frozenset({EXCHANGE, QUEUE})
+DEAD_LETTERS = "dead letters"
 
 
 def flows(desired: Sequence[Resource]) -> list[Flow]:
     out: list[Flow] = []
-    for resource in desired:
-        if resource.absent:
-            continue
-        vhost = resource.address.name[0]
-        attrs = resource.attrs
-        if resource.kind == BINDING:
-            source = exchange_address(resource.broker, vhost, str(attrs["source"]))
-            target = destination_address(
-                resource.broker, vhost, str(attrs["destination_type"]), str(attrs["destination"])
-            )
-            out.append(Flow(source, target, label=str(attrs.get("routing_key") or "")))
-        elif resource.kind == QUEUE:
-            arguments = attrs.get("arguments") or {}
-            dlx = arguments.get("x-dead-letter-exchange")
-            if isinstance(dlx, str) and dlx:
-                target = exchange_address(resource.broker, vhost, dlx)
-                key = arguments.get("x-dead-letter-routing-key")
-                label = f"dead letters ({key})" if key else "dead letters"
-                out.append(Flow(resource.address, target, label=label, dead_letter=True))
+    policies = [r for r in desired if r.kind == POLICY]
+    for r in desired:
+        if r.kind == BINDING:
+            out.append(_binding(r))
+        elif r.kind == QUEUE:
+            out += _dead_letter(r, policies)
+        elif r.kind == EXCHANGE:
+            alternate = _arguments(r).get("alternate-exchange")
+            if isinstance(alternate, str) and alternate:
+                out.append(Flow(r.address, exchange_address(r.broker, r.address.name[0], alternate), "unroutable"))
     return out
+
+
+def _arguments(r: Resource) -> Mapping[str, JSON]:
+    arguments = r.attrs.get("arguments")
+    return arguments if isinstance(arguments, Mapping) else {}
+
+
+def _binding(r: Resource) -> Flow:
+    a = r.attrs
+    vhost = r.address.name[0]
+    source = exchange_address(r.broker, vhost, str(a["source"]))
+    target = destination_address(r.broker, vhost, str(a.get("destination_type", "queue")), str(a["destination"]))
+    label = str(a.get("routing_key") or "")
+    arguments = a.get("arguments")
+    if isinstance(arguments, Mapping) and arguments:  # headers bindings route on arguments, not keys
+        label = " ".join(filter(None, [label, ", ".join(f"{k}={v}" for k, v in sorted(arguments.items()))]))
+    return Flow(source, target, label)
+
+
+def _dead_letter(queue: Resource, policies: Sequence[Resource]) -> list[Flow]:
+    vhost, name = queue.address.name
+    arguments = _arguments(queue)
+    dlx = arguments.get("x-dead-letter-exchange")
+    key = arguments.get("x-dead-letter-routing-key")
+    label = DEAD_LETTERS
+    if dlx is None:
+        policy = _policy_for(queue.broker, vhost, name, policies)
+        if policy is not None:
+            definition = policy.attrs.get("definition")
+            definition = definition if isinstance(definition, Mapping) else {}
+            dlx = definition.get("dead-letter-exchange")
+            key = definition.get("dead-letter-routing-key")
+            label = f"{DEAD_LETTERS} (policy {policy.address.name[-1]})"
+    if not isinstance(dlx, str):
+        return []
+    if key:
+        label += f", key {key}"
+    # An empty DLX name is the default exchange, which delivers to the queue named by the key.
+    if dlx == "" and isinstance(key, str):
+        return [Flow(queue.address, Address(queue.broker, QUEUE, (vhost, key)), label, dead_letter=True)]
+    if dlx == "":
+        return []
+    return [Flow(queue.address, exchange_address(queue.broker, vhost, dlx), label, dead_letter=True)]
+
+
+def _policy_for(broker: str, vhost: str, queue: str, policies: Sequence[Resource]) -> Resource | None:
+    best: Resource | None = None
+    for p in policies:
+        if p.broker != broker or p.address.name[0] != vhost or p.attrs.get("apply_to", "all") not in ("queues", "all"):
+            continue
+        try:
+            matches = re.search(str(p.attrs.get("pattern", "")), queue) is not None
+        except re.error:
+            continue  # an Erlang regex Python cannot read: draw no edge rather than a wrong one
+        priority = p.attrs.get("priority", 0)
+        if matches and (best is None or _priority(priority) > _priority(best.attrs.get("priority", 0))):
+            best = p
+    return best
+
+
+def _priority(value: JSON) -> int:
+    return value if isinstance(value, int) else 0

@@ -15,8 +15,8 @@ from topoctl.model import JSON
 from topoctl.units import parse_duration, parse_size
 
 # Argument (queue `arguments`) and policy-definition keys holding milliseconds or bytes.
-_MS_KEYS = frozenset({"x-message-ttl", "x-expires", "message-ttl", "expires"})
-_BYTE_KEYS = frozenset(
+MS_KEYS = frozenset({"x-message-ttl", "x-expires", "message-ttl", "expires"})
+BYTE_KEYS = frozenset(
     {
         "x-max-length-bytes",
         "x-max-in-memory-bytes",
@@ -26,7 +26,7 @@ _BYTE_KEYS = frozenset(
         "stream-max-segment-size-bytes",
     }
 )
-_MAX_AGE_KEYS = frozenset({"x-max-age", "max-age"})
+MAX_AGE_KEYS = frozenset({"x-max-age", "max-age"})
 
 # RabbitMQ's max-age units, largest first (`Y` and `M` have no fixed length: kept verbatim).
 _AGE_UNITS = (("D", 86400), ("h", 3600), ("m", 60), ("s", 1))
@@ -54,11 +54,11 @@ def max_age(value: JSON) -> JSON:
 
 def normalise(key: str, value: JSON) -> JSON:
     """The broker's representation of one argument / definition value. Raises ValueError."""
-    if key in _MS_KEYS:
+    if key in MS_KEYS:
         return parse_duration(value, "ms")
-    if key in _BYTE_KEYS:
+    if key in BYTE_KEYS:
         return parse_size(value)
-    if key in _MAX_AGE_KEYS:
+    if key in MAX_AGE_KEYS:
         return max_age(value)
     return value
 
