@@ -74,9 +74,10 @@ class Aws:
                 if sub["SubscriptionArn"].startswith("arn:"):
                     self.sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
             self.sns.delete_topic(TopicArn=arn)
-        urls = [f"{ENDPOINT}/{self.account}/{n}" for n in self.queue_names(prefix)]
-        with ThreadPoolExecutor(32) as pool:
-            list(pool.map(lambda u: self.sqs.delete_queue(QueueUrl=u), urls))
+        # moto lists at most 1000 queues (even with a prefix): delete until none is left.
+        while names := self.queue_names(prefix):
+            with ThreadPoolExecutor(32) as pool:
+                list(pool.map(lambda n: self.sqs.delete_queue(QueueUrl=self.url(n)), names))
 
 
 @pytest.fixture(scope="module")

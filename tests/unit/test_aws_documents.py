@@ -59,6 +59,15 @@ def test_bare_account_principal_is_the_root_arn() -> None:
     assert attr.normalise(short, None) == attr.normalise(long, None)
 
 
+def test_bare_own_account_principal_matches_placeholder_root() -> None:
+    attr = QUEUE_ATTRS["policy"]
+    live = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sqs:*"}]}
+    declared = {
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::{account}:root"}, "Action": "sqs:*"}]
+    }
+    assert attr.normalise(live, ACCOUNT) == attr.normalise(declared, ACCOUNT)
+
+
 def test_filter_policy_alternatives_sorted_operators_kept() -> None:
     attr = SUBSCRIPTION_ATTRS["filter_policy"]
     a = attr.decode('{"b": {"c": ["y", "x"]}, "n": [{"numeric": [">", 10, "<", 2]}], "t": ["z", "a"]}', None)

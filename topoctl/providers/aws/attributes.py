@@ -55,8 +55,11 @@ class Attr:
 
     def normalise(self, value: JSON, account: str | None) -> JSON:
         """A value in attrs form, with `account` turned into the placeholder."""
-        value = arns.symbolise(value, account)
-        return self.canonical(value) if self.codec == DOC else value
+        if self.codec != DOC:
+            return arns.symbolise(value, account)
+        # Canonical first (a bare account id becomes an ARN), then again after the placeholder
+        # changed the strings that sets are sorted by.
+        return self.canonical(arns.symbolise(self.canonical(value), account))
 
     def encode(self, value: JSON, account: str) -> str:
         """Normalised value -> wire text, placeholders resolved."""

@@ -222,25 +222,34 @@ class AwsDriver(Driver):
         return [r for r in results if r is not None]
 
     def _list_queue_urls(self) -> list[str]:
-        return sorted(self._list_queues_by_prefix(""))
-
-    def _list_queues_by_prefix(self, prefix: str) -> set[str]:
-        urls, truncated = self._list_queue_pages(prefix)
+        urls, truncated = self._list_queue_pages("")
         if not truncated:
-            return urls
+            return sorted(urls)
         # A full page without a NextToken: the endpoint ignores MaxResults and stops at 1000 (moto
-        # does). Split the listing by the next character of the name until no part is full.
-        for char in _NAME_CHARS:
-            urls |= self._list_queues_by_prefix(prefix + char)
-        # The names the longer prefixes miss: `prefix` itself and `prefix.fifo`.
-        for name in (prefix, prefix + ".fifo") if prefix else ():
-            try:
-                urls.add(str(self.clients.sqs.get_queue_url(QueueName=name)["QueueUrl"]))
-            except ClientError:
-                pass
-            except BotoCoreError as exc:
-                self._fail("cannot list queues", exc)
-        return urls
+        # does). Split the listing by the next character of the name, level by level and in
+        # parallel, until no part is full.
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"aws-{self.name}-list") as pool:
+            full = [""]
+            while full:
+                prefixes = [p + c for p in full for c in _NAME_CHARS]
+                parts = list(pool.map(self._list_queue_pages, prefixes))
+                # The names the longer prefixes miss: `p` itself and `p.fifo`.
+                exact = [n for p in full if p for n in (p, p + ".fifo")]
+                urls.update(u for u in pool.map(self._queue_url_if_any, exact) if u)
+                full = []
+                for prefix, (part, part_truncated) in zip(prefixes, parts, strict=True):
+                    urls |= part
+                    if part_truncated:
+                        full.append(prefix)
+        return sorted(urls)
+
+    def _queue_url_if_any(self, name: str) -> str | None:
+        try:
+            return str(self.clients.sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        except ClientError:
+            return None
+        except BotoCoreError as exc:
+            self._fail("cannot list queues", exc)
 
     def _list_queue_pages(self, prefix: str) -> tuple[set[str], bool]:
         urls: set[str] = set()
