@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -350,10 +349,8 @@ def test_unreachable_endpoint_fails_with_broker_name(tmp_path: Path) -> None:
         tmp_path / "m.yaml",
         {"version": 1, "brokers": {B: {"type": "aws", "connection": connection, "sqs": {"queues": {"q": {}}}}}},
     )
-    started = time.monotonic()
     result = topoctl("plan", "-f", path)
     assert result.code == 1
     assert "cloud" in result.stderr and "cannot connect" in result.stderr
     assert "s3cret" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
-    assert time.monotonic() - started < 15

@@ -45,7 +45,7 @@ from topoctl.providers.base import Driver, PruneScope
 DEFAULT_WORKERS = 32
 # After DeleteQueue, SQS refuses the same name for 60 seconds (QueueDeletedRecently).
 RECREATE_WINDOW_S = 65.0
-CONNECT_TIMEOUT_S = 4
+CONNECT_TIMEOUT_S = 3
 READ_TIMEOUT_S = 30
 MAX_ATTEMPTS = 3  # bounded, so that a plan against an unreachable endpoint fails within 15 s
 SQS_PAGE = 1000  # ListQueues stops at 1000 without MaxResults; with it, it pages
