@@ -115,3 +115,21 @@ def test_fifo_change_forces_replacement() -> None:
     address = Address("b", "sqs_queue", ("q",))
     (change,) = QUEUE.field_changes(Resource(address, {"fifo": True}), Resource(address, {"fifo": False}))
     assert change.forces_replacement
+
+
+def test_composed_statements_are_taken_back_when_no_topic_delivers() -> None:
+    address = Address("b", "sqs_queue", ("q",))
+    mine = {"Sid": "mine", "Effect": "Allow", "Principal": "*", "Action": "sqs:GetQueueAttributes", "Resource": "*"}
+    composed = {"Sid": "topoctl-sns-gone", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}}
+    attr = QUEUE_ATTRS["policy"]
+    live = attr.normalise({"Version": "2012-10-17", "Statement": [mine, composed]}, None)
+    (change,) = QUEUE.field_changes(
+        Resource(address, {"fifo": False}), Resource(address, {"fifo": False, "policy": live})
+    )
+    assert change.field == "policy"
+    assert change.after == attr.normalise({"Version": "2012-10-17", "Statement": [mine]}, None)
+    only_composed = attr.normalise({"Statement": [composed]}, None)
+    (change,) = QUEUE.field_changes(Resource(address, {}), Resource(address, {"policy": only_composed}))
+    assert change.after is None
+    untouched = attr.normalise({"Statement": [mine]}, None)
+    assert QUEUE.field_changes(Resource(address, {}), Resource(address, {"policy": untouched})) == []

@@ -32,14 +32,15 @@ from topoctl.providers.aws.attributes import (
     TOPIC_ATTRS,
     Attr,
 )
-from topoctl.providers.aws.documents import as_document, canonical_policy, canonical_redrive
+from topoctl.providers.aws.documents import SID_PREFIX, as_document, canonical_policy, canonical_redrive
 from topoctl.providers.aws.kinds import SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
 from topoctl.providers.base import Compiled, PruneScope
+
+__all__ = ["SID_PREFIX", "compile_broker", "default_dlq_name"]
 
 FIFO_SUFFIX = ".fifo"
 DLQ_SUFFIX = "-dlq"
 DEFAULT_MAX_RECEIVE_COUNT = 5
-SID_PREFIX = "topoctl-sns-"
 POLICY_VERSION = "2012-10-17"
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}(\.fifo)?|[A-Za-z0-9_-]{1,80}")

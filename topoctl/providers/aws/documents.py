@@ -15,6 +15,9 @@ from typing import Any
 
 from topoctl.model import JSON
 
+# Sid of the statements the compiler composes into queue policies for SNS delivery (one per topic).
+SID_PREFIX = "topoctl-sns-"
+
 # Statement keys whose value is one string or a list of strings, in no particular order.
 _SET_KEYS = ("Action", "NotAction", "Resource", "NotResource")
 _BARE_ACCOUNT = re.compile(r"\d{12}")
@@ -155,3 +158,18 @@ def as_document(value: object) -> Mapping[str, Any] | None:
             return None
         return parsed if isinstance(parsed, dict) else None
     return None
+
+
+def without_composed(policy: JSON) -> JSON:
+    """`policy` without the statements topoctl composed for SNS delivery (None if nothing is left).
+
+    Used for a queue that no topic delivers to any more and whose policy the manifest does not
+    declare: what topoctl put there it takes away, the rest stays untouched."""
+    if not isinstance(policy, dict) or not isinstance(policy.get("Statement"), list):
+        return policy
+    kept = [
+        s for s in policy["Statement"] if not (isinstance(s, dict) and str(s.get("Sid", "")).startswith(SID_PREFIX))
+    ]
+    if not kept:
+        return None
+    return {**policy, "Statement": kept}

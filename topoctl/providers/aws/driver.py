@@ -39,6 +39,7 @@ from topoctl.providers.aws.attributes import (
     decode_all,
     encode_all,
 )
+from topoctl.providers.aws.documents import without_composed
 from topoctl.providers.aws.kinds import PENDING, SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
 from topoctl.providers.base import Driver, PruneScope
 
@@ -473,6 +474,8 @@ class AwsDriver(Driver):
         fields = {f.field for f in change.fields}
         url = self._queue_url(name)
         changed = {k: after.get(k) for k in fields if k in QUEUE_ATTRS and k != "fifo"}
+        if "policy" in changed and "policy" not in after:
+            changed["policy"] = without_composed((change.before or {}).get("policy"))
         if changed:
             current_policy = (change.before or {}).get("policy")
             if "policy" not in changed and current_policy is not None:

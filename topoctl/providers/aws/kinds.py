@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from topoctl.model import JSON, FieldChange, Resource
 from topoctl.providers.aws.attributes import QUEUE_ATTRS, SUBSCRIPTION_ATTRS, TOPIC_ATTRS, Attr
+from topoctl.providers.aws.documents import without_composed
 from topoctl.providers.base import KindSpec
 
 SQS_QUEUE = "sqs_queue"
@@ -47,6 +48,20 @@ class AwsKind(KindSpec):
 
 
 @dataclass(frozen=True)
+class QueueKind(AwsKind):
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        changes = super().field_changes(desired, observed)
+        if "policy" not in desired.attrs:
+            # No topic delivers here any more and no policy is declared: take back the statements
+            # topoctl composed earlier (they name topics that no longer send), keep the rest.
+            live = observed.attrs.get("policy")
+            left = without_composed(live)
+            if left != live:
+                changes.append(FieldChange("policy", live, left))
+        return changes
+
+
+@dataclass(frozen=True)
 class TopicKind(AwsKind):
     def at_risk(self, observed: Resource) -> list[str]:
         count = observed.info.get("subscriptions")
@@ -68,7 +83,7 @@ class SubscriptionKind(AwsKind):
         return []
 
 
-QUEUE = AwsKind(SQS_QUEUE, immutable=frozenset({"fifo"}), rank=10, attributes=QUEUE_ATTRS)
+QUEUE = QueueKind(SQS_QUEUE, immutable=frozenset({"fifo"}), rank=10, attributes=QUEUE_ATTRS)
 TOPIC = TopicKind(SNS_TOPIC, immutable=frozenset({"fifo"}), cascades=True, rank=20, attributes=TOPIC_ATTRS)
 SUBSCRIPTION = SubscriptionKind(SNS_SUBSCRIPTION, rank=30, attributes=SUBSCRIPTION_ATTRS)
 
