@@ -256,12 +256,13 @@ def test_queue_policy_composed_from_two_topics(aws: Aws, ns: str, tmp_path: Path
     q, a, b = f"{ns}inbox", f"{ns}a", f"{ns}b"
     own = {"Sid": "mine", "Effect": "Allow", "Principal": "*", "Action": "sqs:GetQueueAttributes", "Resource": "*"}
 
-    def doc(b_state: str) -> dict[str, Any]:
+    def doc(b_state: str, a_state: str = "present", policy: bool = True) -> dict[str, Any]:
+        queue = {"policy": {"Version": "2012-10-17", "Statement": [own]}} if policy else {}
         return {
-            "sqs": {"queues": {q: {"policy": {"Version": "2012-10-17", "Statement": [own]}}}},
+            "sqs": {"queues": {q: queue}},
             "sns": {
                 "topics": {
-                    a: {"subscriptions": [{"protocol": "sqs", "endpoint": q, "raw_message_delivery": True}]},
+                    a: {"subscriptions": [{"protocol": "sqs", "endpoint": q, "state": a_state}]},
                     b: {"subscriptions": [{"protocol": "sqs", "endpoint": q, "state": b_state}]},
                 }
             },
@@ -271,10 +272,10 @@ def test_queue_policy_composed_from_two_topics(aws: Aws, ns: str, tmp_path: Path
     policy = json.loads(aws.attrs(q)["Policy"])
     sources = {s["Sid"]: s.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn") for s in policy["Statement"]}
     assert sources == {"mine": None, f"topoctl-sns-{a}": [aws.topic_arn(a)], f"topoctl-sns-{b}": [aws.topic_arn(b)]}
-    # Fan-out works end to end: a message published on a reaches the queue, raw.
+    # Fan-out works end to end: a message published on a reaches the queue.
     aws.sns.publish(TopicArn=aws.topic_arn(a), Message="hello")
     received = aws.sqs.receive_message(QueueUrl=aws.url(q), WaitTimeSeconds=2)["Messages"]
-    assert [m["Body"] for m in received] == ["hello"]
+    assert [json.loads(m["Body"])["Message"] for m in received] == ["hello"]
 
     path = manifest(tmp_path, "m2.yaml", **doc("absent"))
     changes = planned(plan_json(path))
@@ -283,6 +284,12 @@ def test_queue_policy_composed_from_two_topics(aws: Aws, ns: str, tmp_path: Path
     sids = {s["Sid"] for s in json.loads(aws.attrs(q)["Policy"])["Statement"]}
     assert sids == {"mine", f"topoctl-sns-{a}"}
     assert [s["Protocol"] for s in aws.subscriptions(b)] == []
+
+    # No topic delivers any more and the policy is no longer declared: topoctl takes back its
+    # statements and leaves the hand-written one.
+    path = manifest(tmp_path, "m3.yaml", **doc("absent", "absent", policy=False))
+    apply_and_settle(path, "--allow-destructive")
+    assert [s["Sid"] for s in json.loads(aws.attrs(q)["Policy"])["Statement"]] == ["mine"]
 
 
 def test_subscription_filter_policy_updates_in_place(aws: Aws, ns: str, tmp_path: Path) -> None:
