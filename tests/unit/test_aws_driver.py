@@ -382,7 +382,7 @@ def test_pending_confirmation_is_a_note_not_a_change(fakes: tuple[FakeSQS, FakeS
     plan = diff(desired, observed, lambda a: KINDS[a.kind])
     assert plan.changes == ()
     (note,) = plan.notes
-    assert note.address == sub and "pending_confirmation" in note.notes[0]
+    assert note.address == sub and "pending confirmation" in note.notes[0]
     assert not any(c[0] == "subscribe" for c in sns.calls)
 
 

@@ -50,7 +50,7 @@ def diff(
         if change is None:
             continue
         if not change.fields:
-            notes.append(change)  # only unmanaged live settings differ: shown, never applied
+            notes.append(change)  # nothing to apply, but worth a mention (unmanaged settings, pending)
         else:
             changes[want.address] = change
 
@@ -75,12 +75,12 @@ def _sort_key(change: Change, spec_of: SpecOf) -> tuple[str, int, str, tuple[str
 
 def _compare(want: Resource, have: Resource, spec: KindSpec) -> Change | None:
     fields = spec.field_changes(want, have)
-    if not fields:
+    remarks = spec.notes(want, have)
+    if not fields and not remarks:
         return None
     managed = tuple(f for f in fields if not f.unmanaged)
-    notes = tuple(
-        f"{f.field} is set on the broker but not in the manifest (kept)" for f in fields if f.unmanaged
-    )
+    notes = tuple(f"{f.field} is set on the broker but not in the manifest (kept)" for f in fields if f.unmanaged)
+    notes += tuple(remarks)
     replacing = [f for f in managed if f.forces_replacement]
     reasons = tuple(spec.replace_reason(f) for f in replacing)
     if replacing:

@@ -45,9 +45,7 @@ class KindSpec:
             have = observed.attrs.get(name)
             if not self.equal(name, want, have):
                 changes.append(
-                    FieldChange(
-                        name, have, want, forces_replacement=self.forces_replacement(name, have, want)
-                    )
+                    FieldChange(name, have, want, forces_replacement=self.forces_replacement(name, have, want))
                 )
         return changes
 
@@ -59,6 +57,11 @@ class KindSpec:
 
     def replace_reason(self, change: FieldChange) -> str:
         return f"{change.field} cannot change in place ({_short(change.before)} -> {_short(change.after)})"
+
+    def notes(self, desired: Resource, observed: Resource) -> list[str]:
+        """What the plan should say about a live object that no action changes (an SNS subscription
+        waiting for confirmation). Shown with the resource, never applied."""
+        return []
 
     def at_risk(self, observed: Resource) -> list[str]:
         """What a delete of `observed` loses, from its volatile `info`."""

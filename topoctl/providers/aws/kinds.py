@@ -75,9 +75,14 @@ class SubscriptionKind(AwsKind):
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
         if observed.info.get(PENDING):
             # AWS shows neither the attributes nor the ARN of a subscription waiting for its
-            # endpoint to confirm, and refuses to change or delete it: report it, change nothing.
-            return [FieldChange(PENDING, True, None, unmanaged=True)]
+            # endpoint to confirm, and refuses to change or delete it: change nothing (see notes).
+            return []
         return super().field_changes(desired, observed)
+
+    def notes(self, desired: Resource, observed: Resource) -> list[str]:
+        if observed.info.get(PENDING):
+            return ["pending confirmation by its endpoint: AWS shows and changes nothing of it until then"]
+        return []
 
     def at_risk(self, observed: Resource) -> list[str]:
         return []
