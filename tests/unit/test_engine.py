@@ -10,11 +10,11 @@ from topoctl.engine.applier import apply_plan, execute, refuse_destructive
 from topoctl.engine.diff import diff
 from topoctl.engine.order import waves
 from topoctl.engine.planner import Session
-from topoctl.errors import ApplyError, BrokerError, DestructiveRefused, StalePlanError
+from topoctl.errors import ApplyError, BrokerError, DestructiveRefused, StalePlanError, TopoctlError
 from topoctl.model import Action, Address, Plan, Resource
 from topoctl.providers.base import PruneScope
 
-from .fakes import KINDS, FakeBroker, binding, ex, fake_manifest, q
+from .fakes import KINDS, FakeBroker, FakeDriver, binding, ex, fake_manifest, q
 
 
 def spec_of(address: Address):  # type: ignore[no-untyped-def]
@@ -181,3 +181,18 @@ def test_many_lost_dependents_are_summarised() -> None:
     (change,) = plan.changes
     assert len(change.reasons) == 11
     assert change.reasons[-1] == "also removes 15 more object(s) that depend on it"
+
+
+def test_every_unreachable_broker_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    fakes = {"b": FakeBroker(), "c": FakeBroker(), "ok": FakeBroker()}
+    fakes["b"].down = fakes["c"].down = True
+    manifest, info = fake_manifest(fakes["ok"], [q("x")])
+    by_name = replace(info, driver=lambda name, connection: FakeDriver(name, connection, fakes[name]))
+    brokers = {name: replace(manifest.brokers["b"], name=name) for name in fakes}
+    monkeypatch.setattr(planner, "provider", lambda _type: by_name)
+    with pytest.raises(TopoctlError) as err:
+        Session(replace(manifest, brokers=brokers)).plan()
+    message = str(err.value)
+    assert message.startswith("2 brokers cannot be read:")
+    assert "broker 'b' (fake://local)" in message and "broker 'c' (fake://local)" in message
+    assert "'ok'" not in message

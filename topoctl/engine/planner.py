@@ -8,7 +8,7 @@ from dataclasses import replace
 from types import TracebackType
 
 from topoctl.engine.diff import diff
-from topoctl.errors import PlanError, StalePlanError
+from topoctl.errors import PlanError, StalePlanError, TopoctlError
 from topoctl.manifest.loader import BrokerSpec, Manifest
 from topoctl.model import Address, Plan, Resource, fingerprint
 from topoctl.providers import provider
@@ -53,20 +53,25 @@ class Session:
             raise PlanError(f"{address}: unknown kind {address.kind!r}") from None
 
     def read(self, brokers: Iterable[str]) -> list[Resource]:
-        """Live state of `brokers`, read concurrently: a plan costs the slowest broker, not the sum."""
+        """Live state of `brokers`, read concurrently: a plan costs the slowest broker, not the sum.
+        Every broker that cannot be read is reported, not just the first."""
         names = list(dict.fromkeys(brokers))
-        drivers = [self.driver(n) for n in names]  # construct here so errors surface in order
+        drivers = [self.driver(n) for n in names]
 
-        def read_one(item: tuple[str, Driver]) -> list[Resource]:
-            name, driver = item
+        def read_one(name: str, driver: Driver) -> list[Resource]:
             spec = self.manifest.brokers[name]
             return driver.read(spec.resources, spec.compiled.prune)
 
         if len(names) <= 1:
-            return [r for item in zip(names, drivers, strict=True) for r in read_one(item)]
+            return [r for name, driver in zip(names, drivers, strict=True) for r in read_one(name, driver)]
         with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="read") as pool:
-            results = list(pool.map(read_one, zip(names, drivers, strict=True)))
-        return [r for rs in results for r in rs]
+            futures = [pool.submit(read_one, name, driver) for name, driver in zip(names, drivers, strict=True)]
+        failures = [f.exception() for f in futures if f.exception() is not None]
+        if len(failures) == 1 or any(not isinstance(e, TopoctlError) for e in failures):
+            raise failures[0]  # type: ignore[misc]
+        if failures:
+            raise TopoctlError(f"{len(failures)} brokers cannot be read:\n" + "\n".join(f"  {e}" for e in failures))
+        return [r for f in futures for r in f.result()]
 
     def plan(self, targets: Sequence[str] = ()) -> Plan:
         brokers = self._brokers_for(targets)
