@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 import boto3
 import yaml
 from botocore.config import Config
+from timing import show, timed  # bench/timing.py
 
 from topoctl.engine.applier import apply_plan
 from topoctl.engine.planner import make_plan
@@ -82,15 +81,6 @@ def raw_read(sqs: Any, prefix: str) -> int:
     return len(attrs)
 
 
-def timed(fn: Callable[[], object], runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queues", type=int, default=1000)
@@ -122,11 +112,6 @@ def main() -> int:
         read = timed(lambda: driver.read(spec.resources, spec.compiled.prune), opts.runs)
         in_process = timed(lambda: make_plan(load_manifest([str(path)])), opts.runs)
         driver.close()
-
-        def show(name: str, times: list[float]) -> float:
-            median = statistics.median(times)
-            print(f"{name:<52} median {median * 1000:8.1f} ms   min {min(times) * 1000:8.1f} ms")
-            return median
 
         print(f"{opts.queues} managed queues, {live} objects readable at {ENDPOINT or 'AWS'}, {opts.runs} runs each")
         raw_m = show(f"raw read (ListQueues + {WORKERS}x GetQueueAttributes)", raw)

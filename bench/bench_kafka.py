@@ -14,23 +14,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
+from timing import show, timed, topoctl  # bench/timing.py
 
 from topoctl.engine.planner import make_plan
 from topoctl.manifest.loader import load_manifest
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 PREFIX = "bench.kafka."
-_CLI = "import sys; from topoctl.cli import main; sys.argv[0] = 'topoctl'; sys.exit(main())"
 
 
 def manifest(count: int) -> dict[str, object]:
@@ -46,24 +43,11 @@ def manifest(count: int) -> dict[str, object]:
     return {"version": 1, "brokers": {"bench": {"type": "kafka", "connection": connection, "topics": topics}}}
 
 
-def timed(fn: Callable[[], object], runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
-
-
 def raw_read(admin: AdminClient) -> int:
     metadata = admin.list_topics(timeout=30)
     resources = [ConfigResource(ResourceType.TOPIC, name) for name in metadata.topics]
     configs = {r.name: f.result() for r, f in admin.describe_configs(resources, request_timeout=30).items()}
     return len(configs)
-
-
-def topoctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", _CLI, *args], capture_output=True, text=True, check=False)
 
 
 def main() -> int:
@@ -98,11 +82,6 @@ def main() -> int:
         raw = timed(lambda: raw_read(admin), opts.runs)
         in_process = timed(lambda: make_plan(load_manifest([str(path)])), opts.runs)
         cli = timed(lambda: topoctl("plan", "-f", str(path), "--detailed-exitcode").check_returncode(), opts.runs)
-
-        def show(name: str, times: list[float]) -> float:
-            median = statistics.median(times)
-            print(f"{name:<42} median {median * 1000:8.1f} ms   min {min(times) * 1000:8.1f} ms")
-            return median
 
         print(f"{opts.topics} managed topics, {live} topics on the broker, {opts.runs} runs each")
         raw_m = show("raw read (list_topics + describe_configs)", raw)

@@ -18,24 +18,21 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import nats
 import yaml
+from timing import show, timed, topoctl  # bench/timing.py
 
 from topoctl.engine.planner import make_plan
 from topoctl.manifest.loader import load_manifest
 
 NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
 PREFIX = "BENCH_"
-_CLI = "import sys; from topoctl.cli import main; sys.argv[0] = 'topoctl'; sys.exit(main())"
 
 
 def manifest(count: int) -> dict[str, object]:
@@ -52,15 +49,6 @@ def manifest(count: int) -> dict[str, object]:
     }
     connection = {"servers": [NATS_URL]}
     return {"version": 1, "brokers": {"bench": {"type": "nats", "connection": connection, "streams": streams}}}
-
-
-def timed(fn: Callable[[], object], runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 async def _paged(nc: Any, subject: str, key: str) -> list[Any]:
@@ -90,10 +78,6 @@ def raw_read() -> tuple[int, int]:
             await nc.close()
 
     return asyncio.run(main())
-
-
-def topoctl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", _CLI, *args], capture_output=True, text=True, check=False)
 
 
 def delete_bench_streams() -> int:
@@ -139,11 +123,6 @@ def main() -> int:
         raw = timed(raw_read, opts.runs)
         in_process = timed(lambda: make_plan(load_manifest([str(path)])), opts.runs)
         cli = timed(lambda: topoctl("plan", "-f", str(path), "--detailed-exitcode").check_returncode(), opts.runs)
-
-        def show(name: str, times: list[float]) -> float:
-            median = statistics.median(times)
-            print(f"{name:<46} median {median * 1000:8.1f} ms   min {min(times) * 1000:8.1f} ms")
-            return median
 
         print(
             f"{opts.streams} managed streams + {opts.streams} consumers; on the server: {live_streams} streams, "
