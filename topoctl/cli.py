@@ -128,7 +128,10 @@ def _write_document(text: str, fmt: str) -> None:
 def _load(files: list[str] | None) -> Any:
     from topoctl.manifest.loader import load_manifest
 
-    return load_manifest(files or [])
+    manifest = load_manifest(files or [])
+    for warning in manifest.warnings:
+        _err(f"Warning: {warning}")
+    return manifest
 
 
 @app.command()

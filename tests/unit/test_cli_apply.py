@@ -80,3 +80,19 @@ def test_unexpected_errors_show_no_traceback_unless_debug(broker: FakeBroker, mo
     assert "RuntimeError: boom" in result.stderr and "Traceback" not in result.stderr
     debug = topoctl("--debug", "apply", "-f", "ignored.yaml", "--auto-approve")
     assert debug.code == 1 and "Traceback" in debug.stderr
+
+
+def test_compile_warnings_go_to_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from topoctl.manifest import loader
+
+    manifest, _ = fake_manifest(FakeBroker(), [])
+    spec = manifest.brokers["b"]
+    compiled = replace(spec.compiled, warnings=["m.yaml:3: odd"])
+    warned = replace(manifest, brokers={"b": replace(spec, compiled=compiled)})
+    monkeypatch.setattr(loader, "load_manifest", lambda files: warned)
+    result = topoctl("validate", "-f", "m.yaml")
+    assert result.code == 0
+    assert "Warning: m.yaml:3: odd" in result.stderr
+    assert result.stdout == ""

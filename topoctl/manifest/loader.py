@@ -48,6 +48,10 @@ class Manifest:
     def resources(self) -> list[Resource]:
         return [r for b in self.brokers.values() for r in b.resources]
 
+    @property
+    def warnings(self) -> list[str]:
+        return [w for b in self.brokers.values() for w in b.compiled.warnings]
+
 
 def expand_paths(paths: Sequence[str]) -> list[Path]:
     """Files as given; a directory means its `*.yaml`/`*.yml` files, in name order."""

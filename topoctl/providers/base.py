@@ -103,6 +103,9 @@ class Compiled:
 
     resources: list[Resource]
     prune: list[PruneScope] = field(default_factory=list)
+    # Legal but probably not what the author meant ("file:line: two policies match queue x; only
+    # the higher priority one applies"). Printed on stderr by validate, plan and apply.
+    warnings: list[str] = field(default_factory=list)
 
 
 Compiler = Callable[[str, Mapping[str, Any], Context], Compiled]
