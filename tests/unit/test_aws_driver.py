@@ -34,6 +34,7 @@ class FakeSQS:
         self.create_errors: list[ClientError] = []
         self.echo_redrive_allow = True
         self.ignore_paging = False
+        self.listed_prefixes: list[str] = []
 
     def url(self, name: str) -> str:
         return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
@@ -48,6 +49,7 @@ class FakeSQS:
         self, MaxResults: int | None = None, NextToken: str | None = None, QueueNamePrefix: str = ""
     ) -> dict[str, Any]:
         self.calls.append(("list_queues", MaxResults))
+        self.listed_prefixes.append(QueueNamePrefix)
         names = sorted(n for n in self.queues if n.startswith(QueueNamePrefix))
         if self.ignore_paging:  # like moto: the first 1000, never a token
             return {"QueueUrls": [self.url(n) for n in names[:1000]]}
@@ -237,6 +239,36 @@ def test_endpoint_ignoring_max_results_is_listed_by_prefix(fakes: tuple[FakeSQS,
         sqs.queues[name] = {}
     observed = driver(fakes).read([], [])
     assert sorted(r.address.name[0] for r in observed) == sorted(names)
+
+
+@pytest.mark.parametrize("count", [1000, 2000])
+def test_full_last_page_of_an_endpoint_that_pages_is_not_listed_again(
+    fakes: tuple[FakeSQS, FakeSNS, FakeSTS], count: int
+) -> None:
+    # SQS gives no NextToken after the last page, even when it holds exactly 1000 queues: that is
+    # no reason to list everything again by name prefix.
+    sqs, _, _ = fakes
+    for i in range(count):
+        sqs.queues[f"q{i:04d}"] = {}
+    observed = driver(fakes).read([], [])
+    assert len(observed) == count
+    assert sqs.listed_prefixes == [""] * len(sqs.listed_prefixes)
+    assert len(sqs.listed_prefixes) <= count // 1000 + 1
+
+
+def test_prefix_split_listing_is_bounded(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    # moto: 1000 queues per listing, whatever MaxResults says. The split goes down only where a
+    # part is full, and asks whether paging works once.
+    sqs, _, _ = fakes
+    sqs.ignore_paging = True
+    names = [f"shared-prefix-{i:04d}" for i in range(1200)]
+    for name in names:
+        sqs.queues[name] = {}
+    observed = driver(fakes).read([], [])
+    assert sorted(r.address.name[0] for r in observed) == names
+    assert [c for c in sqs.calls if c == ("list_queues", 1)] == [("list_queues", 1)]
+    levels = len("shared-prefix-0") + 1  # down to the first prefix that is not full
+    assert len(sqs.listed_prefixes) <= 2 + 64 * levels
 
 
 def test_read_normalises_wire_values(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:

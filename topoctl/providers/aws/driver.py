@@ -50,6 +50,7 @@ CONNECT_TIMEOUT_S = 3
 READ_TIMEOUT_S = 30
 MAX_ATTEMPTS = 3  # bounded, so that a plan against an unreachable endpoint fails within 15 s
 SQS_PAGE = 1000  # ListQueues stops at 1000 without MaxResults; with it, it pages
+MAX_QUEUE_NAME = 80
 _CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 # Queue names are [A-Za-z0-9_-], plus `.fifo` at the end. (No `.` here: moto matches the
 # prefix as a regular expression.)
@@ -90,6 +91,7 @@ class AwsDriver(Driver):
         self._lock = threading.Lock()
         self._queue_urls: dict[str, str] = {}
         self._subscription_arns: dict[Address, str] = {}
+        self._paging_ignored: bool | None = None  # ListQueues ignores MaxResults (moto)?
         # Seams for tests of the QueueDeletedRecently wait.
         self.clock: Callable[[], float] = time.monotonic
         self.sleep: Callable[[float], None] = time.sleep
@@ -226,9 +228,11 @@ class AwsDriver(Driver):
         urls, truncated = self._list_queue_pages("")
         if not truncated:
             return sorted(urls)
-        # A full page without a NextToken: the endpoint ignores MaxResults and stops at 1000 (moto
-        # does). Split the listing by the next character of the name, level by level and in
-        # parallel, until no part is full.
+        # A full last page without a NextToken, from an endpoint that ignores MaxResults and stops
+        # at 1000 (moto). Split the listing by the next character of the name, level by level and
+        # in parallel, until no part is full. Each level holds at most one full part per 1000
+        # queues, and a prefix grows by one character per level (names are at most 80), so this
+        # ends, after at most 66 calls per full part.
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"aws-{self.name}-list") as pool:
             full = [""]
             while full:
@@ -240,9 +244,23 @@ class AwsDriver(Driver):
                 full = []
                 for prefix, (part, part_truncated) in zip(prefixes, parts, strict=True):
                     urls |= part
-                    if part_truncated:
+                    if part_truncated and len(prefix) < MAX_QUEUE_NAME:
                         full.append(prefix)
         return sorted(urls)
+
+    def _ignores_max_results(self) -> bool:
+        """Whether ListQueues ignores MaxResults (moto), found out once with a one-queue page.
+
+        SQS itself honours it and gives a NextToken whenever more queues follow, so a full page
+        without one is simply the last: listing it again by prefix would only cost calls."""
+        with self._lock:
+            if self._paging_ignored is not None:
+                return self._paging_ignored
+        page = self._call("cannot list queues", self.clients.sqs.list_queues, MaxResults=1)
+        ignored = len(page.get("QueueUrls") or []) > 1
+        with self._lock:
+            self._paging_ignored = ignored
+        return ignored
 
     def _queue_url_if_any(self, name: str) -> str | None:
         try:
@@ -253,6 +271,7 @@ class AwsDriver(Driver):
             self._fail("cannot list queues", exc)
 
     def _list_queue_pages(self, prefix: str) -> tuple[set[str], bool]:
+        """The queues named `prefix`..., and whether that listing may have stopped short."""
         urls: set[str] = set()
         kwargs: dict[str, Any] = {"MaxResults": SQS_PAGE}
         if prefix:
@@ -262,9 +281,12 @@ class AwsDriver(Driver):
             listed = page.get("QueueUrls") or []
             urls.update(listed)
             token = page.get("NextToken")
-            if not token:
-                return urls, len(listed) >= SQS_PAGE
-            kwargs["NextToken"] = token
+            if token:
+                with self._lock:
+                    self._paging_ignored = False  # it pages: its last page is the last
+                kwargs["NextToken"] = token
+                continue
+            return urls, len(listed) >= SQS_PAGE and self._ignores_max_results()
 
     def _list_topics(self) -> list[str]:
         topics: list[str] = []
