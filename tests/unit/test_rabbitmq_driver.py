@@ -35,60 +35,59 @@ def queue_attrs(**arguments: Any) -> dict[str, Any]:
 
 
 LIVE = LiveState(
-    definitions={
-        "bindings": [
-            {
-                "source": "",
-                "vhost": "v",
-                "destination": "q",
-                "destination_type": "queue",
-                "routing_key": "q",
-                "arguments": {},
-            },
-            {
-                "source": "x",
-                "vhost": "v",
-                "destination": "q",
-                "destination_type": "queue",
-                "routing_key": "k",
-                "arguments": {},
-            },
-            {
-                "source": "x",
-                "vhost": "v",
-                "destination": "x2",
-                "destination_type": "exchange",
-                "routing_key": "",
-                "arguments": {"a": 1},
-            },
-            {
-                "source": "amq.topic",
-                "vhost": "v",
-                "destination": "mine",
-                "destination_type": "queue",
-                "routing_key": "#",
-                "arguments": {},
-            },
-            {
-                "source": "amq.topic",
-                "vhost": "v",
-                "destination": "amq.gen-1",
-                "destination_type": "queue",
-                "routing_key": "#",
-                "arguments": {},
-            },
-        ],
-        "policies": [
-            {
-                "vhost": "v",
-                "name": "p",
-                "pattern": "^a",
-                "apply-to": "queues",
-                "priority": 2,
-                "definition": {"message-ttl": 5, "max-age": "24h"},
-            }
-        ],
-    },
+    bindings=[
+        {
+            "source": "",
+            "vhost": "v",
+            "destination": "q",
+            "destination_type": "queue",
+            "routing_key": "q",
+            "arguments": {},
+        },
+        {
+            "source": "x",
+            "vhost": "v",
+            "destination": "q",
+            "destination_type": "queue",
+            "routing_key": "k",
+            "arguments": {},
+            "properties_key": "k",
+        },
+        {
+            "source": "x",
+            "vhost": "v",
+            "destination": "x2",
+            "destination_type": "exchange",
+            "routing_key": "",
+            "arguments": {"a": 1},
+        },
+        {
+            "source": "amq.topic",
+            "vhost": "v",
+            "destination": "mine",
+            "destination_type": "queue",
+            "routing_key": "#",
+            "arguments": {},
+        },
+        {
+            "source": "amq.topic",
+            "vhost": "v",
+            "destination": "amq.gen-1",
+            "destination_type": "queue",
+            "routing_key": "#",
+            "arguments": {},
+        },
+    ],
+    policies=[
+        {
+            "vhost": "v",
+            "name": "p",
+            "pattern": "^a",
+            "apply-to": "queues",
+            "priority": 2,
+            "definition": {"message-ttl": 5, "max-age": "24h"},
+        }
+    ],
     exchanges=[
         {
             "vhost": "v",
@@ -196,6 +195,7 @@ def test_observe_leaves_system_objects_out_and_normalises() -> None:
         Address(B, "exchange", ("v", "x")),
         Address(B, "queue", ("v", "q")),
     }
+    assert binding.info == {"properties_key": "k"}
 
 
 def _digest(arguments: dict[str, Any]) -> str:
@@ -360,3 +360,50 @@ def test_small_waves_skip_the_import() -> None:
     changes = [Change(Address(B, "queue", ("v", f"q{i}")), Action.CREATE, None, queue_attrs()) for i in range(3)]
     make_driver(handler).apply(changes, 2, lambda c: None)
     assert methods == ["PUT"] * 3
+
+
+def _listing_handler(calls: list[tuple[str, str]]) -> Handler:
+    """Serves LIVE's listings; records every request as (method, raw path)."""
+    listings = {
+        "exchanges": LIVE.exchanges,
+        "queues": LIVE.queues,
+        "vhosts": LIVE.vhosts,
+        "bindings": LIVE.bindings,
+        "policies": LIVE.policies,
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append((request.method, request.url.raw_path.decode()))
+        parts = request.url.path.split("/")
+        if request.method == "GET" and len(parts) == 3 and parts[2] in listings:
+            return httpx.Response(200, json=listings[parts[2]])
+        if request.method == "GET":  # the per-binding lookup of a driver that did not read
+            return httpx.Response(200, json=[{"routing_key": "k", "arguments": {}, "properties_key": "k~1"}])
+        return httpx.Response(204)
+
+    return handler
+
+
+def test_read_lists_each_collection_once_and_a_read_binding_is_deleted_without_a_lookup() -> None:
+    calls: list[tuple[str, str]] = []
+    driver = make_driver(_listing_handler(calls))
+    observed = {str(r.address): r for r in driver.read([], [])}
+    assert sorted(path.split("?")[0] for _, path in calls) == [
+        "/api/bindings",
+        "/api/exchanges",
+        "/api/policies",
+        "/api/queues",
+        "/api/vhosts",
+    ]
+    calls.clear()
+    binding = observed["r/binding/v/x/queue/q/k/"]
+    driver.apply_one(Change(binding.address, Action.DELETE, binding.attrs, None))
+    assert calls == [("DELETE", "/api/bindings/v/e/x/q/q/k")]
+
+
+def test_a_binding_not_read_by_this_driver_is_looked_up_before_its_delete() -> None:
+    calls: list[tuple[str, str]] = []
+    driver = make_driver(_listing_handler(calls))
+    address = Address(B, "binding", ("v", "x", "queue", "q", "k", ""))
+    driver.apply_one(Change(address, Action.DELETE, {}, None))
+    assert calls == [("GET", "/api/bindings/v/e/x/q/q"), ("DELETE", "/api/bindings/v/e/x/q/q/k~1")]

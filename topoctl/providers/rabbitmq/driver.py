@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from topoctl.errors import BrokerError
-from topoctl.model import JSON, Action, Change, Resource
+from topoctl.model import JSON, Action, Address, Change, Resource
 from topoctl.providers.base import Driver, PruneScope
 from topoctl.providers.rabbitmq.client import ConnectionSettings, ManagementApi, Unreachable, seg
 from topoctl.providers.rabbitmq.kinds import (
@@ -21,7 +21,10 @@ from topoctl.providers.rabbitmq.kinds import (
     arguments_digest,
 )
 from topoctl.providers.rabbitmq.observe import (
+    BINDING_COLUMNS,
     EXCHANGE_COLUMNS,
+    POLICY_COLUMNS,
+    PROPERTIES_KEY,
     QUEUE_COLUMNS,
     VHOST_COLUMNS,
     LiveState,
@@ -55,6 +58,8 @@ class RabbitMQDriver(Driver):
         self.settings = ConnectionSettings.from_manifest(connection)
         self._api: ManagementApi | None = None
         self._lock = threading.Lock()
+        # Binding address -> its `properties_key` as last read, so a delete needs no lookup.
+        self._properties_keys: dict[Address, str] = {}
 
     @property
     def endpoint(self) -> str:
@@ -76,26 +81,29 @@ class RabbitMQDriver(Driver):
     # -- reading -------------------------------------------------------------------------------
 
     def read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
-        return observe(self.name, self.live_state())
+        observed = observe(self.name, self.live_state())
+        keys = {r.address: r.info[PROPERTIES_KEY] for r in observed if PROPERTIES_KEY in r.info}
+        with self._lock:
+            self._properties_keys = keys
+        return observed
 
     def live_state(self) -> LiveState:
-        """Four requests, whatever the number of objects, sent concurrently."""
+        """Five listings, whatever the number of objects, sent concurrently."""
         api = self.api
         requests = {
-            "definitions": ("/api/definitions", "reading definitions"),
             "exchanges": (f"/api/exchanges?columns={EXCHANGE_COLUMNS}", "listing exchanges"),
             "queues": (f"/api/queues?columns={QUEUE_COLUMNS}", "listing queues"),
             "vhosts": (f"/api/vhosts?columns={VHOST_COLUMNS}", "listing vhosts"),
+            "bindings": (f"/api/bindings?columns={BINDING_COLUMNS}", "listing bindings"),
+            "policies": (f"/api/policies?columns={POLICY_COLUMNS}", "listing policies"),
         }
         with ThreadPoolExecutor(max_workers=len(requests)) as pool:
             futures = {key: pool.submit(api.get_json, path, what=what) for key, (path, what) in requests.items()}
             results = {key: future.result() for key, future in futures.items()}
-        for key in ("exchanges", "queues", "vhosts"):
+        for key, (_, what) in requests.items():
             if not isinstance(results[key], list):
-                raise api.error(f"{requests[key][1]}: unexpected reply (not a list)")
-        if not isinstance(results["definitions"], dict):
-            raise api.error("reading definitions: unexpected reply (not an object)")
-        return LiveState(results["definitions"], results["exchanges"], results["queues"], results["vhosts"])
+                raise api.error(f"{what}: unexpected reply (not a list)")
+        return LiveState(**results)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -155,6 +163,12 @@ class RabbitMQDriver(Driver):
         attrs: dict[str, JSON] = {"source": source, "destination_type": dtype, "destination": destination}
         path = binding_path(vhost, attrs)
         what = f"deleting {describe(address)}"
+        with self._lock:
+            known = self._properties_keys.get(address)
+        if known is not None:  # read with the plan: the broker's own key, no lookup needed
+            self.api.request("DELETE", f"{path}/{seg(known)}", what=what, ok_missing=True)
+            return
+        # Not read by this driver (a plan applied by another process): look the key up.
         listed = self.api.request("GET", path, what=what, ok_missing=True)
         if listed is None:
             return

@@ -1,9 +1,13 @@
 """Live state as the management API returns it -> observed resources. Pure, so unit-testable.
 
 Inputs are the parsed bodies of a constant number of requests (see `LiveState`), never one per
-object. System objects are left out here, so nothing downstream can touch them: the default
-exchange and `amq.*` exchanges, server-named (`amq.*`) and exclusive queues, bindings from the
-default exchange and bindings to a queue left out.
+object. Bindings come from the bindings listing rather than `GET /api/definitions`: only the
+listing carries each binding's `properties_key`, which a delete needs verbatim. It is kept in the
+observed binding's `info`, so deleting a binding costs no extra read.
+
+System objects are left out here, so nothing downstream can touch them: the default exchange and
+`amq.*` exchanges, server-named (`amq.*`) and exclusive queues, bindings from the default
+exchange and bindings to a queue left out.
 """
 
 from __future__ import annotations
@@ -26,16 +30,20 @@ from topoctl.providers.rabbitmq.values import normalise_map
 
 # Listing columns; keep them in step with what `observe` reads.
 EXCHANGE_COLUMNS = "name,vhost,type,durable,auto_delete,internal,arguments"
+BINDING_COLUMNS = "source,vhost,destination,destination_type,routing_key,arguments,properties_key"
+POLICY_COLUMNS = "vhost,name,pattern,apply-to,priority,definition"
 QUEUE_COLUMNS = "name,vhost,type,durable,auto_delete,exclusive,arguments,messages,consumers"
 VHOST_COLUMNS = "name,description,tags"
+PROPERTIES_KEY = "properties_key"  # in a binding's `info`: the broker's own key, used verbatim
 
 
 @dataclass(frozen=True)
 class LiveState:
-    definitions: Mapping[str, Any]  # GET /api/definitions: bindings, policies
     exchanges: list[Mapping[str, Any]]  # GET /api/exchanges?columns=...: has `internal`
     queues: list[Mapping[str, Any]]  # GET /api/queues?columns=...: type, exclusive, messages
     vhosts: list[Mapping[str, Any]]  # GET /api/vhosts?columns=...: description, tags
+    bindings: list[Mapping[str, Any]]  # GET /api/bindings?columns=...: has `properties_key`
+    policies: list[Mapping[str, Any]]  # GET /api/policies
 
 
 def is_system_exchange(name: str) -> bool:
@@ -89,7 +97,7 @@ def _observe(broker: str, live: LiveState) -> Iterator[Resource]:
     system_queues = {(q["vhost"], q["name"]) for q in live.queues if is_system_queue(q)}
     bindings = [
         b
-        for b in live.definitions.get("bindings") or []
+        for b in live.bindings
         if b.get("source")
         and not (b.get("destination_type") == "queue" and (b["vhost"], b["destination"]) in system_queues)
         and not str(b.get("destination", "")).startswith("amq.gen-")
@@ -126,7 +134,7 @@ def _observe(broker: str, live: LiveState) -> Iterator[Resource]:
     for b in bindings:
         yield _binding(broker, b)
 
-    for p in live.definitions.get("policies") or []:
+    for p in live.policies:
         vhost = p["vhost"]
         attrs: dict[str, JSON] = {
             "pattern": p.get("pattern"),
@@ -163,4 +171,6 @@ def _binding(broker: str, b: Mapping[str, Any]) -> Resource:
     if not (destination_type == "exchange" and is_system_exchange(destination)):
         depends_on.append(destination_address(broker, vhost, destination_type, destination))
     address = binding_address(broker, vhost, source, destination_type, destination, routing_key, arguments)
-    return Resource(address, attrs, tuple(depends_on))
+    key = b.get("properties_key")
+    info: dict[str, JSON] = {PROPERTIES_KEY: key} if isinstance(key, str) else {}
+    return Resource(address, attrs, tuple(depends_on), info=info)
