@@ -561,3 +561,27 @@ def test_unreachable_server_is_one_clear_error_without_secrets(tmp_path: Path) -
     assert "cannot connect" in output and "'n'" in output and "127.0.0.1:1" in output
     assert "s3cr3t-pw" not in output and "t0k3n-secret" not in output and "alice" not in output
     assert "Traceback" not in output
+
+
+def test_server_filled_values_and_filter_switch_replan_empty(tmp_path: Path, ns: str) -> None:
+    stream = f"{ns}_S"
+    zeros = {k: 0 for k in ("max_msgs", "max_bytes", "max_msgs_per_subject", "max_msg_size", "max_consumers")}
+
+    def doc(consumer: dict[str, Any]) -> dict[str, Any]:
+        body = {"subjects": [f"{ns}.s.>"], "replicas": 0, "republish": {"dest": f"{ns}.r.>"}, **zeros}
+        return manifest({stream: {**body, "consumers": {"c": {"max_deliver": 0, **consumer}}}})
+
+    path = write(tmp_path, doc({"filter_subjects": [f"{ns}.s.a", f"{ns}.s.b"]}))
+    apply(path)
+    assert_empty(path)
+    # filter_subjects -> filter_subject (and back): the server refuses a consumer with both.
+    single = write(tmp_path, doc({"filter_subject": f"{ns}.s.a"}), "single.yaml")
+    change = change_of(plan(single), f"n/consumer/{stream}/c")
+    assert change["action"] == "update"
+    assert {f["field"]: f["after"] for f in change["fields"]} == {"filter_subject": f"{ns}.s.a", "filter_subjects": []}
+    apply(single)
+    assert_empty(single)
+    apply(path)
+    assert_empty(path)
+    config = consumer_info(stream, "c")["config"]
+    assert config["filter_subjects"] == [f"{ns}.s.a", f"{ns}.s.b"] and not config.get("filter_subject")

@@ -237,3 +237,50 @@ def test_every_declared_value_is_normalised_like_the_driver_reads_it(tmp_path: P
     }
     observed = F.observed_attrs(F.STREAM_FIELDS, server)
     assert {k: observed[k] for k in desired} == desired
+
+
+def test_a_declared_zero_is_what_the_server_stores(tmp_path: Path) -> None:
+    zeros = {k: 0 for k in ("max_msgs", "max_bytes", "max_msgs_per_subject", "max_msg_size", "max_consumers")}
+    rs = compiled(
+        tmp_path,
+        streams={"S": {"subjects": ["s"], "replicas": 0, **zeros, "consumers": {"c": {"max_deliver": 0}}}},
+        key_value={"kv": {"max_value_size": 0, "max_bytes": 0, "replicas": 0}},
+        object_stores={"ob": {"max_bytes": 0, "replicas": 0}},
+    )
+    stream = rs["n/stream/S"].attrs
+    assert all(stream[k] == -1 for k in zeros) and stream["replicas"] == 1
+    assert rs["n/consumer/S/c"].attrs["max_deliver"] == -1
+    assert dict(rs["n/kv_bucket/kv"].attrs) == {"max_value_size": -1, "max_bytes": -1, "replicas": 1}
+    assert dict(rs["n/object_store/ob"].attrs) == {"max_bytes": -1, "replicas": 1}
+
+
+@pytest.mark.parametrize(
+    ("stream", "consumer", "field"),
+    [
+        ({"duplicate_window": 0}, {}, "duplicate_window"),
+        ({}, {"ack_wait": "0s"}, "ack_wait"),
+        ({}, {"max_ack_pending": 0}, "max_ack_pending"),
+        ({}, {"max_waiting": 0}, "max_waiting"),
+    ],
+)
+def test_a_zero_the_server_replaces_by_its_default_is_refused(
+    tmp_path: Path, stream: dict[str, Any], consumer: dict[str, Any], field: str
+) -> None:
+    err = error(tmp_path, streams={"S": {"subjects": ["s"], **stream, "consumers": {"c": consumer}}})
+    assert f"{field}: 0 lets the server pick its default" in str(err)
+    assert "m.yaml:" in str(err)
+
+
+def test_a_mirror_may_declare_no_duplicate_window(tmp_path: Path) -> None:
+    rs = compiled(tmp_path, streams={"M": {"mirror": {"name": "O"}, "duplicate_window": 0}})
+    assert rs["n/stream/M"].attrs["duplicate_window"] == 0
+
+
+def test_republish_without_src_is_the_servers_default_src(tmp_path: Path) -> None:
+    rs = compiled(
+        tmp_path,
+        streams={"S": {"subjects": ["s"], "republish": {"src": ">", "dest": "r.>"}}},
+        key_value={"kv": {"republish": {"dest": "k.>"}}},
+    )
+    assert rs["n/stream/S"].attrs["republish"] == {"dest": "r.>"}
+    assert rs["n/kv_bucket/kv"].attrs["republish"] == {"dest": "k.>"}

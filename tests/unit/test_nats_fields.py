@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +85,11 @@ def test_the_schema_declares_every_managed_field_and_nothing_else(definition: st
         if f.choices:
             prop = SCHEMA["$defs"][definition]["properties"][name]
             assert set(f.choices) <= set(prop.get("enum") or prop["anyOf"][1]["enum"])
+
+
+def test_republish_src_filled_in_by_the_server_is_not_drift() -> None:
+    raw = {"republish": {"src": ">", "dest": "r.>"}}
+    assert F.observed_attrs(F.STREAM_FIELDS, raw)["republish"] == {"dest": "r.>"}
+    assert F.observed_attrs(F.KV_FIELDS, raw)["republish"] == {"dest": "r.>"}
+    own: dict[str, Any] = {"republish": {"src": "a.>", "dest": "r.>", "headers_only": True}}
+    assert F.observed_attrs(F.STREAM_FIELDS, own)["republish"] == own["republish"]

@@ -113,3 +113,23 @@ def test_at_risk_notes() -> None:
         "its delivery position is lost (4 messages not yet delivered, 1 message awaiting ack)"
     ]
     assert CONSUMER.at_risk(res("consumer", {}, num_pending=0, num_ack_pending=0)) == []
+
+
+@pytest.mark.parametrize(
+    ("declared", "live", "cleared"),
+    [
+        ({"filter_subject": "a"}, {"filter_subject": "", "filter_subjects": ["a", "b"]}, ("filter_subjects", [])),
+        ({"filter_subjects": ["a", "b"]}, {"filter_subject": "a", "filter_subjects": []}, ("filter_subject", "")),
+    ],
+)
+def test_declaring_one_filter_form_clears_the_other(
+    declared: dict[str, Any], live: dict[str, Any], cleared: tuple[str, Any]
+) -> None:
+    changes = CONSUMER.field_changes(res("consumer", declared), res("consumer", live))
+    assert sorted((c.field, repr(c.after)) for c in changes) == sorted(
+        [*((k, repr(v)) for k, v in declared.items()), (cleared[0], repr(cleared[1]))]
+    )
+    assert not any(c.forces_replacement for c in changes)
+    # Nothing to clear: no extra change.
+    same = {**live, **declared, cleared[0]: cleared[1]}
+    assert CONSUMER.field_changes(res("consumer", declared), res("consumer", same)) == []

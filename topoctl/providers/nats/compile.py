@@ -89,7 +89,7 @@ def normalise_value(f: F.Field, value: Any, ctx: Context) -> JSON:
         for key in F.NESTED_DURATIONS.get(f.name, ()):
             if key in data:
                 data[key] = ctx.at(key).duration(data[key], "ns")
-        return F.prune_zero(data) or None
+        return F.normalise_object(f.name, data)
     raise AssertionError(f"unknown field type {f.type}")  # pragma: no cover
 
 
@@ -112,7 +112,11 @@ def _source(value: Any, ctx: Context) -> JSON:
 
 
 def compile_fields(
-    table: Mapping[str, F.Field], section: Mapping[str, Any], ctx: Context, skip: tuple[str, ...] = ()
+    table: Mapping[str, F.Field],
+    section: Mapping[str, Any],
+    ctx: Context,
+    skip: tuple[str, ...] = (),
+    zero_ok: tuple[str, ...] = (),
 ) -> dict[str, JSON]:
     attrs: dict[str, JSON] = {}
     for key, value in section.items():
@@ -121,8 +125,21 @@ def compile_fields(
         f = table.get(key)
         if f is None:
             raise ctx.at(key).error(f"unknown field {key!r}")
-        attrs[key] = normalise_value(f, value, ctx.at(key))
+        attrs[key] = _zero(f, normalise_value(f, value, ctx.at(key)), ctx.at(key), key in zero_ok)
     return attrs
+
+
+def _zero(f: F.Field, value: JSON, ctx: Context, zero_ok: bool) -> JSON:
+    """A declared 0 as the server stores it: `max_msgs: 0` is -1 (unlimited), `replicas: 0` is 1.
+    A 0 the server swaps for a default of its own choosing could never read back: refused."""
+    if value != 0 or isinstance(value, bool) or f.zero is None or zero_ok:
+        return value
+    if f.zero == F.SERVER_DEFAULT:
+        raise ctx.error(
+            f"{f.name}: 0 lets the server pick its default, so it never reads back as 0; "
+            "leave it out or declare the value you want"
+        )
+    return f.zero
 
 
 def _state(section: Mapping[str, Any], ctx: Context) -> bool:
@@ -159,7 +176,9 @@ class _Compiler:
                 "declare them under key_value: or object_stores:"
             )
         absent = _state(section, ctx)
-        attrs = {} if absent else compile_fields(F.STREAM_FIELDS, section, ctx, skip=("consumers", "state"))
+        # A mirror keeps a 0 duplicate window (it has no deduplication of its own).
+        zero_ok = ("duplicate_window",) if section.get("mirror") else ()
+        attrs = {} if absent else compile_fields(F.STREAM_FIELDS, section, ctx, ("consumers", "state"), zero_ok)
         address = self.addr(STREAM, name)
         consumers = ctx.mapping(section.get("consumers"))
         if absent and consumers:

@@ -21,7 +21,7 @@ from topoctl.providers.nats import buckets as B
 from topoctl.providers.nats import fields as F
 from topoctl.providers.nats.connection import ConnectionSettings, safe_endpoint, settings
 from topoctl.providers.nats.jsapi import ApiError, JetStreamApi, NoJetStream
-from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
+from topoctl.providers.nats.kinds import CONSUMER, FILTER_PAIRS, KV_BUCKET, OBJECT_STORE, STREAM
 
 T = TypeVar("T")
 
@@ -294,6 +294,9 @@ class NatsDriver(Driver):
         info = await self._call(f"cannot read {what}", f"CONSUMER.INFO.{stream}.{name}")
         config = dict(info["config"])
         B.overlay(config, F.to_api(F.CONSUMER_FIELDS, after))
+        for form, (other, _) in FILTER_PAIRS.items():
+            if after.get(form) and other not in after:
+                config.pop(other, None)  # the server refuses a filter_subject and filter_subjects
         body = {"stream_name": stream, "config": config, "action": "update"}
         await self._call(f"cannot update {what}", subject, body)
 

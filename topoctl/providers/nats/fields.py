@@ -33,6 +33,11 @@ SOURCE = "source"
 SOURCES = "sources"
 
 
+# `Field.zero` for a field whose declared 0 the server replaces by a default that depends on other
+# settings (the account, the stream, the ack policy): it could never read back as 0.
+SERVER_DEFAULT = "server default"
+
+
 @dataclass(frozen=True)
 class Field:
     name: str  # manifest and attrs name
@@ -42,6 +47,9 @@ class Field:
     empty: JSON = None
     choices: tuple[str, ...] = ()
     description: str = ""
+    # What the server stores when 0 is sent (`max_msgs: 0` reads back as -1), so a declared 0 is
+    # compared as that; SERVER_DEFAULT: a 0 that cannot be declared. None: 0 is stored as 0.
+    zero: JSON = None
 
 
 def _fields(*items: Field) -> dict[str, Field]:
@@ -53,16 +61,16 @@ STREAM_FIELDS = _fields(
     Field("subjects", "subjects", STRINGS, []),
     Field("retention", "retention", STR, "limits", ("limits", "interest", "workqueue")),
     Field("storage", "storage", STR, "file", ("file", "memory")),
-    Field("replicas", "num_replicas", INT, 1),
-    Field("max_consumers", "max_consumers", INT, -1),
-    Field("max_msgs", "max_msgs", INT, -1),
-    Field("max_bytes", "max_bytes", SIZE, -1),
+    Field("replicas", "num_replicas", INT, 1, zero=1),
+    Field("max_consumers", "max_consumers", INT, -1, zero=-1),
+    Field("max_msgs", "max_msgs", INT, -1, zero=-1),
+    Field("max_bytes", "max_bytes", SIZE, -1, zero=-1),
     Field("max_age", "max_age", DURATION, 0),
-    Field("max_msgs_per_subject", "max_msgs_per_subject", INT, -1),
-    Field("max_msg_size", "max_msg_size", SIZE, -1),
+    Field("max_msgs_per_subject", "max_msgs_per_subject", INT, -1, zero=-1),
+    Field("max_msg_size", "max_msg_size", SIZE, -1, zero=-1),
     Field("discard", "discard", STR, "old", ("old", "new")),
     Field("discard_new_per_subject", "discard_new_per_subject", BOOL, False),
-    Field("duplicate_window", "duplicate_window", DURATION, 0),
+    Field("duplicate_window", "duplicate_window", DURATION, 0, zero=SERVER_DEFAULT),
     Field("no_ack", "no_ack", BOOL, False),
     Field("compression", "compression", STR, "none", ("none", "s2")),
     Field("first_seq", "first_seq", INT, 0),
@@ -99,16 +107,16 @@ CONSUMER_FIELDS = _fields(
     Field("opt_start_seq", "opt_start_seq", INT, 0),
     Field("opt_start_time", "opt_start_time", TIME, None),
     Field("ack_policy", "ack_policy", STR, "explicit", ("none", "all", "explicit")),
-    Field("ack_wait", "ack_wait", DURATION, 0),
-    Field("max_deliver", "max_deliver", INT, -1),
+    Field("ack_wait", "ack_wait", DURATION, 0, zero=SERVER_DEFAULT),
+    Field("max_deliver", "max_deliver", INT, -1, zero=-1),
     Field("backoff", "backoff", DURATIONS, []),
     Field("filter_subject", "filter_subject", STR, ""),
     Field("filter_subjects", "filter_subjects", STRINGS, []),
     Field("replay_policy", "replay_policy", STR, "instant", ("instant", "original")),
     Field("rate_limit_bps", "rate_limit_bps", INT, 0),
     Field("sample_freq", "sample_freq", STR, ""),
-    Field("max_waiting", "max_waiting", INT, 0),
-    Field("max_ack_pending", "max_ack_pending", INT, 0),
+    Field("max_waiting", "max_waiting", INT, 0, zero=SERVER_DEFAULT),
+    Field("max_ack_pending", "max_ack_pending", INT, 0, zero=SERVER_DEFAULT),
     Field("headers_only", "headers_only", BOOL, False),
     Field("max_batch", "max_batch", INT, 0),
     Field("max_expires", "max_expires", DURATION, 0),
@@ -137,10 +145,10 @@ KV_FIELDS = _fields(
     Field("description", "description", STR, ""),
     Field("history", "max_msgs_per_subject", INT, 1),
     Field("ttl", "max_age", DURATION, 0),
-    Field("max_value_size", "max_msg_size", SIZE, -1),
-    Field("max_bytes", "max_bytes", SIZE, -1),
+    Field("max_value_size", "max_msg_size", SIZE, -1, zero=-1),
+    Field("max_bytes", "max_bytes", SIZE, -1, zero=-1),
     Field("storage", "storage", STR, "file", ("file", "memory")),
-    Field("replicas", "num_replicas", INT, 1),
+    Field("replicas", "num_replicas", INT, 1, zero=1),
     Field("compression", "compression", STR, "none", ("none", "s2")),
     Field("metadata", "metadata", METADATA, {}),
     Field("placement", "placement", OBJECT, None),
@@ -151,9 +159,9 @@ KV_FIELDS = _fields(
 OBJECT_STORE_FIELDS = _fields(
     Field("description", "description", STR, ""),
     Field("ttl", "max_age", DURATION, 0),
-    Field("max_bytes", "max_bytes", SIZE, -1),
+    Field("max_bytes", "max_bytes", SIZE, -1, zero=-1),
     Field("storage", "storage", STR, "file", ("file", "memory")),
-    Field("replicas", "num_replicas", INT, 1),
+    Field("replicas", "num_replicas", INT, 1, zero=1),
     Field("compression", "compression", STR, "none", ("none", "s2")),
     Field("metadata", "metadata", METADATA, {}),
     Field("placement", "placement", OBJECT, None),
@@ -161,6 +169,9 @@ OBJECT_STORE_FIELDS = _fields(
 
 # Nested duration fields inside OBJECT values, converted to ns like the top-level ones.
 NESTED_DURATIONS = {"consumer_limits": ("inactive_threshold",)}
+# Nested values the server fills in when they are left out (a republish without `src` reads back
+# with `src: ">"`): dropped on both sides, like zero values.
+NESTED_DEFAULTS: dict[str, dict[str, JSON]] = {"republish": {"src": ">"}}
 SYSTEM_METADATA_PREFIX = "_nats."
 
 
@@ -231,11 +242,10 @@ def observed_value(field: Field, raw: Mapping[str, Any]) -> JSON:
     value = raw.get(field.api)
     if field.type == METADATA:
         return user_metadata(value)
-    if field.type in (OBJECT, SOURCE):
-        if field.type == SOURCE:
-            return _normalise_source(value, normalise_time)
-        pruned = prune_zero(value) if value is not None else None
-        return pruned or None
+    if field.type == SOURCE:
+        return _normalise_source(value, normalise_time)
+    if field.type == OBJECT:
+        return normalise_object(field.name, value)
     if field.type == SOURCES:
         return [_normalise_source(v, normalise_time) for v in value or []]
     if field.type == TIME:
@@ -257,6 +267,16 @@ def observed_attrs(fields: Mapping[str, Field], raw: Mapping[str, Any]) -> dict[
         else:
             out[name] = observed_value(f, raw)
     return out
+
+
+def normalise_object(name: str, value: Any) -> Any:
+    """The canonical form of a nested object (placement, republish, ...), on both sides: without
+    zero values and server-filled defaults; None when nothing is left."""
+    if not isinstance(value, Mapping):
+        return None
+    defaults = NESTED_DEFAULTS.get(name, {})
+    pruned = prune_zero({k: v for k, v in value.items() if k not in defaults or v != defaults[k]})
+    return pruned or None
 
 
 def normalise_source(value: Any) -> Any:

@@ -89,8 +89,20 @@ class BucketKind(StreamKind):
         return []
 
 
+# A consumer filters by one subject or by a list, never both: declaring one clears the other.
+FILTER_PAIRS = {"filter_subject": ("filter_subjects", []), "filter_subjects": ("filter_subject", "")}
+
+
 @dataclass(frozen=True)
 class ConsumerKind(KindSpec):
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        changes = super().field_changes(desired, observed)
+        for declared, (other, empty) in FILTER_PAIRS.items():
+            live = observed.attrs.get(other)
+            if desired.attrs.get(declared) and other not in desired.attrs and live:
+                changes.append(FieldChange(other, live, empty))
+        return changes
+
     def forces_replacement(self, field: str, before: JSON, after: JSON) -> bool:
         if field == "deliver_subject":
             # push -> push with another subject is fine; pull <-> push is not.
