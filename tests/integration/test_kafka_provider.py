@@ -95,6 +95,13 @@ def live_config(admin: AdminClient, topic: str) -> dict[str, Any]:
     return topic_configs(future.result().values())
 
 
+def raw_config(admin: AdminClient, topic: str, key: str) -> str | None:
+    """A config value as the broker spells it (`live_config` canonicalises)."""
+    (future,) = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)]).values()
+    value: str | None = future.result()[key].value
+    return value
+
+
 def partitions(admin: AdminClient, topic: str) -> int:
     return len(admin.list_topics(timeout=10).topics[topic].partitions)
 
@@ -161,6 +168,43 @@ def test_apply_then_plan_is_empty_with_dlq_and_normalised_values(tmp_path: Path,
     # The DLQ has the source's partition count and only its own declared config.
     assert partitions(admin, f"{orders}.dlq") == 3
     assert live_config(admin, f"{orders}.dlq") == {"retention.ms": "1209600000"}
+
+
+def test_configs_the_broker_normalises_never_replan(tmp_path: Path, admin: AdminClient, ns: str) -> None:
+    """Kafka writes a config back in its type's form (a double as Java prints it, a list without
+    duplicates); every accepted spelling, set by topoctl or out of band, plans empty."""
+    topic = f"{ns}.norm"
+    config: dict[str, Any] = {
+        "min.cleanable.dirty.ratio": 1,  # the broker stores "1.0"
+        "cleanup.policy": ["delete", "compact", "delete"],
+        "compression.type": "zstd",
+        "message.timestamp.type": "LogAppendTime",
+        "min.insync.replicas": "01",
+        "retention.ms": "1m30s",
+        "segment.bytes": "64MiB",
+        "unclean.leader.election.enable": "TRUE",
+        "follower.replication.throttled.replicas": "*",
+        "local.retention.bytes": -2,
+    }
+    path = write_manifest(tmp_path / "m.yaml", manifest({topic: {"partitions": 1, "config": config}}))
+    apply(path)
+    assert_empty(path)
+    assert live_config(admin, topic)["min.cleanable.dirty.ratio"] == "1.0"
+
+    # The same values in the broker's other spellings: still nothing to do.
+    alter(admin, ResourceType.TOPIC, topic, "cleanup.policy", "delete,compact")
+    alter(admin, ResourceType.TOPIC, topic, "min.cleanable.dirty.ratio", "1.0E0")
+    wait_for(lambda: raw_config(admin, topic, "min.cleanable.dirty.ratio") == "1.0", "the ratio")
+    wait_for(lambda: raw_config(admin, topic, "cleanup.policy") == "delete,compact", "the reordered policy")
+    assert_empty(path)
+
+    # A change of a double applies (and settles) like any other.
+    config["min.cleanable.dirty.ratio"] = "0.0001"  # stored as "1.0E-4"
+    path = write_manifest(tmp_path / "m.yaml", manifest({topic: {"partitions": 1, "config": config}}))
+    change = change_of(plan(path), f"k/topic/{topic}")
+    assert change["fields"] == [{"field": "config.min.cleanable.dirty.ratio", "before": "1.0", "after": "0.0001"}]
+    apply(path)
+    assert_empty(path)
 
 
 def test_out_of_band_config_change_is_an_update_and_apply_repairs_it(

@@ -81,6 +81,17 @@ def test_topic_values_are_normalised_so_7d_equals_its_milliseconds(tmp_path: Pat
         ("preallocate", True, "true"),
         ("preallocate", "TRUE", "true"),
         ("message.timestamp.type", "CreateTime", "CreateTime"),
+        # Kafka stores a double as Java's Double.toString, a list trimmed and deduplicated; a
+        # cleanup policy is a set, so its order does not matter either.
+        ("min.cleanable.dirty.ratio", 1, "1.0"),
+        ("min.cleanable.dirty.ratio", "0.0001", "1.0E-4"),
+        ("min.cleanable.dirty.ratio", "1e-2", "0.01"),
+        ("min.cleanable.dirty.ratio", 0.5, "0.5"),
+        ("cleanup.policy", ["delete", "compact"], "compact,delete"),
+        ("cleanup.policy", "delete,compact", "compact,delete"),
+        ("cleanup.policy", ["compact", "compact"], "compact"),
+        ("follower.replication.throttled.replicas", "1:0, 0:0", "0:0,1:0"),
+        ("min.insync.replicas", "01", "1"),
     ],
 )
 def test_manifest_and_live_spellings_meet(key: str, manifest_value: object, live_value: str) -> None:
@@ -91,6 +102,25 @@ def test_a_bad_duration_is_located(tmp_path: Path) -> None:
     err = error(tmp_path, "    topics:\n      orders:\n        config:\n          retention.ms: 7 days\n")
     assert err.location == f"{tmp_path / 'm.yaml'}:9"
     assert "retention.ms" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("true", "retention.ms takes one number"),
+        ("[1, 2]", "retention.ms takes one number"),
+    ],
+)
+def test_a_boolean_or_list_duration_is_refused_offline(tmp_path: Path, value: str, message: str) -> None:
+    err = error(tmp_path, f"    topics:\n      orders:\n        config:\n          retention.ms: {value}\n")
+    assert err.location == f"{tmp_path / 'm.yaml'}:9"
+    assert message in str(err)
+
+
+def test_a_ratio_that_is_not_a_number_is_refused_offline(tmp_path: Path) -> None:
+    err = error(tmp_path, "    topics:\n      orders:\n        config:\n          min.cleanable.dirty.ratio: half\n")
+    assert err.location == f"{tmp_path / 'm.yaml'}:9"
+    assert "min.cleanable.dirty.ratio must be a number" in str(err)
 
 
 def test_dead_letter_creates_a_dlq_topic_with_the_source_partitions(tmp_path: Path) -> None:

@@ -305,3 +305,22 @@ def test_deleting_an_acl_uses_an_exact_filter() -> None:
     assert acl_filter.operation == AclOperation.WRITE
     assert acl_filter.permission_type == AclPermissionType.DENY
     assert done == [change]
+
+
+@pytest.mark.parametrize(
+    ("live", "before", "after", "shown"),
+    [
+        ("2", "1", "2", True),  # the value asked for
+        ("2.0", "1", "2", True),  # set, in a spelling of the broker's own: the apply worked
+        ("1", "1", "2", False),  # not yet
+        (None, None, "2", False),  # not yet
+        (None, "1", None, True),  # deleted
+        ("1", "1", None, False),  # not yet deleted
+    ],
+)
+def test_an_applied_config_counts_as_shown_even_in_the_brokers_own_spelling(
+    live: str | None, before: str | None, after: str | None, shown: bool
+) -> None:
+    from topoctl.providers.kafka.driver import _shows
+
+    assert _shows(live, before, after) is shown

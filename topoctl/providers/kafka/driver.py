@@ -444,7 +444,9 @@ class KafkaDriver(Driver):
         partitions = {_topic(c): int(f.after) for c in changes for f in _applied_fields(c) if f.field == "partitions"}
         keys = {
             _topic(c): {
-                f.field[len(CONFIG_PREFIX) :]: f.after for f in _applied_fields(c) if f.field.startswith(CONFIG_PREFIX)
+                f.field[len(CONFIG_PREFIX) :]: (f.before, f.after)
+                for f in _applied_fields(c)
+                if f.field.startswith(CONFIG_PREFIX)
             }
             for c in changes
         }
@@ -469,7 +471,7 @@ class KafkaDriver(Driver):
             keys = {
                 name: wanted
                 for name, wanted in keys.items()
-                if any(configs.get(name, {}).get(k) != v for k, v in wanted.items())
+                if not all(_shows(configs.get(name, {}).get(k), *ba) for k, ba in wanted.items())
             }
             if not keys or time.monotonic() > deadline:
                 break
@@ -634,6 +636,15 @@ def _new_topic(change: Change) -> NewTopic:
         replication_factor=int(after.get("replication_factor", -1)),
         config=settings,
     )
+
+
+def _shows(live: JSON, before: JSON, after: JSON) -> bool:
+    """Whether a config key shows the SET or DELETE that changed it from `before` to `after`.
+    A set value the broker spells its own way (one canonical_value does not know) still counts:
+    waiting for a spelling that never comes would fail a successful apply."""
+    if live == after:
+        return True
+    return after is not None and live is not None and live != before
 
 
 def _applied_fields(change: Change) -> list[FieldChange]:

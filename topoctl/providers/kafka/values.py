@@ -1,11 +1,15 @@
 """Canonical topic config values, so a manifest value and a live one compare with `==`.
 
-Kafka keeps every config value as a string and echoes a dynamic topic config back as it was set.
-Both sides go through `canonical_value`: the manifest's `7d`, `1GiB`, `true` or `[compact, delete]`
-and the broker's `"604800000"`, `"1073741824"`, `"true"`, `"compact,delete"` land on one spelling.
+Kafka keeps every config value as a string, parsed to the config's type and written back in that
+type's form (`01` -> `1`, `TRUE` -> `true`, `1` -> `1.0` for a double, lists trimmed and without
+duplicates). Both sides go through `canonical_value`: the manifest's `7d`, `1GiB`, `true` or
+`[delete, compact]` and the broker's `"604800000"`, `"1073741824"`, `"true"`, `"compact,delete"`
+land on one spelling.
 """
 
 from __future__ import annotations
+
+import math
 
 from topoctl.units import parse_duration, parse_size
 
@@ -20,9 +24,26 @@ def is_size_key(key: str) -> bool:
     return key.endswith(".bytes")
 
 
+# Kafka parses a dynamic config to its type and stores the type's string form: a DOUBLE comes
+# back as Java's `Double.toString` (`1` -> `1.0`, `0.0001` -> `1.0E-4`), a LIST trimmed and
+# without duplicates. The topic configs of those types, as of Kafka 4.x:
+DOUBLE_KEYS = frozenset({"min.cleanable.dirty.ratio"})
+# Lists that mean sets: `[delete, compact]` and `compact,delete` are the same policy.
+SET_KEYS = frozenset(
+    {"cleanup.policy", "leader.replication.throttled.replicas", "follower.replication.throttled.replicas"}
+)
+
+
 def canonical_value(key: str, value: object) -> str:
     """The string Kafka stores for `value` under `key`. Raises ValueError for a value that
     cannot be a config value (the message is fit for a user)."""
+    if key in SET_KEYS:
+        return _canonical_set(key, value)
+    numeric = is_duration_key(key) or is_size_key(key) or key in DOUBLE_KEYS
+    if numeric and isinstance(value, (bool, list)):
+        raise ValueError(f"{key} takes one number, got {value!r}")
+    if key in DOUBLE_KEYS:
+        return _canonical_double(key, value)
     if isinstance(value, list):
         return ",".join(canonical_value(key, item) for item in value)
     if isinstance(value, bool):
@@ -38,8 +59,7 @@ def canonical_value(key: str, value: object) -> str:
         if _is_integer(text):
             return str(int(text))
         if "," in text:
-            # List-typed configs (cleanup.policy, throttled replicas): Kafka splits on commas
-            # and trims, so "compact, delete" and "compact,delete" mean the same list.
+            # List-typed configs: Kafka splits on commas and trims, so "a, b" and "a,b" are one list.
             return ",".join(part.strip() for part in text.split(","))
         return text
     if isinstance(value, int):
@@ -51,6 +71,28 @@ def canonical_value(key: str, value: object) -> str:
             return str(int(value))
         return repr(value)
     raise ValueError(f"{key}: expected a string, number, boolean or list, got {type(value).__name__}")
+
+
+def _canonical_double(key: str, value: object) -> str:
+    # One spelling per number on both sides (the broker's "1.0E-4" and the manifest's 0.0001).
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{key} must be a finite number, got {value!r}")
+    return repr(number)
+
+
+def _canonical_set(key: str, value: object) -> str:
+    items = value if isinstance(value, list) else [value]
+    parts: set[str] = set()
+    for item in items:
+        if isinstance(item, (bool, list, dict)) or item is None:
+            raise ValueError(f"{key} takes names, got {item!r}")
+        parts.update(p.strip() for p in str(item).split(","))
+    parts.discard("")
+    return ",".join(sorted(parts))
 
 
 def canonical_or_raw(key: str, value: str) -> str:
