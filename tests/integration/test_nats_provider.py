@@ -585,3 +585,49 @@ def test_server_filled_values_and_filter_switch_replan_empty(tmp_path: Path, ns:
     assert_empty(path)
     config = consumer_info(stream, "c")["config"]
     assert config["filter_subjects"] == [f"{ns}.s.a", f"{ns}.s.b"] and not config.get("filter_subject")
+
+
+def test_kv_mirror_and_sources_as_the_clients_make_them(tmp_path: Path, ns: str) -> None:
+    origin, mirror, agg = f"{ns}_origin", f"{ns}_mirror", f"{ns}_agg"
+
+    def doc(mirror_of: Any, sources: list[Any], ttl: str = "30m") -> dict[str, Any]:
+        buckets: dict[str, Any] = {
+            origin: {"history": 5},
+            mirror: {"history": 5, "ttl": ttl, "max_value_size": "4KiB", "mirror": mirror_of},
+            agg: {"sources": sources, "republish": {"dest": f"{ns}.rep.>"}},
+        }
+        return manifest(key_value=buckets)
+
+    path = write(tmp_path, doc({"name": origin}, [{"name": origin}]))
+    apply(path)
+    assert_empty(path)
+    config = stream_info(f"KV_{mirror}")["config"]
+    assert config["mirror"]["name"] == f"KV_{origin}" and config["mirror_direct"] is True
+    assert not config.get("subjects")
+    [source] = stream_info(f"KV_{agg}")["config"]["sources"]
+    assert source["subject_transforms"] == [{"src": f"$KV.{origin}.>", "dest": f"$KV.{agg}.>"}]
+
+    async def put(nc: Any) -> None:
+        kv = await nc.jetstream().key_value(origin)
+        await kv.put("k", b"v")
+
+    run(put)
+
+    async def copied(nc: Any) -> bytes:
+        kv = await nc.jetstream().key_value(agg)
+        for _ in range(50):
+            with contextlib.suppress(nats.js.errors.KeyNotFoundError):
+                return bytes((await kv.get("k")).value)
+            await asyncio.sleep(0.1)
+        raise AssertionError("the sourced key never arrived")
+
+    assert run(copied) == b"v"
+
+    # Sources and settings update in place; dropping the mirror promotes the bucket.
+    changed = write(tmp_path, doc(None, [], ttl="20m"), "changed.yaml")
+    assert planned(plan(changed)) == {f"n/kv_bucket/{mirror}": "update", f"n/kv_bucket/{agg}": "update"}
+    apply(changed)
+    assert_empty(changed)
+    config = stream_info(f"KV_{mirror}")["config"]
+    assert config["subjects"] == [f"$KV.{mirror}.>"] and "mirror" not in config
+    assert stream_info(f"KV_{agg}")["config"].get("sources") in (None, [])

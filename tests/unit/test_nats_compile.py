@@ -284,3 +284,30 @@ def test_republish_without_src_is_the_servers_default_src(tmp_path: Path) -> Non
     )
     assert rs["n/stream/S"].attrs["republish"] == {"dest": "r.>"}
     assert rs["n/kv_bucket/kv"].attrs["republish"] == {"dest": "k.>"}
+
+
+def test_kv_mirror_and_sources_name_buckets_and_map_keys_like_the_clients(tmp_path: Path) -> None:
+    rs = compiled(
+        tmp_path,
+        key_value={
+            "m": {"mirror": {"name": "a"}},
+            "s": {
+                "sources": [
+                    {"name": "KV_a"},
+                    {"name": "b", "subject_transforms": [{"src": "$KV.b.x.>", "dest": "$KV.s.x.>"}]},
+                    {"name": "s", "external": {"api": "$JS.hub.API"}},
+                ]
+            },
+        },
+    )
+    assert rs["n/kv_bucket/m"].attrs["mirror"] == {"name": "KV_a"}
+    assert rs["n/kv_bucket/s"].attrs["sources"] == [
+        {"name": "KV_a", "subject_transforms": [{"src": "$KV.a.>", "dest": "$KV.s.>"}]},
+        {"name": "KV_b", "subject_transforms": [{"src": "$KV.b.x.>", "dest": "$KV.s.x.>"}]},
+        {"name": "KV_s", "external": {"api": "$JS.hub.API"}},  # the same bucket in another domain
+    ]
+
+
+def test_kv_source_with_filter_subject_is_refused(tmp_path: Path) -> None:
+    err = error(tmp_path, key_value={"s": {"sources": [{"name": "a", "filter_subject": "$KV.a.x"}]}})
+    assert "subject_transforms" in str(err) and "m.yaml:" in str(err)

@@ -74,9 +74,44 @@ def obj_create_config(bucket: str, attrs: Mapping[str, JSON]) -> dict[str, Any]:
     return config
 
 
+def kv_origins(bucket: str, attrs: dict[str, JSON]) -> None:
+    """A KV mirror or source names a bucket; the stream behind it is `KV_<bucket>`, and a source
+    without its own transforms maps the origin's keys into this bucket, as the clients do (ADR-8)."""
+    mirror = attrs.get("mirror")
+    if isinstance(mirror, dict):
+        attrs["mirror"] = {**mirror, "name": _kv_name(str(mirror["name"]))}
+    sources = attrs.get("sources")
+    if not isinstance(sources, list):
+        return
+    out: list[JSON] = []
+    for source in sources:
+        if not isinstance(source, dict):
+            out.append(source)
+            continue
+        origin = str(source["name"])
+        origin = origin[len(KV_PREFIX) :] if origin.startswith(KV_PREFIX) else origin
+        entry = {**source, "name": kv_stream(origin)}
+        if not entry.get("subject_transforms") and (not entry.get("external") or origin != bucket):
+            entry["subject_transforms"] = [{"src": f"$KV.{origin}.>", "dest": f"$KV.{bucket}.>"}]
+        out.append(entry)
+    attrs["sources"] = out
+
+
+def _kv_name(name: str) -> str:
+    return name if name.startswith(KV_PREFIX) else kv_stream(name)
+
+
 def apply_bucket_attrs(config: dict[str, Any], table: Mapping[str, F.Field], attrs: Mapping[str, JSON]) -> None:
     """Overlay declared bucket settings on a stream config; the bucket's fixed flags stay."""
     overlay(config, F.to_api(table, attrs))
+    if attrs.get("mirror"):
+        # A read replica: no subjects of its own, and it answers direct gets for the origin.
+        config.pop("subjects", None)
+        config["mirror_direct"] = True
+    elif "mirror" in attrs and not config.get("subjects") and str(config.get("name", "")).startswith(KV_PREFIX):
+        # Promoted: the bucket takes writes on its own subjects from now on.
+        config["subjects"] = [f"$KV.{str(config['name'])[len(KV_PREFIX) :]}.>"]
+        config["mirror_direct"] = False
     if attrs.get("limit_marker_ttl"):
         config["allow_msg_ttl"] = True  # delete markers are TTL'd messages
     if "ttl" in attrs and "duplicate_window" not in attrs:

@@ -15,6 +15,7 @@ from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Compiled, PruneScope
 from topoctl.providers.nats import fields as F
+from topoctl.providers.nats.buckets import kv_origins
 from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
 
 # Streams behind buckets: managed only through `key_value:` / `object_stores:`.
@@ -275,6 +276,16 @@ class _Compiler:
         history = attrs.get("history")
         if isinstance(history, int) and not 1 <= history <= 64:
             raise ctx.at("history").error("history must be between 1 and 64")
+        if attrs.get("mirror") and attrs.get("sources"):
+            raise ctx.at("sources").error("a mirror cannot have sources too")
+        if kind == KV_BUCKET:
+            for i, source in enumerate(section.get("sources") or []):
+                if isinstance(source, Mapping) and source.get("filter_subject"):
+                    raise ctx.at("sources", i, "filter_subject").error(
+                        "a KV source filters with subject_transforms ({src: '$KV.<source>.<keys>', "
+                        "dest: '$KV.<bucket>.<keys>'}): with filter_subject its keys would not land in this bucket"
+                    )
+            kv_origins(name, attrs)
         return Resource(self.addr(kind, name), attrs, absent=absent, source=ctx.where())
 
 

@@ -154,6 +154,8 @@ KV_FIELDS = _fields(
     Field("placement", "placement", OBJECT, None),
     Field("republish", "republish", OBJECT, None),
     Field("limit_marker_ttl", "subject_delete_marker_ttl", DURATION, 0),
+    Field("mirror", "mirror", SOURCE, None),
+    Field("sources", "sources", SOURCES, []),
 )
 
 OBJECT_STORE_FIELDS = _fields(
