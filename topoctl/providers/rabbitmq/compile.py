@@ -23,6 +23,7 @@ from topoctl.providers.rabbitmq.kinds import (
     queue_address,
     vhost_address,
 )
+from topoctl.providers.rabbitmq.policies import warnings
 from topoctl.providers.rabbitmq.prune import prune_scopes
 from topoctl.providers.rabbitmq.values import normalise_map
 
@@ -52,7 +53,7 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
             continue
         resources.extend(_VhostCompiler(broker, vhost, body, vctx).compile())
         present_vhosts.append((vhost, body.get("prune"), vctx.at("prune")))
-    return Compiled(resources, prune_scopes(section.get("prune"), present_vhosts, ctx.at("prune")))
+    return Compiled(resources, prune_scopes(section.get("prune"), present_vhosts, ctx.at("prune")), warnings(resources))
 
 
 def _absent_vhost(broker: str, vhost: str, body: Mapping[str, Any], ctx: Context) -> Resource:

@@ -8,12 +8,12 @@ of highest priority, as RabbitMQ picks it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Flow
-from topoctl.providers.rabbitmq.kinds import BINDING, EXCHANGE, POLICY, QUEUE, destination_address, exchange_address
+from topoctl.providers.rabbitmq.kinds import BINDING, EXCHANGE, QUEUE, destination_address, exchange_address
+from topoctl.providers.rabbitmq.policies import Policy, applying, policies_of
 
 # What the graph draws as nodes; vhosts and policies shape the flow but carry no messages.
 NODE_KINDS = frozenset({EXCHANGE, QUEUE})
@@ -22,7 +22,7 @@ DEAD_LETTERS = "dead letters"
 
 def flows(desired: Sequence[Resource]) -> list[Flow]:
     out: list[Flow] = []
-    policies = [r for r in desired if r.kind == POLICY]
+    policies = policies_of(desired)
     for r in desired:
         if r.kind == BINDING:
             out.append(_binding(r))
@@ -52,20 +52,19 @@ def _binding(r: Resource) -> Flow:
     return Flow(source, target, label)
 
 
-def _dead_letter(queue: Resource, policies: Sequence[Resource]) -> list[Flow]:
+def _dead_letter(queue: Resource, policies: Sequence[Policy]) -> list[Flow]:
     vhost, name = queue.address.name
     arguments = _arguments(queue)
     dlx = arguments.get("x-dead-letter-exchange")
     key = arguments.get("x-dead-letter-routing-key")
     label = DEAD_LETTERS
     if dlx is None:
-        policy = _policy_for(queue.broker, vhost, name, policies)
+        policy = applying([p for p in policies if p.resource.broker == queue.broker], QUEUE, vhost, name)
         if policy is not None:
-            definition = policy.attrs.get("definition")
-            definition = definition if isinstance(definition, Mapping) else {}
+            definition = policy.definition
             dlx = definition.get("dead-letter-exchange")
             key = definition.get("dead-letter-routing-key")
-            label = f"{DEAD_LETTERS} (policy {policy.address.name[-1]})"
+            label = f"{DEAD_LETTERS} (policy {policy.name})"
     if not isinstance(dlx, str):
         return []
     if key:
@@ -76,22 +75,3 @@ def _dead_letter(queue: Resource, policies: Sequence[Resource]) -> list[Flow]:
     if dlx == "":
         return []
     return [Flow(queue.address, exchange_address(queue.broker, vhost, dlx), label, dead_letter=True)]
-
-
-def _policy_for(broker: str, vhost: str, queue: str, policies: Sequence[Resource]) -> Resource | None:
-    best: Resource | None = None
-    for p in policies:
-        if p.broker != broker or p.address.name[0] != vhost or p.attrs.get("apply_to", "all") not in ("queues", "all"):
-            continue
-        try:
-            matches = re.search(str(p.attrs.get("pattern", "")), queue) is not None
-        except re.error:
-            continue  # an Erlang regex Python cannot read: draw no edge rather than a wrong one
-        priority = p.attrs.get("priority", 0)
-        if matches and (best is None or _priority(priority) > _priority(best.attrs.get("priority", 0))):
-            best = p
-    return best
-
-
-def _priority(value: JSON) -> int:
-    return value if isinstance(value, int) else 0

@@ -1,0 +1,184 @@
+"""Which policy applies to a queue or exchange, as RabbitMQ decides it, and the compile warnings
+about policies that cannot all do what they say.
+
+RabbitMQ applies at most one user policy to an object: among the policies of its vhost whose
+`apply-to` covers the object's kind and whose pattern matches its name (`re:run`, a search, not a
+full match), the one of highest priority. Policies do not add up, so two policies that match the
+same object either shadow one another (different priorities) or are ambiguous (same priority).
+Where a queue argument and its policy set the same thing, the argument wins for the dead-letter
+exchange and routing key, and the smaller value wins for numeric limits.
+
+Patterns are Erlang (PCRE) regular expressions; one that Python's `re` cannot read is left out of
+these checks rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+from topoctl.model import JSON, Resource
+from topoctl.providers.rabbitmq.kinds import EXCHANGE, POLICY, QUEUE
+
+APPLIES_TO = {"queues": frozenset({QUEUE}), "exchanges": frozenset({EXCHANGE}), "all": frozenset({QUEUE, EXCHANGE})}
+
+# Queue argument -> the policy key that sets the same thing.
+ARGUMENT_WINS = {
+    "x-dead-letter-exchange": "dead-letter-exchange",
+    "x-dead-letter-routing-key": "dead-letter-routing-key",
+}
+MINIMUM_WINS = {
+    "x-message-ttl": "message-ttl",
+    "x-expires": "expires",
+    "x-max-length": "max-length",
+    "x-max-length-bytes": "max-length-bytes",
+    "x-delivery-limit": "delivery-limit",
+}
+_LISTED = 3  # object names shown in one warning before "and N more"
+
+
+@dataclass(frozen=True)
+class Policy:
+    resource: Resource
+    regex: re.Pattern[str] | None  # None: a pattern Python cannot read
+
+    @property
+    def name(self) -> str:
+        return self.resource.address.name[-1]
+
+    @property
+    def vhost(self) -> str:
+        return self.resource.address.name[0]
+
+    @property
+    def priority(self) -> int:
+        value = self.resource.attrs.get("priority", 0)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return APPLIES_TO.get(str(self.resource.attrs.get("apply_to", "all")), frozenset())
+
+    @property
+    def definition(self) -> dict[str, JSON]:
+        definition = self.resource.attrs.get("definition")
+        return dict(definition) if isinstance(definition, Mapping) else {}
+
+    def matches(self, kind: str, name: str) -> bool:
+        return self.regex is not None and kind in self.kinds and self.regex.search(name) is not None
+
+
+def policies_of(resources: Iterable[Resource]) -> list[Policy]:
+    """The present policies among `resources`, in their order."""
+    out = []
+    for r in resources:
+        if r.kind != POLICY or r.absent:
+            continue
+        try:
+            regex: re.Pattern[str] | None = re.compile(str(r.attrs.get("pattern", "")))
+        except re.error:
+            regex = None
+        out.append(Policy(r, regex))
+    return out
+
+
+def applying(policies: Sequence[Policy], kind: str, vhost: str, name: str) -> Policy | None:
+    """The policy RabbitMQ applies to object `name` of `kind` (on a tie: the first declared)."""
+    best: Policy | None = None
+    for p in policies:
+        if p.vhost == vhost and p.matches(kind, name) and (best is None or p.priority > best.priority):
+            best = p
+    return best
+
+
+def warnings(resources: Sequence[Resource]) -> list[str]:
+    """Overlapping policies and queue arguments that a policy also sets, each with file:line."""
+    policies = policies_of(resources)
+    if not policies:
+        return []
+    objects: dict[str, list[Resource]] = defaultdict(list)  # vhost -> its present queues, exchanges
+    for r in resources:
+        if r.kind in (QUEUE, EXCHANGE) and not r.absent:
+            objects[r.address.name[0]].append(r)
+    out: list[str] = []
+    for vhost in dict.fromkeys(p.vhost for p in policies):
+        mine = [p for p in policies if p.vhost == vhost]
+        names = sorted((o.kind, o.address.name[1]) for o in objects[vhost])
+        matched = {p.name: {o for o in names if p.matches(*o)} for p in mine}
+        for a, b in combinations(mine, 2):
+            common = sorted(matched[a.name] & matched[b.name])
+            if common:
+                out.append(_overlap(a, b, common))
+        out += _argument_overlaps([o for o in objects[vhost] if o.kind == QUEUE], mine)
+    return out
+
+
+def _overlap(a: Policy, b: Policy, common: list[tuple[str, str]]) -> str:
+    what = _objects(common)
+    if a.priority == b.priority:
+        return (
+            f"{_at(b.resource)}policies {a.name!r} and {b.name!r} in vhost {a.vhost!r} both match {what} at the same"
+            f" priority ({a.priority}): RabbitMQ applies only one of them, and which one is not defined;"
+            f" give one a higher priority (policy {a.name!r} is at {a.resource.source})"
+        )
+    low, high = sorted((a, b), key=lambda p: p.priority)
+    return (
+        f"{_at(low.resource)}policy {low.name!r} (priority {low.priority}) in vhost {low.vhost!r} does not apply to"
+        f" {what}: policy {high.name!r} (priority {high.priority}, at {high.resource.source}) matches too, and"
+        " only the highest-priority policy applies (policies do not add up)"
+    )
+
+
+def _argument_overlaps(queues: Sequence[Resource], policies: Sequence[Policy]) -> list[str]:
+    """One warning per (policy, argument), naming the queues concerned and located at the first."""
+    found: dict[tuple[str, str], list[tuple[Resource, JSON, JSON]]] = defaultdict(list)
+    applied: dict[str, Policy] = {}
+    for queue in queues:
+        vhost, name = queue.address.name
+        policy = applying(policies, QUEUE, vhost, name)
+        arguments = queue.attrs.get("arguments")
+        if policy is None or not isinstance(arguments, Mapping):
+            continue
+        applied[policy.name] = policy
+        definition = policy.definition
+        for argument, key in (*ARGUMENT_WINS.items(), *MINIMUM_WINS.items()):
+            mine, theirs = arguments.get(argument), definition.get(key)
+            if argument not in arguments or key not in definition or mine == theirs:
+                continue
+            if argument in MINIMUM_WINS and not (isinstance(mine, int) and isinstance(theirs, int)):
+                continue
+            found[(policy.name, argument)].append((queue, mine, theirs))
+    out = []
+    for (policy_name, argument), hits in found.items():
+        policy = applied[policy_name]
+        key = ARGUMENT_WINS.get(argument) or MINIMUM_WINS[argument]
+        first, mine, theirs = hits[0]
+        vhost = first.address.name[0]
+        if len(hits) == 1:
+            who = f"queue {first.address.name[1]!r} in vhost {vhost!r} sets {argument} ({mine!r})"
+            sets = f"sets {key} ({theirs!r})"
+        else:
+            listed = _objects([(QUEUE, q.address.name[1]) for q, _, _ in hits])
+            who = f"{listed} in vhost {vhost!r} set {argument}"
+            sets = f"sets {key} ({theirs!r}) too"
+        if argument in ARGUMENT_WINS:
+            outcome = "the queue's argument wins, the policy's value does not apply"
+        elif len(hits) == 1:
+            smaller = "the queue's argument" if mine < theirs else f"policy {policy_name!r}"
+            outcome = f"the smaller value applies, so {smaller} decides"
+        else:
+            outcome = "the smaller of the two values applies to each queue"
+        out.append(f"{_at(first)}{who} and policy {policy_name!r} {sets}: {outcome}")
+    return out
+
+
+def _objects(found: list[tuple[str, str]]) -> str:
+    shown = ", ".join(f"{kind} {name!r}" for kind, name in found[:_LISTED])
+    return shown + (f" and {len(found) - _LISTED} more" if len(found) > _LISTED else "")
+
+
+def _at(resource: Resource) -> str:
+    return f"{resource.source}: " if resource.source else ""
