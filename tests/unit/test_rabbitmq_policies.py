@@ -92,7 +92,10 @@ def test_queue_arguments_that_a_policy_also_sets(tmp_path: Path) -> None:
             dead_letter: {}
           same: {arguments: {x-message-ttl: 1m}}
         policies:
-          jobs: {pattern: "^(jobs|same)$", apply_to: queues, definition: {message-ttl: 30s, dead-letter-exchange: x, max-length: 10}}
+          jobs:
+            pattern: "^(jobs|same)$"
+            apply_to: queues
+            definition: {message-ttl: 30s, dead-letter-exchange: x, max-length: 10}
 """,
     )
     assert warnings == [
