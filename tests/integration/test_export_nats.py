@@ -30,7 +30,7 @@ def space() -> Iterator[str]:
 
 
 def _build_by_hand(ns: str) -> dict[str, list[str]]:
-    orders, dlq, mirror = f"{ns}_ORDERS", f"{ns}_DLQ", f"{ns}_MIRROR"
+    orders, dlq, mirror, agg = f"{ns}_ORDERS", f"{ns}_DLQ", f"{ns}_MIRROR", f"{ns}_AGG"
     js_ok(
         f"STREAM.CREATE.{orders}",
         {
@@ -48,6 +48,25 @@ def _build_by_hand(ns: str) -> dict[str, list[str]]:
     advisories = [f"$JS.EVENT.ADVISORY.CONSUMER.{k}.{orders}.billing" for k in ("MAX_DELIVERIES", "MSG_TERMINATED")]
     js_ok(f"STREAM.CREATE.{dlq}", {"name": dlq, "subjects": advisories, "max_age": 14 * 86400 * S})
     js_ok(f"STREAM.CREATE.{mirror}", {"name": mirror, "mirror": {"name": orders}, "storage": "memory"})
+    js_ok(
+        f"STREAM.CREATE.{agg}",
+        {
+            "name": agg,
+            "subjects": [f"{ns}.agg.>"],
+            "sources": [
+                {
+                    "name": orders,
+                    "subject_transforms": [{"src": f"{ns}.orders.*", "dest": f"{ns}.agg.{{{{wildcard(1)}}}}"}],
+                },
+                {"name": "REMOTE", "external": {"api": "$JS.hub.API", "deliver": "hub.deliver"}},
+            ],
+            "subject_transform": {"src": f"{ns}.agg.>", "dest": f"{ns}.t.>"},
+            "republish": {"dest": f"{ns}.rep.>", "headers_only": True},
+            "consumer_limits": {"inactive_threshold": 1800 * S, "max_ack_pending": 500},
+            "allow_direct": True,
+            "metadata": {"k": "v"},
+        },
+    )
     consumers = {
         "billing": {
             "durable_name": "billing",
@@ -79,7 +98,7 @@ def _build_by_hand(ns: str) -> dict[str, list[str]]:
 
     run(buckets)
     return {
-        "streams": [orders, dlq, mirror],
+        "streams": [orders, dlq, mirror, agg],
         "consumers": [f"{orders}/billing", f"{orders}/audit"],
         "key_value": [f"{ns}_sessions"],
         "object_stores": [f"{ns}_artifacts"],
@@ -103,6 +122,7 @@ def test_export_of_hand_built_jetstream_plans_empty(tmp_path: Path, space: str) 
     assert orders["max_age"] == "30d" and orders["max_bytes"] == "1GiB" and orders["duplicate_window"] == "2m"
     assert orders["consumers"]["billing"]["backoff"] == ["1s", "5s", "30s"]
     assert body["key_value"][f"{ns}_sessions"]["ttl"] == "1h"
+    assert body["streams"][f"{ns}_AGG"]["consumer_limits"] == {"inactive_threshold": "30m", "max_ack_pending": 500}
     # Buckets are exported as buckets, never as their KV_/OBJ_ streams.
     assert not [s for s in body.get("streams", {}) if s.startswith(("KV_", "OBJ_"))]
 

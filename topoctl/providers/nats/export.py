@@ -60,4 +60,7 @@ def _readable(field: F.Field, value: JSON) -> JSON:
         return [duration_ns(v) for v in value]
     if field.type == F.SIZE:
         return size(value)
+    nested = F.NESTED_DURATIONS.get(field.name, ())
+    if nested and isinstance(value, Mapping):
+        return {k: duration_ns(v) if k in nested else v for k, v in value.items()}
     return value
