@@ -111,6 +111,7 @@ def test_token(tmp_path: Path, start: Any) -> None:
 
 def test_nkey_seed(tmp_path: Path, start: Any) -> None:
     import nkeys  # a dependency of topoctl (nats-py[nkeys]): never skipped
+
     seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
     public = nkeys.from_seed(bytearray(seed)).public_key.decode()
     server = start(f"authorization {{ users: [ {{ nkey: {public} }} ] }}")

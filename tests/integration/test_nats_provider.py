@@ -631,3 +631,14 @@ def test_kv_mirror_and_sources_as_the_clients_make_them(tmp_path: Path, ns: str)
     config = stream_info(f"KV_{mirror}")["config"]
     assert config["subjects"] == [f"$KV.{mirror}.>"] and "mirror" not in config
     assert stream_info(f"KV_{agg}")["config"].get("sources") in (None, [])
+
+
+def test_server_streams_are_never_read_pruned_or_exported(tmp_path: Path, ns: str) -> None:
+    mqtt = f"$MQTT_{ns}"  # what the server's MQTT support creates for itself
+    js_ok(f"STREAM.CREATE.{mqtt}", {"name": mqtt, "subjects": [f"$MQTT.{ns}.>"]})
+    path = write(tmp_path, manifest({}, prune={"prefix": "$MQTT_"}))
+    assert planned(plan(path)) == {}
+    exported = topoctl("export", "--broker", "n", "-f", write(tmp_path, manifest(), "connection.yaml"))
+    assert exported.code == 0, str(exported)
+    assert mqtt not in exported.stdout
+    assert mqtt in all_stream_names()

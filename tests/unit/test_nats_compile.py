@@ -311,3 +311,13 @@ def test_kv_mirror_and_sources_name_buckets_and_map_keys_like_the_clients(tmp_pa
 def test_kv_source_with_filter_subject_is_refused(tmp_path: Path) -> None:
     err = error(tmp_path, key_value={"s": {"sources": [{"name": "a", "filter_subject": "$KV.a.x"}]}})
     assert "subject_transforms" in str(err) and "m.yaml:" in str(err)
+
+
+def test_server_stream_names_are_refused(tmp_path: Path) -> None:
+    err = error(tmp_path, streams={"$MQTT_sess": {"subjects": ["x"]}})
+    assert "belong to the server" in str(err) and "m.yaml:" in str(err)
+    err = error(
+        tmp_path,
+        streams={"S": {"subjects": ["s"], "consumers": {"c": {"dead_letter": {"max_deliver": 2, "stream": "$X"}}}}},
+    )
+    assert "invalid dead letter stream name" in str(err)

@@ -15,6 +15,9 @@ from topoctl.providers.nats import fields as F
 
 KV_PREFIX = "KV_"
 OBJ_PREFIX = "OBJ_"
+# Streams the server makes for itself (MQTT sessions and messages: `$MQTT_sess`, `$MQTT_msgs`, ...):
+# `$` names are the system's, never read, planned, pruned or exported.
+SERVER_PREFIX = "$"
 DEFAULT_DUPLICATE_WINDOW_NS = 120 * 1_000_000_000
 
 

@@ -15,7 +15,7 @@ from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Compiled, PruneScope
 from topoctl.providers.nats import fields as F
-from topoctl.providers.nats.buckets import kv_origins
+from topoctl.providers.nats.buckets import SERVER_PREFIX, kv_origins
 from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
 
 # Streams behind buckets: managed only through `key_value:` / `object_stores:`.
@@ -171,6 +171,8 @@ class _Compiler:
     def stream(self, name: str, section: Mapping[str, Any], ctx: Context) -> Resource:
         if not STREAM_NAME.match(name):
             raise ctx.error(f"invalid stream name {name!r}: no '.', '*', '>', '/', '\\' or whitespace")
+        if name.startswith(SERVER_PREFIX):
+            raise ctx.error(f"stream {name!r}: names starting with '$' belong to the server ($MQTT_* ...)")
         if name.startswith(SYSTEM_STREAM_PREFIXES):
             raise ctx.error(
                 f"stream {name!r}: KV_* and OBJ_* streams belong to KV buckets and object stores; "
@@ -243,7 +245,11 @@ class _Compiler:
         limit = options.pop("max_deliver", None)
         if options:
             raise ctx.at(next(iter(options))).error(f"unknown dead_letter option {next(iter(options))!r}")
-        if not isinstance(dlq, str) or not STREAM_NAME.match(dlq) or dlq.startswith(SYSTEM_STREAM_PREFIXES):
+        if (
+            not isinstance(dlq, str)
+            or not STREAM_NAME.match(dlq)
+            or dlq.startswith((*SYSTEM_STREAM_PREFIXES, SERVER_PREFIX))
+        ):
             raise ctx.at("stream").error(f"invalid dead letter stream name {dlq!r}")
         if dlq == stream:
             raise ctx.at("stream").error("the dead letter stream cannot be the stream itself")

@@ -150,7 +150,8 @@ class NatsDriver(Driver):
         api = await self._connection()
         version = str(getattr(self._nc, "connected_server_version", "") or "")
         try:
-            streams = await api.paged("STREAM.LIST", "streams")
+            listed = await api.paged("STREAM.LIST", "streams")
+            streams = [info for info in listed if not str(info["config"]["name"]).startswith(B.SERVER_PREFIX)]
             with_consumers = [
                 info["config"]["name"]
                 for info in streams
