@@ -72,14 +72,13 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     return files
 
 
-def read_documents(
-    paths: Sequence[str], env: Mapping[str, str] | None = None
-) -> tuple[dict[str, Any], SourceMap]:
+def read_documents(paths: Sequence[str], env: Mapping[str, str] | None = None) -> tuple[dict[str, Any], SourceMap]:
     """Parse and deep-merge the files; no validation."""
     env = os.environ if env is None else env
     merged: dict[str, Any] = {}
     sources = SourceMap()
-    for path in expand_paths(paths):
+    files = expand_paths(paths)
+    for path in files:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -90,6 +89,9 @@ def read_documents(
         if not isinstance(doc, dict):
             raise ManifestError("a manifest must be a mapping (version: 1, brokers: ...)", f"{path}:1")
         _merge(merged, doc, (), sources, doc_sources)
+    if not sources.locations:
+        names = ", ".join(str(f) for f in files)
+        raise ManifestError(f"{names}: no manifest content (a manifest starts with `version: 1`)")
     return merged, sources
 
 

@@ -2,12 +2,18 @@
 
 `schemas/manifest.schema.json` holds the top level and `$ref`s one file per broker type, so editors
 (yaml-language-server) and `topoctl validate` enforce the same thing.
+
+jsonschema's own `best_match` often lands on "... is not valid under any of the given schemas" for
+`anyOf`/`oneOf` values; `_most_precise` instead descends into the branch that fits the value's type
+and reports the deepest error there, and `_message` words each error for a person, with a "did you
+mean" for misspelt field names and values.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +23,17 @@ from topoctl.manifest.source import SourceMap
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 MANIFEST_SCHEMA = "manifest.schema.json"
+
+_WEAK = frozenset({"anyOf", "oneOf", "allOf", "if", "then", "else", "not", "$ref"})
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true/false",
+    "null": "nothing (null)",
+}
 
 
 @cache
@@ -41,36 +58,138 @@ def _draft() -> Any:
 
 
 def validate_document(document: Mapping[str, Any], sources: SourceMap) -> None:
-    from jsonschema.exceptions import best_match
-
-    validator = _validator()
-    error = best_match(validator.iter_errors(document), key=_relevance)
-    if error is None:
+    errors = list(_validator().iter_errors(document))
+    if not errors:
         return
-    path = tuple(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})), key=str)
-        if extra:  # point at the offending key itself, not at its parent
-            path = (*path, extra[0])
+    error = _most_precise(errors)
+    path = _path_of(error)
     dotted = ".".join(str(p) for p in path)
     message = _message(error)
     raise ManifestError(f"{dotted}: {message}" if dotted else message, sources.where(path))
 
 
-def _relevance(error: Any) -> Any:
-    # Prefer the deepest error: "brokers.x.queues.q.type: 'quorom' is not one of ..." beats
-    # "brokers.x does not match any of ...".
-    from jsonschema.exceptions import relevance
+def _unknown(error: Any) -> list[str]:
+    """The undeclared keys of an additionalProperties error."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return []
+    declared = error.schema.get("properties", {})
+    return sorted((k for k in error.instance if k not in declared), key=str)
 
-    return (len(error.absolute_path), relevance(error))
+
+def _is_name(error: Any) -> bool:
+    return "propertyNames" in error.absolute_schema_path
+
+
+def _path_of(error: Any) -> tuple[Any, ...]:
+    path = tuple(error.absolute_path)
+    if _is_name(error):  # a bad name: point at it
+        return (*path, error.instance)
+    extra = _unknown(error)
+    return (*path, extra[0]) if extra else path  # point at the offending key itself, not at its parent
+
+
+def _rank(error: Any) -> tuple[int, bool]:
+    # The deepest error is the most precise ("queues.q.type: 'quorom' ..." beats "queues.q: ...");
+    # at one depth a concrete keyword beats a combinator.
+    return (len(_path_of(error)), error.validator not in _WEAK)
+
+
+def _most_precise(errors: Iterable[Any]) -> Any:
+    best = max(errors, key=_rank)
+    while best.validator in ("anyOf", "oneOf") and best.context:
+        # Only the branches whose type fits the value can tell what is wrong with it: for
+        # `prune: {prefx: a}` against `boolean | {prefix}`, the mapping branch knows.
+        branches: dict[Any, list[Any]] = {}
+        for sub in best.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        depth = len(best.absolute_path)
+        fitting = [
+            sub
+            for subs in branches.values()
+            if not any(s.validator == "type" and len(s.absolute_path) == depth for s in subs)
+            for sub in subs
+        ]
+        if not fitting:
+            break  # no branch takes this type: _message lists the types that would do
+        best = max(fitting, key=_rank)
+    return best
+
+
+def suggest(word: object, choices: Iterable[object]) -> str | None:
+    """The closest valid name to a misspelt one, if any is close enough."""
+    names = [str(c) for c in choices]
+    found = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
+    if not found:  # a case slip (`Quorum`) or a missing separator (`maxage`) is not a typo difflib sees
+        folded = {n.lower().replace("_", "").replace("-", ""): n for n in names}
+        key = str(word).lower().replace("_", "").replace("-", "")
+        return folded.get(key)
+    return found[0]
+
+
+def _did_you_mean(word: object, choices: Iterable[object]) -> str:
+    found = suggest(word, choices)
+    return f"; did you mean {found!r}?" if found is not None else ""
+
+
+def _got(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _expected(types: Sequence[str]) -> str:
+    words = list(dict.fromkeys(_TYPE_WORDS.get(t, t) for t in types))
+    return " or ".join(words)
+
+
+def _types_of(error: Any) -> list[str]:
+    if error.validator == "type":
+        value = error.validator_value
+        return [value] if isinstance(value, str) else list(value)
+    if error.validator in ("anyOf", "oneOf"):
+        return [t for sub in error.context or () for t in _types_of(sub) if len(sub.path) == 0]
+    return []
 
 
 def _message(error: Any) -> str:
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+    validator = error.validator
+    if _is_name(error):
+        rule = f"must match {error.validator_value}" if validator == "pattern" else error.message
+        return f"the name {error.instance!r} is not allowed ({rule})"
+    if validator == "additionalProperties":
+        extra = _unknown(error)
+        declared = error.schema.get("properties", {})
         names = ", ".join(repr(e) for e in extra)
-        return f"unknown field {names} (allowed: {allowed})"
-    if error.validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(repr(e) for e in error.validator_value)}"
+        hint = suggest(extra[0], declared) if len(extra) == 1 else None
+        if hint is not None:
+            return f"unknown field {names}; did you mean {hint!r}?"
+        return f"unknown field {names} (allowed: {', '.join(sorted(declared))})"
+    if validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        options = error.schema.get("properties", {}).get(missing, {})
+        if missing == "version" and not error.absolute_path:
+            return "missing 'version': a manifest starts with `version: 1`"
+        if isinstance(options, dict) and "enum" in options:
+            return f"missing field {missing!r} (one of: {', '.join(map(str, options['enum']))})"
+        return f"missing field {missing!r}"
+    if validator == "enum":
+        allowed = error.validator_value
+        listed = ", ".join(repr(e) for e in allowed)
+        return f"{error.instance!r} is not one of {listed}{_did_you_mean(error.instance, allowed)}"
+    if validator == "const":
+        return f"must be {error.validator_value!r}, got {_got(error.instance)}"
+    if validator == "pattern":
+        if "ms|s|m|h|d" in str(error.validator_value):
+            return f"not a duration: {error.instance!r} (use e.g. 500ms, 30s, 5m, 1h, 7d)"
+        description = error.schema.get("description")
+        if description:
+            return f"{error.instance!r} does not have the expected form ({description})"
+    if validator == "type" or (validator in ("anyOf", "oneOf") and _types_of(error)):
+        return f"expected {_expected(_types_of(error))}, got {_got(error.instance)}"
     return str(error.message)

@@ -51,18 +51,39 @@ class Context:
     def error(self, message: str) -> ManifestError:
         return ManifestError(message, self.where())
 
+    def label(self) -> str:
+        """The field being read, as a user wrote it: `max_age`, `backoff[1]`."""
+        keys = [k for k in self.path if isinstance(k, str)]
+        name = keys[-1] if keys else ""
+        index = "".join(f"[{k}]" for k in self.path[len(self.path) - self._trailing_indexes() :])
+        return name + index
+
+    def _trailing_indexes(self) -> int:
+        n = 0
+        for key in reversed(self.path):
+            if not isinstance(key, int):
+                break
+            n += 1
+        return n
+
+    def _value_error(self, exc: ValueError) -> ManifestError:
+        # The value alone ("not a duration: '1 hour'") does not say which field holds it.
+        label = self.label()
+        message = str(exc)
+        return self.error(message if not label or message.startswith(label) else f"{label}: {message}")
+
     # Helpers for the common conversions, so each provider reports bad values alike.
     def duration(self, value: object, unit: str = "ms") -> int:
         try:
             return parse_duration(value, unit)
         except ValueError as exc:
-            raise self.error(str(exc)) from None
+            raise self._value_error(exc) from None
 
     def size(self, value: object) -> int:
         try:
             return parse_size(value)
         except ValueError as exc:
-            raise self.error(str(exc)) from None
+            raise self._value_error(exc) from None
 
     def mapping(self, value: object) -> Mapping[str, Any]:
         if value is None:

@@ -14,6 +14,7 @@ from topoctl.manifest.source import Path, SourceMap
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def interpolate(text: str, env: Mapping[str, str], where: str) -> str:
@@ -26,9 +27,7 @@ def interpolate(text: str, env: Mapping[str, str], where: str) -> str:
         value = env.get(name)
         if value is None or (value == "" and default is not None):
             if default is None:
-                raise ManifestError(
-                    f"environment variable {name} is not set (use ${{{name}:-default}})", where
-                )
+                raise ManifestError(f"environment variable {name} is not set (use ${{{name}:-default}})", where)
             return default
         return value
 
@@ -41,6 +40,7 @@ class _Builder:
         self.filename = filename
         self.env = env
         self.sources = SourceMap()
+        self._merged: dict[int, int] = {}
 
     def where(self, node: yaml.Node) -> str:
         return f"{self.filename}:{node.start_mark.line + 1}"
@@ -49,14 +49,17 @@ class _Builder:
         # A mapping entry is located at its key: that is the line a user looks for.
         self.sources.locations[path] = self.where(key_node or node)
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)  # YAML merge keys (`<<: *defaults`)
+            merged = self._flatten(node)
             out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
+            explicit: set[Any] = set()
+            for i, (key_node, value_node) in enumerate(node.value):
                 key = self.loader.construct_object(key_node, deep=True)
                 if isinstance(key, (list, dict)):
                     raise ManifestError("a mapping key must be a scalar", self.where(key_node))
-                if key in out:
-                    raise ManifestError(f"duplicate key {key!r}", self.where(key_node))
+                if i >= merged:  # keys written here; those merged in (`<<: *defaults`) may be overridden
+                    if key in explicit:
+                        raise ManifestError(f"duplicate key {key!r}", self.where(key_node))
+                    explicit.add(key)
                 out[key] = self.build(value_node, (*path, key), key_node)
             return out
         if isinstance(node, yaml.SequenceNode):
@@ -65,6 +68,19 @@ class _Builder:
         if isinstance(value, str) and "$" in value:
             value = self._interpolated(node, value)
         return value
+
+    def _flatten(self, node: yaml.MappingNode) -> int:
+        """Resolve YAML merge keys in place; how many of the pairs now first in `node` were merged in.
+
+        PyYAML puts merged pairs first, later sources before earlier ones, so building the dict in
+        order lets explicit keys override merged ones and earlier merge sources win, as YAML says.
+        An aliased mapping is visited once per alias: remember the count from the first visit.
+        """
+        if id(node) not in self._merged:
+            written = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+            self.loader.flatten_mapping(node)
+            self._merged[id(node)] = len(node.value) - written
+        return self._merged[id(node)]
 
     def _interpolated(self, node: yaml.Node, value: str) -> Any:
         result = interpolate(value, self.env, self.where(node))
@@ -91,9 +107,22 @@ def load_yaml(text: str, filename: str, env: Mapping[str, str]) -> tuple[Any, So
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{filename}:{mark.line + 1}" if mark else filename
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ManifestError(f"invalid YAML: {problem}", where) from None
+        raise ManifestError(f"invalid YAML: {_problem(exc, text)}", where) from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"invalid YAML: {exc}", filename) from None
     finally:
         loader.dispose()
+
+
+def _problem(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """PyYAML's words, with the hint a newcomer needs for the two classic surprises."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    mark = exc.problem_mark
+    if mark is not None:
+        lines = text.splitlines()
+        line = lines[mark.line] if mark.line < len(lines) else ""
+        if "\t" in line[: mark.column + 1]:
+            return f"{problem} (a tab: YAML indents with spaces only)"
+    if "another document" in problem:
+        return "a second YAML document (`---`): put each manifest document in a file of its own"
+    return problem

@@ -1,0 +1,245 @@
+"""What a newcomer sees when a manifest or a command line is wrong: one line naming the file and
+line (or the broker), exit 1, no traceback, and no broker contacted for manifest errors."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.cli import Result, topoctl
+
+RABBIT = "version: 1\nbrokers:\n  r:\n    type: rabbitmq\n    connection: {url: http://127.0.0.1:1}\n"
+KAFKA = "version: 1\nbrokers:\n  k:\n    type: kafka\n    connection: {bootstrap_servers: 127.0.0.1:1}\n"
+NATS = "version: 1\nbrokers:\n  n:\n    type: nats\n    connection: {servers: nats://127.0.0.1:1}\n"
+AWS = (
+    "version: 1\nbrokers:\n  a:\n    type: aws\n    connection: {region: us-east-1, endpoint_url: http://127.0.0.1:1}\n"
+)
+
+
+def manifest(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def one_error(result: Result) -> str:
+    """The single error line of a failed command, after checking the contract around it."""
+    assert result.code == 1, str(result)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, str(result)
+    assert lines[0].startswith("Error: "), str(result)
+    return lines[0].removeprefix("Error: ")
+
+
+def validate_error(tmp_path: Path, text: str) -> str:
+    path = manifest(tmp_path, text)
+    message = one_error(topoctl("validate", "-f", path))
+    # plan gives the same message before any broker is contacted (the addresses above are dead ports)
+    assert one_error(topoctl("plan", "-f", path)) == message
+    return message.replace(str(path), "m.yaml")
+
+
+# Misspelt field names, at every level of every broker: the closest valid name is suggested.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("version: 1\nbrokerz: {}\n", "m.yaml:2: brokerz: unknown field 'brokerz'; did you mean 'brokers'?"),
+        (
+            "version: 1\nbrokers:\n  r:\n    type: rabbitmq\n    conection: {url: http://x}\n",
+            "m.yaml:5: brokers.r.conection: unknown field 'conection'; did you mean 'connection'?",
+        ),
+        (
+            RABBIT + "    vhosts:\n      v:\n        queus: {q: {}}\n",
+            "m.yaml:8: brokers.r.vhosts.v.queus: unknown field 'queus'; did you mean 'queues'?",
+        ),
+        (
+            RABBIT + "    vhosts:\n      v:\n        queues:\n          q: {tpye: quorum}\n",
+            "m.yaml:9: brokers.r.vhosts.v.queues.q.tpye: unknown field 'tpye'; did you mean 'type'?",
+        ),
+        (
+            RABBIT
+            + "    vhosts:\n      v:\n        bindings:\n          - {source: a, destination: b, routing_ky: x}\n",
+            "m.yaml:9: brokers.r.vhosts.v.bindings.0.routing_ky: unknown field 'routing_ky'; "
+            "did you mean 'routing_key'?",
+        ),
+        (
+            KAFKA + "    topics:\n      t: {partitons: 3}\n",
+            "m.yaml:7: brokers.k.topics.t.partitons: unknown field 'partitons'; did you mean 'partitions'?",
+        ),
+        (
+            NATS + "    streams:\n      S:\n        subjects: [a.>]\n        consumers:\n"
+            "          c: {ack_polcy: explicit}\n",
+            "m.yaml:10: brokers.n.streams.S.consumers.c.ack_polcy: unknown field 'ack_polcy'; "
+            "did you mean 'ack_policy'?",
+        ),
+        (
+            NATS + "    key_value:\n      b: {histroy: 3}\n",
+            "m.yaml:7: brokers.n.key_value.b.histroy: unknown field 'histroy'; did you mean 'history'?",
+        ),
+        (
+            AWS + "    sqs:\n      queues:\n        q: {visiblity_timeout: 30s}\n",
+            "m.yaml:8: brokers.a.sqs.queues.q.visiblity_timeout: unknown field 'visiblity_timeout'; "
+            "did you mean 'visibility_timeout'?",
+        ),
+        (
+            AWS + "    sns:\n      topics:\n        t:\n          subscriptions:\n"
+            "            - {protocol: sqs, endpoint: q, raw_message_delivry: true}\n",
+            "m.yaml:10: brokers.a.sns.topics.t.subscriptions.0.raw_message_delivry: unknown field "
+            "'raw_message_delivry'; did you mean 'raw_message_delivery'?",
+        ),
+        (
+            RABBIT + "    vhosts:\n      v:\n        queues:\n          q: {colour: blue}\n",
+            "m.yaml:9: brokers.r.vhosts.v.queues.q.colour: unknown field 'colour' "
+            "(allowed: arguments, auto_delete, dead_letter, durable, exclusive, state, type)",
+        ),
+    ],
+)
+def test_misspelt_fields_suggest_the_closest_name(tmp_path: Path, text: str, expected: str) -> None:
+    assert validate_error(tmp_path, text) == expected
+
+
+# Values: enums with a suggestion, types in words, anyOf/oneOf resolved to the branch that fits.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "version: 1\nbrokers:\n  r:\n    type: rabitmq\n",
+            "m.yaml:4: brokers.r.type: 'rabitmq' is not one of 'rabbitmq', 'kafka', 'nats', 'aws'; "
+            "did you mean 'rabbitmq'?",
+        ),
+        (
+            RABBIT + "    vhosts:\n      v:\n        queues:\n          q: {type: quorom}\n",
+            "m.yaml:9: brokers.r.vhosts.v.queues.q.type: 'quorom' is not one of 'classic', 'quorum', 'stream'; "
+            "did you mean 'quorum'?",
+        ),
+        (
+            KAFKA + "    topics:\n      t: {partitions: three}\n",
+            "m.yaml:7: brokers.k.topics.t.partitions: expected an integer, got 'three'",
+        ),
+        (
+            RABBIT + "    vhosts:\n      v:\n        queues:\n          - q1\n",
+            "m.yaml:8: brokers.r.vhosts.v.queues: expected a mapping, got a list",
+        ),
+        (
+            RABBIT + "    vhosts:\n      v:\n        queues:\n          q:\n",
+            "m.yaml:9: brokers.r.vhosts.v.queues.q: expected a mapping, got nothing",
+        ),
+        (
+            RABBIT + "    prune: {prefx: app.}\n",
+            "m.yaml:6: brokers.r.prune.prefx: unknown field 'prefx'; did you mean 'prefix'?",
+        ),
+        (
+            RABBIT + "    prune: yes please\n",
+            "m.yaml:6: brokers.r.prune: expected true/false or a mapping, got 'yes please'",
+        ),
+        (
+            "version: 1\nbrokers:\n  k:\n    type: kafka\n    connection: {bootstrap_servers: 9092}\n",
+            "m.yaml:5: brokers.k.connection.bootstrap_servers: expected a string or a list, got 9092",
+        ),
+        (
+            NATS + "    streams:\n      S:\n        mirror: {nam: X}\n",
+            "m.yaml:8: brokers.n.streams.S.mirror.nam: unknown field 'nam'; did you mean 'name'?",
+        ),
+        (
+            AWS + "    sqs:\n      queues:\n        q: {visibility_timeout: 30 sec}\n",
+            "m.yaml:8: brokers.a.sqs.queues.q.visibility_timeout: not a duration: '30 sec' "
+            "(use e.g. 500ms, 30s, 5m, 1h, 7d)",
+        ),
+        (
+            NATS + "    streams:\n      S:\n        subjects: [a.>]\n        max_age: 1 hour\n",
+            "m.yaml:9: max_age: not a duration: '1 hour' (use e.g. 500ms, 30s, 5m, 1h, 7d)",
+        ),
+        (
+            NATS + "    streams:\n      S:\n        subjects: [a.>]\n        max_bytes: lots\n",
+            "m.yaml:9: max_bytes: not a size: 'lots' (use e.g. 512KiB, 10MiB, 1GiB or a number of bytes)",
+        ),
+        (
+            "version: 1\nbrokers:\n  my broker:\n    type: kafka\n",
+            "m.yaml:3: brokers.my broker: the name 'my broker' is not allowed "
+            "(must match ^[A-Za-z0-9][A-Za-z0-9_.-]*$)",
+        ),
+    ],
+)
+def test_bad_values_are_named_precisely(tmp_path: Path, text: str, expected: str) -> None:
+    assert validate_error(tmp_path, text) == expected
+
+
+def test_missing_broker_type_is_said_plainly_not_as_another_brokers_schema(tmp_path: Path) -> None:
+    # Without `type`, every `if type == ...` of the schema used to hold, so Kafka's schema
+    # complained about the RabbitMQ connection.
+    text = "version: 1\nbrokers:\n  r:\n    connection: {url: http://127.0.0.1:15672}\n"
+    assert (
+        validate_error(tmp_path, text)
+        == "m.yaml:3: brokers.r: missing field 'type' (one of: rabbitmq, kafka, nats, aws)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("brokers: {}\n", "m.yaml:1: missing 'version': a manifest starts with `version: 1`"),
+        ('version: "1"\n', "m.yaml:1: version: must be 1, got '1'"),
+        ("", "m.yaml: no manifest content (a manifest starts with `version: 1`)"),
+        ("# nothing yet\n", "m.yaml: no manifest content (a manifest starts with `version: 1`)"),
+        (
+            "version: 1\nbrokers:\n  r:\n\ttype: kafka\n",
+            "m.yaml:4: invalid YAML: found character that cannot "
+            "start any token (a tab: YAML indents with spaces only)",
+        ),
+        (
+            "---\nversion: 1\n---\nbrokers: {}\n",
+            "m.yaml:3: invalid YAML: a second YAML document (`---`): put each manifest document in a file of its own",
+        ),
+        ("- version: 1\n", "m.yaml:1: a manifest must be a mapping (version: 1, brokers: ...)"),
+    ],
+)
+def test_file_level_mistakes(tmp_path: Path, text: str, expected: str) -> None:
+    assert validate_error(tmp_path, text) == expected
+
+
+def test_yaml_merge_keys_may_override_what_they_merge(tmp_path: Path) -> None:
+    # `<<: *defaults` then an explicit key is how YAML overrides a default; it is no duplicate.
+    path = manifest(
+        tmp_path,
+        RABBIT
+        + "    vhosts:\n      v:\n        queues:\n"
+        + "          q1: &quorum {type: quorum, arguments: {x-max-length: 10}}\n"
+        + "          q2: {<<: *quorum, type: classic}\n"
+        + "          q3: *quorum\n",
+    )
+    from topoctl.manifest.loader import read_documents
+
+    doc, sources = read_documents([str(path)], env={})
+    queues = doc["brokers"]["r"]["vhosts"]["v"]["queues"]
+    assert queues["q2"] == {"type": "classic", "arguments": {"x-max-length": 10}}
+    assert queues["q1"] == queues["q3"] == {"type": "quorum", "arguments": {"x-max-length": 10}}
+    assert sources.where(("brokers", "r", "vhosts", "v", "queues", "q2", "type")) == f"{path}:10"
+    assert topoctl("validate", "-f", path).code == 0
+
+
+def test_a_key_written_twice_beside_a_merge_is_still_a_duplicate(tmp_path: Path) -> None:
+    text = (
+        RABBIT + "    vhosts:\n      v:\n        queues:\n          q1: &d {type: quorum}\n"
+        "          q2:\n            <<: *d\n            type: classic\n            type: stream\n"
+    )
+    assert validate_error(tmp_path, text) == "m.yaml:13: duplicate key 'type'"
+
+
+def test_unset_variable_missing_file_and_empty_directory(tmp_path: Path) -> None:
+    path = manifest(tmp_path, RABBIT.replace("http://127.0.0.1:1", '"${UX_SURELY_UNSET_URL}"'))
+    message = one_error(topoctl("validate", "-f", path))
+    assert (
+        message
+        == f"{path}:5: environment variable UX_SURELY_UNSET_URL is not set (use ${{UX_SURELY_UNSET_URL:-default}})"
+    )
+    assert (
+        one_error(topoctl("validate", "-f", tmp_path / "nope.yaml"))
+        == f"{tmp_path / 'nope.yaml'}: no such file or directory"
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert one_error(topoctl("plan", "-f", empty)) == f"{empty}: directory holds no *.yaml or *.yml file"
