@@ -19,19 +19,20 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.cli import Result, planned, topoctl, write_manifest
+from tests.cli import apply_ok, assert_empty, plan_json, planned, topoctl, write_manifest
 
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:5000"
 REGION = "us-east-1"
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 B = "cloud"
+WORKERS = 32
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "aws.yaml"
 pytestmark = pytest.mark.integration
 
 
 class Aws:
     def __init__(self) -> None:
-        config = Config(max_pool_connections=64, retries={"total_max_attempts": 3, "mode": "standard"})
+        config = Config(max_pool_connections=WORKERS, retries={"total_max_attempts": 3, "mode": "standard"})
         kwargs: dict[str, Any] = {"endpoint_url": ENDPOINT, "region_name": REGION, "config": config, **KEYS}
         self.sqs = boto3.client("sqs", **kwargs)
         self.sns = boto3.client("sns", **kwargs)
@@ -49,15 +50,22 @@ class Aws:
     def attrs(self, name: str) -> dict[str, str]:
         return dict(self.sqs.get_queue_attributes(QueueUrl=self.url(name), AttributeNames=["All"])["Attributes"])
 
-    def queue_names(self, prefix: str) -> list[str]:
-        names: list[str] = []
+    def queue_urls(self, prefix: str) -> list[str]:
+        urls: list[str] = []
         kwargs: dict[str, Any] = {"QueueNamePrefix": prefix, "MaxResults": 1000}
         while True:
             page = self.sqs.list_queues(**kwargs)
-            names += [u.rsplit("/", 1)[-1] for u in page.get("QueueUrls", [])]
+            urls += page.get("QueueUrls", [])
             if not page.get("NextToken"):
-                return names
+                return urls
             kwargs["NextToken"] = page["NextToken"]
+
+    def queue_names(self, prefix: str) -> list[str]:
+        return [u.rsplit("/", 1)[-1] for u in self.queue_urls(prefix)]
+
+    def delete_queues(self, urls: list[str]) -> None:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            list(pool.map(lambda url: self.sqs.delete_queue(QueueUrl=url), urls))
 
     def subscriptions(self, topic: str) -> list[dict[str, str]]:
         return list(self.sns.list_subscriptions_by_topic(TopicArn=self.topic_arn(topic))["Subscriptions"])
@@ -74,9 +82,8 @@ class Aws:
                     self.sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
             self.sns.delete_topic(TopicArn=arn)
         # moto lists at most 1000 queues (even with a prefix): delete until none is left.
-        while names := self.queue_names(prefix):
-            with ThreadPoolExecutor(32) as pool:
-                list(pool.map(lambda n: self.sqs.delete_queue(QueueUrl=self.url(n)), names))
+        while urls := self.queue_urls(prefix):
+            self.delete_queues(urls)
 
 
 @pytest.fixture(scope="module")
@@ -107,23 +114,8 @@ def manifest(tmp_path: Path, name: str = "m.yaml", **sections: Any) -> Path:
     return write_manifest(tmp_path / name, doc)
 
 
-def plan_json(path: Path) -> Result:
-    return topoctl("plan", "-f", path, "--format", "json", "--detailed-exitcode")
-
-
-def apply(path: Path, *flags: str) -> Result:
-    result = topoctl("apply", "-f", path, "--auto-approve", *flags)
-    assert result.code == 0, str(result)
-    return result
-
-
-def assert_empty(path: Path) -> None:
-    result = topoctl("plan", "-f", path, "--detailed-exitcode")
-    assert result.code == 0, f"plan after apply is not empty:\n{result}"
-
-
 def apply_and_settle(path: Path, *flags: str) -> None:
-    apply(path, *flags)
+    apply_ok(path, *flags)
     assert_empty(path)
 
 
@@ -150,18 +142,29 @@ def test_example_applies_and_replans_empty(aws: Aws, tmp_path: Path) -> None:
 # --- scale ----------------------------------------------------------------------------------------
 
 
-def test_more_than_1000_queues_plan_and_apply(aws: Aws, ns: str, tmp_path: Path) -> None:
-    names = [f"{ns}{i:04d}" for i in range(1050)]
-    with ThreadPoolExecutor(32) as pool:
-        list(pool.map(lambda n: aws.sqs.create_queue(QueueName=n, Attributes={"VisibilityTimeout": "30"}), names))
-    changed = names[-3:]  # beyond the first page of 1000
-    queues = {n: {"visibility_timeout": "1m" if n in changed else "30s"} for n in names}
-    path = manifest(tmp_path, sqs={"queues": queues})
-    changes = planned(plan_json(path))
-    # A queue missed by the listing would show up as a create.
-    assert changes == {f"{B}/sqs_queue/{n}": "update" for n in changed}
-    apply_and_settle(path)
-    assert aws.attrs(changed[0])["VisibilityTimeout"] == "60"
+def test_more_than_1000_queues_plan_and_apply(aws: Aws, tmp_path: Path) -> None:
+    # The most expensive test of the suite, so made cheap: the queues are created and deleted with
+    # raw boto3 on many threads; one apply (its printed plan is checked) and one plan. A short
+    # prefix, and names whose next character spreads them below 1000 each, keep moto's
+    # prefix-split listing (see driver.py) shallow.
+    prefix = "L" + uuid.uuid4().hex[:5] + "-"
+    names = [f"{prefix}{i:03x}" for i in range(1050)]
+    with ThreadPoolExecutor(WORKERS) as pool:
+        urls = list(pool.map(lambda n: str(aws.sqs.create_queue(QueueName=n)["QueueUrl"]), names))
+    try:
+        changed = names[-3:]  # beyond the first page of 1000
+        queues = {n: {"visibility_timeout": "1m" if n in changed else "30s"} for n in names}
+        path = manifest(tmp_path, sqs={"queues": queues})
+        # A queue missed by the listing would show up as a create.
+        result = apply_ok(path)
+        output = result.stdout + result.stderr
+        assert "Plan: 0 to add, 3 to change, 0 to destroy." in output
+        updated = sorted(line.split(": ")[0].strip() for line in output.splitlines() if line.endswith(": updated"))
+        assert updated == [f"{B}/sqs_queue/{n}" for n in changed]
+        assert_empty(path)
+        assert aws.attrs(changed[0])["VisibilityTimeout"] == "60"
+    finally:
+        aws.delete_queues(urls)
 
 
 # --- queues ---------------------------------------------------------------------------------------
@@ -361,3 +364,67 @@ def test_unreachable_endpoint_fails_with_broker_name(tmp_path: Path) -> None:
     assert "cloud" in result.stderr and "cannot connect" in result.stderr
     assert "s3cret" not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_filter_policy_scope_switches_both_ways_with_a_nested_policy(aws: Aws, ns: str, tmp_path: Path) -> None:
+    # SNS checks a filter policy against the subscription's current scope, and nested policies
+    # are for MessageBody only: the order of the two SetSubscriptionAttributes calls matters.
+    q, t = f"{ns}q", f"{ns}t"
+    flat = {"filter_policy": {"type": ["created"]}, "filter_policy_scope": "MessageAttributes"}
+    nested = {"filter_policy": {"order": {"type": ["created"]}}, "filter_policy_scope": "MessageBody"}
+
+    def doc(sub: dict[str, Any]) -> dict[str, Any]:
+        subscription = {"protocol": "sqs", "endpoint": q, **sub}
+        return {"sqs": {"queues": {q: {}}}, "sns": {"topics": {t: {"subscriptions": [subscription]}}}}
+
+    apply_and_settle(manifest(tmp_path, **doc(flat)))
+    apply_and_settle(manifest(tmp_path, "m2.yaml", **doc(nested)))
+    (sub,) = aws.subscriptions(t)
+    attrs = aws.subscription_attrs(sub["SubscriptionArn"])
+    assert (json.loads(attrs["FilterPolicy"]), attrs["FilterPolicyScope"]) == (
+        {"order": {"type": ["created"]}},
+        "MessageBody",
+    )
+    apply_and_settle(manifest(tmp_path, "m3.yaml", **doc(flat)))
+    attrs = aws.subscription_attrs(sub["SubscriptionArn"])
+    assert (json.loads(attrs["FilterPolicy"]), attrs["FilterPolicyScope"]) == (
+        {"type": ["created"]},
+        "MessageAttributes",
+    )
+
+
+def test_subscription_attributes_removed_and_tags_changed(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q, t = f"{ns}q", f"{ns}t"
+    sub: dict[str, Any] = {
+        "protocol": "sqs",
+        "endpoint": q,
+        "raw_message_delivery": True,
+        "filter_policy": {"n": [{"numeric": [">", 0]}], "type": ["b", "a"]},
+        "dead_letter": {},
+    }
+    queue: dict[str, Any] = {
+        "tags": {"keep": "1", "change": "a", "drop": True},
+        "dead_letter": {"max_receive_count": 2},
+    }
+    sections: dict[str, Any] = {
+        "sqs": {"queues": {q: queue}},
+        "sns": {"topics": {t: {"tags": {"x": "y"}, "subscriptions": [sub]}}},
+    }
+    apply_and_settle(manifest(tmp_path, **sections))
+    # Removed: the filter policy ({} is how), the subscription's and the queue's redrive, tags.
+    sub.update(filter_policy={}, raw_message_delivery=False, dead_letter=False)
+    queue.update(tags={"keep": "1", "change": "b", "new": 3}, dead_letter=False)
+    sections["sns"]["topics"][t]["tags"] = {}
+    path = manifest(tmp_path, "m2.yaml", **sections)
+    assert planned(plan_json(path)) == {
+        f"{B}/sqs_queue/{q}": "update",
+        f"{B}/sns_topic/{t}": "update",
+        f"{B}/sns_subscription/{t}/sqs/{q}": "update",
+    }
+    apply_and_settle(path)
+    (live,) = aws.subscriptions(t)
+    attrs = aws.subscription_attrs(live["SubscriptionArn"])
+    assert json.loads(attrs["FilterPolicy"] or "{}") == {} and not attrs.get("RedrivePolicy")
+    assert "RedrivePolicy" not in aws.attrs(q)
+    assert aws.sqs.list_queue_tags(QueueUrl=aws.url(q))["Tags"] == {"keep": "1", "change": "b", "new": "3"}
+    assert aws.sns.list_tags_for_resource(ResourceArn=aws.topic_arn(t))["Tags"] == []

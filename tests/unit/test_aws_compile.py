@@ -341,3 +341,16 @@ def test_secrets_stay_out_of_resources(tmp_path: Path) -> None:
 
 def test_half_given_keys_are_refused(tmp_path: Path) -> None:
     assert "both" in str(error(tmp_path, connection=CONN | {"access_key_id": "AKID"}))
+
+
+def test_message_body_scope_without_filter_policy_is_refused(tmp_path: Path) -> None:
+    # SNS keeps no scope without a filter policy: it would read back as MessageAttributes forever.
+    for sub in (
+        {"protocol": "sqs", "endpoint": "q", "filter_policy_scope": "MessageBody"},
+        {"protocol": "sqs", "endpoint": "q", "filter_policy_scope": "MessageBody", "filter_policy": {}},
+    ):
+        err = error(tmp_path, sqs=queues(q={}), sns=topics(t={"subscriptions": [sub]}))
+        assert "filter_policy_scope: MessageBody needs a filter_policy" in str(err)
+        assert err.location and err.location.startswith(str(tmp_path))
+    scoped = {"protocol": "sqs", "endpoint": "q", "filter_policy_scope": "MessageBody", "filter_policy": {"a": ["b"]}}
+    assert compiled(tmp_path, sqs=queues(q={}), sns=topics(t={"subscriptions": [scoped]}))

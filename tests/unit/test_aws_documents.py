@@ -133,3 +133,20 @@ def test_composed_statements_are_taken_back_when_no_topic_delivers() -> None:
     assert change.after is None
     untouched = attr.normalise({"Statement": [mine]}, None)
     assert QUEUE.field_changes(Resource(address, {}), Resource(address, {"policy": untouched})) == []
+
+
+def test_condition_values_compare_as_the_strings_iam_sees() -> None:
+    # IAM compares condition values as strings: `true`, "true" and ["true"] are one condition.
+    attr = QUEUE_ATTRS["policy"]
+
+    def policy(condition: object) -> object:
+        statement = {"Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": "*", "Condition": condition}
+        return attr.normalise({"Statement": [statement]}, ACCOUNT)
+
+    declared = policy({"Bool": {"aws:SecureTransport": False}, "NumericLessThan": {"s3:max-keys": 10}})
+    live = attr.decode(
+        '{"Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sqs:*", "Resource": "*",'
+        ' "Condition": {"Bool": {"aws:SecureTransport": "false"}, "NumericLessThan": {"s3:max-keys": ["10"]}}}]}',
+        ACCOUNT,
+    )
+    assert declared == live

@@ -245,6 +245,12 @@ class _Compiler:
             attr = SUBSCRIPTION_ATTRS.get(str(key))
             if attr is not None and attr.key not in _SUBSCRIPTION_SUGAR:
                 attrs[attr.key] = _value(attr, value, ctx.at(key), fifo, "subscription")
+        if attrs.get("filter_policy_scope") == "MessageBody" and not attrs.get("filter_policy"):
+            # SNS keeps no scope on a subscription without a filter policy: it would read back as
+            # MessageAttributes and plan the same change forever.
+            raise ctx.at("filter_policy_scope").error(
+                "filter_policy_scope: MessageBody needs a filter_policy (SNS keeps no scope without one)"
+            )
         dl = spec.get("dead_letter")
         if dl is False:
             attrs["redrive_policy"] = None

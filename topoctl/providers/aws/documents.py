@@ -51,11 +51,28 @@ def _principal(value: JSON) -> JSON:
     return out
 
 
+def _condition_value(value: JSON) -> JSON:
+    # IAM compares condition values as strings (`"Bool": {"aws:SecureTransport": false}` is
+    # "false"), and services may hand them back as such.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
 def _condition(value: JSON) -> JSON:
     if not isinstance(value, dict):
         return value
     return {
-        op: ({key: _as_set(v) for key, v in keys.items()} if isinstance(keys, dict) else keys)
+        op: (
+            {
+                key: _as_set([_condition_value(i) for i in (v if isinstance(v, list) else [v])])
+                for key, v in keys.items()
+            }
+            if isinstance(keys, dict)
+            else keys
+        )
         for op, keys in value.items()
     }
 

@@ -655,7 +655,7 @@ class AwsDriver(Driver):
             )
         after = change.after or {}
         account = self.account()
-        for key in sorted(f.field for f in change.fields):
+        for key in sorted((f.field for f in change.fields), key=lambda k: _subscription_order(k, after)):
             attr: Attr | None = SUBSCRIPTION_ATTRS.get(key)
             if attr is None:
                 continue
@@ -684,6 +684,14 @@ class AwsDriver(Driver):
             self._fail(f"cannot unsubscribe {change.address.display_name}", exc)
         with self._lock:
             self._subscription_arns.pop(change.address, None)
+
+
+def _subscription_order(key: str, after: Mapping[str, JSON]) -> tuple[int, str]:
+    """SNS checks a filter policy against the scope the subscription has when it is set, and a
+    nested policy is valid for MessageBody only: switching to MessageBody, set the scope first;
+    switching back, the (flat) policy first."""
+    first = "filter_policy_scope" if after.get("filter_policy_scope") == "MessageBody" else "filter_policy"
+    return (0 if key == first else 1, key)
 
 
 def _int(value: object) -> int:
