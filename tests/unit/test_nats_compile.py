@@ -321,3 +321,32 @@ def test_server_stream_names_are_refused(tmp_path: Path) -> None:
         streams={"S": {"subjects": ["s"], "consumers": {"c": {"dead_letter": {"max_deliver": 2, "stream": "$X"}}}}},
     )
     assert "invalid dead letter stream name" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"streams": {"M": {"subjects": ["m"], "mirror": {"name": "O"}}}}, "a mirror has no subjects of its own"),
+        ({"streams": {"M": {"mirror": {"name": "O"}, "sources": [{"name": "P"}]}}}, "a mirror has no sources"),
+        ({"streams": {"S": {"subjects": ["s"], "max_msgs": -5}}}, "max_msgs must be -1 (unlimited) or more"),
+        ({"key_value": {"kv": {"max_value_size": -2}}}, "max_value_size must be -1 (unlimited) or more"),
+        (
+            {
+                "streams": {
+                    "S": {
+                        "subjects": ["s"],
+                        "consumers": {
+                            "c": {"deliver_policy": "by_start_time", "opt_start_time": "2024-13-01T00:00:00Z"}
+                        },
+                    }
+                }
+            },
+            "not an RFC 3339 timestamp: '2024-13-01T00:00:00Z'",
+        ),
+    ],
+)
+def test_what_the_server_would_refuse_is_a_manifest_error(
+    tmp_path: Path, sections: dict[str, Any], message: str
+) -> None:
+    err = error(tmp_path, **sections)
+    assert message in str(err) and "m.yaml:" in str(err)

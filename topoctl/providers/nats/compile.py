@@ -41,11 +41,11 @@ def normalise_value(f: F.Field, value: Any, ctx: Context) -> JSON:
             raise ctx.error("expected a list of durations")
         return [ctx.at(i).duration(v, "ns") for i, v in enumerate(value)]
     if f.type == F.SIZE:
-        return ctx.size(value)
+        return _limit(f, ctx.size(value), ctx)
     if f.type == F.INT:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ctx.error(f"expected an integer, got {value!r}")
-        return value
+        return _limit(f, value, ctx)
     if f.type == F.BOOL:
         if not isinstance(value, bool):
             raise ctx.error(f"expected true or false, got {value!r}")
@@ -92,6 +92,12 @@ def normalise_value(f: F.Field, value: Any, ctx: Context) -> JSON:
                 data[key] = ctx.at(key).duration(data[key], "ns")
         return F.normalise_object(f.name, data)
     raise AssertionError(f"unknown field type {f.type}")  # pragma: no cover
+
+
+def _limit(f: F.Field, value: int, ctx: Context) -> int:
+    if f.zero == -1 and value < -1:  # a limit: -1 (or 0) is unlimited, anything lower is refused
+        raise ctx.error(f"{f.name} must be -1 (unlimited) or more, got {value}")
+    return value
 
 
 def _source(value: Any, ctx: Context) -> JSON:
@@ -181,6 +187,10 @@ class _Compiler:
         absent = _state(section, ctx)
         # A mirror keeps a 0 duplicate window (it has no deduplication of its own).
         zero_ok = ("duplicate_window",) if section.get("mirror") else ()
+        if section.get("mirror"):
+            for key in ("subjects", "sources"):
+                if section.get(key):
+                    raise ctx.at(key).error(f"a mirror has no {key} of its own (the server refuses it)")
         attrs = {} if absent else compile_fields(F.STREAM_FIELDS, section, ctx, ("consumers", "state"), zero_ok)
         address = self.addr(STREAM, name)
         consumers = ctx.mapping(section.get("consumers"))

@@ -209,7 +209,10 @@ def normalise_time(value: object) -> str:
     if not m:
         raise ValueError(f"not an RFC 3339 timestamp: {value!r} (use e.g. 2024-05-01T00:00:00Z)")
     date, clock, frac, zone = m.groups()
-    base = _dt.datetime.fromisoformat(f"{date}T{clock}")
+    try:
+        base = _dt.datetime.fromisoformat(f"{date}T{clock}")
+    except ValueError as exc:
+        raise ValueError(f"not an RFC 3339 timestamp: {value!r} ({exc})") from None
     if zone and zone.upper() != "Z":
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
