@@ -133,3 +133,17 @@ def test_declaring_one_filter_form_clears_the_other(
     # Nothing to clear: no extra change.
     same = {**live, **declared, cleared[0]: cleared[1]}
     assert CONSUMER.field_changes(res("consumer", declared), res("consumer", same)) == []
+
+
+def test_every_duration_and_size_has_a_display_unit() -> None:
+    from topoctl.providers.nats import fields as F
+
+    tables = {"stream": F.STREAM_FIELDS, "consumer": F.CONSUMER_FIELDS, "kv_bucket": F.KV_FIELDS}
+    for kind, table in tables.items():
+        units = dict(KINDS[kind].units)  # type: ignore[attr-defined]
+        for name, f in table.items():
+            if f.type in (F.DURATION, F.DURATIONS):
+                assert units.pop(name) == "ns", (kind, name)
+            elif f.type == F.SIZE:
+                assert units.pop(name) == "bytes", (kind, name)
+        assert units == ({"consumer_limits.inactive_threshold": "ns"} if kind == "stream" else {})

@@ -177,6 +177,17 @@ NESTED_DEFAULTS: dict[str, dict[str, JSON]] = {"republish": {"src": ">"}}
 SYSTEM_METADATA_PREFIX = "_nats."
 
 
+def units(table: Mapping[str, Field]) -> dict[str, str]:
+    """attrs path -> unit of its integer values (`ns` durations, `bytes` sizes; a list's unit is its
+    items'), so a plan can show `30d` and `1GiB` instead of the API's integers. See kinds.py."""
+    out = {name: "ns" for name, f in table.items() if f.type in (DURATION, DURATIONS)}
+    out.update({name: "bytes" for name, f in table.items() if f.type == SIZE})
+    for name, nested in NESTED_DURATIONS.items():
+        if name in table:
+            out.update({f"{name}.{key}": "ns" for key in nested})
+    return out
+
+
 def prune_zero(value: Any) -> Any:
     """Drop keys whose value is a zero value, recursively: the server omits or fills them."""
     if isinstance(value, Mapping):
