@@ -354,3 +354,14 @@ def test_message_body_scope_without_filter_policy_is_refused(tmp_path: Path) -> 
         assert err.location and err.location.startswith(str(tmp_path))
     scoped = {"protocol": "sqs", "endpoint": "q", "filter_policy_scope": "MessageBody", "filter_policy": {"a": ["b"]}}
     assert compiled(tmp_path, sqs=queues(q={}), sns=topics(t={"subscriptions": [scoped]}))
+
+
+def test_what_sqs_would_refuse_is_a_manifest_error(tmp_path: Path) -> None:
+    both = error(tmp_path, sqs=queues(a={"kms_master_key_id": "alias/x", "sqs_managed_sse_enabled": True}))
+    assert "exclude each other" in str(both) and both.location
+    by_queue = error(tmp_path, sqs=queues(a={"redrive_allow_policy": {"redrivePermission": "byQueue"}}))
+    assert "byQueue needs sourceQueueArns" in str(by_queue)
+    allow_all = {"redrivePermission": "allowAll", "sourceQueueArns": ["arn:aws:sqs:us-east-1:{account}:b"]}
+    assert "only goes with byQueue" in str(error(tmp_path, sqs=queues(a={"redrive_allow_policy": allow_all})))
+    fine = {"redrivePermission": "byQueue", "sourceQueueArns": "arn:aws:sqs:us-east-1:{account}:b"}
+    assert compiled(tmp_path, sqs=queues(a={"redrive_allow_policy": fine, "kms_master_key_id": "alias/x"}))

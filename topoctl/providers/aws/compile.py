@@ -126,6 +126,7 @@ class _Compiler:
                 queue.attrs[attr.key] = _value(attr, value, ctx.at(key), fifo, "queue")
         if TAGS in spec:
             queue.attrs[TAGS] = _tags(spec[TAGS], ctx.at(TAGS))
+        _check_queue(queue.attrs, ctx)
 
     def queue_dead_letter(self, name: str, spec: object, ctx: Context) -> None:
         spec = ctx.mapping(spec)
@@ -377,6 +378,27 @@ def _value(attr: Attr, value: object, ctx: Context, fifo: bool, what: str) -> JS
     if attr.choices and text not in attr.choices:
         raise ctx.error(f"{attr.key} must be one of {', '.join(attr.choices)}, got {value!r}")
     return text
+
+
+def _check_queue(attrs: Mapping[str, JSON], ctx: Context) -> None:
+    """What SQS would refuse at apply time, said with its line before anything is contacted."""
+    if attrs.get("kms_master_key_id") and attrs.get("sqs_managed_sse_enabled") is True:
+        raise ctx.at("sqs_managed_sse_enabled").error(
+            "sqs_managed_sse_enabled: true and kms_master_key_id exclude each other (SSE-SQS or SSE-KMS)"
+        )
+    allow = attrs.get("redrive_allow_policy")
+    if isinstance(allow, dict):
+        permission = allow.get("redrivePermission")
+        sources = allow.get("sourceQueueArns")
+        where = ctx.at("redrive_allow_policy")
+        if permission not in ("allowAll", "denyAll", "byQueue"):
+            raise where.error(
+                f"redrive_allow_policy.redrivePermission must be allowAll, denyAll or byQueue, got {permission!r}"
+            )
+        if permission == "byQueue" and not (isinstance(sources, list) and 1 <= len(sources) <= 10):
+            raise where.error("redrive_allow_policy: byQueue needs sourceQueueArns, a list of 1 to 10 queue ARNs")
+        if permission != "byQueue" and sources is not None:
+            raise where.error(f"redrive_allow_policy: sourceQueueArns only goes with byQueue, not {permission}")
 
 
 def _tags(value: object, ctx: Context) -> dict[str, JSON]:
