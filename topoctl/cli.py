@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -16,11 +17,37 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer vendors click from 0.2x on; before, it used click itself
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover
+    from click.exceptions import UsageError  # type: ignore[assignment,unused-ignore]
 
 from topoctl import __version__
 from topoctl.errors import TopoctlError
 
+
+class _Commands(TyperGroup):
+    """Usage errors (unknown option, missing value) exit 1: click's 2 means "changes pending" here."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="topoctl",
     help="Topology as code for message brokers: plan and apply NATS JetStream, RabbitMQ, Kafka and SQS/SNS.",
     add_completion=False,
@@ -171,6 +198,7 @@ def plan(
     manifest = _load(files)
     with Session(manifest) as session:
         the_plan = session.plan(target or [])
+    _check_targets(manifest, the_plan, target)
     if out is not None:
         _save_plan(the_plan, out)
     _write_document(render(the_plan, fmt, comment_key), fmt)
@@ -187,16 +215,60 @@ def _save_plan(the_plan: Any, path: Path) -> None:
         raise TopoctlError(f"cannot write the plan to {path}: {exc}") from None
 
 
-def _read_plan(path: Path) -> Any:
+def _read_plan(path: Path, command: str) -> Any:
     from topoctl.model import Plan
 
+    make_one = "make one with `topoctl plan -o FILE`"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TopoctlError(f"{path}: no such plan file ({make_one})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TopoctlError(f"cannot read the plan {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        if path.suffix in (".yaml", ".yml") or re.search(r"^(version|brokers)\s*:", text, re.MULTILINE):
+            raise TopoctlError(f"{path} is a manifest, not a saved plan: use `topoctl {command} -f {path}`") from None
+        raise TopoctlError(f"{path} is not a topoctl plan file: not JSON ({make_one})") from None
+    if not isinstance(data, dict) or "format_version" not in data or "changes" not in data:
+        raise TopoctlError(f"{path} is not a topoctl plan file ({make_one})")
+    try:
         return Plan.from_json(data)
-    except OSError as exc:
-        raise TopoctlError(f"cannot read the plan {path}: {exc}") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise TopoctlError(f"{path} is not a topoctl plan file: {exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TopoctlError(f"{path} is not a valid topoctl plan file: {exc}") from None
+
+
+def _plan_manifests(the_plan: Any, planfile: Path) -> list[str]:
+    """The manifests a saved plan was made from. Their paths are as given to `plan`, relative to the
+    directory it ran in: found from there, or beside the plan file, or the user is told what to do."""
+    found = []
+    for raw in the_plan.manifests:
+        path = Path(raw)
+        if path.is_absolute() or path.exists():
+            found.append(raw)
+        elif (planfile.parent / path).exists():
+            found.append(str(planfile.parent / path))
+        else:
+            raise TopoctlError(
+                f"{planfile} was made from the manifest {raw}, which is neither here nor beside the plan: "
+                "run apply in the directory the plan was made in, or give the manifests with -f"
+            )
+    return found
+
+
+def _check_targets(manifest: Any, the_plan: Any, targets: list[str] | None) -> None:
+    """A --target that matches nothing is a typo: applying it would silently do nothing."""
+    from topoctl.manifest.schema import suggest
+
+    if not targets:
+        return
+    known = [r.address for r in manifest.resources] + [c.address for c in (*the_plan.changes, *the_plan.notes)]
+    for target in targets:
+        if not any(address.matches(target) for address in known):
+            near = suggest(target, sorted({str(a) for a in known}))
+            hint = f"; did you mean {near}?" if near else ""
+            raise TopoctlError(f"--target {target} matches nothing in the manifest or on the brokers{hint}")
 
 
 @app.command()
@@ -221,8 +293,8 @@ def apply(
     if planfile is not None:
         if target:
             raise TopoctlError("--target cannot be combined with a saved plan (it was targeted when made)")
-        the_plan = _read_plan(planfile)
-        manifest = _load(files or list(the_plan.manifests))
+        the_plan = _read_plan(planfile, "apply")
+        manifest = _load(files or _plan_manifests(the_plan, planfile))
         session = Session(manifest)
         try:
             if the_plan.empty:
@@ -239,6 +311,7 @@ def apply(
     manifest = _load(files)
     with Session(manifest) as session:
         the_plan = session.plan(target or [])
+        _check_targets(manifest, the_plan, target)
         _write_document(render_text(the_plan), "text")
         if the_plan.empty:
             _err("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.")
@@ -282,7 +355,7 @@ def show(
     from topoctl.render import render
 
     _check_format(fmt)
-    _write_document(render(_read_plan(planfile), fmt, comment_key), fmt)
+    _write_document(render(_read_plan(planfile, "plan"), fmt, comment_key), fmt)
 
 
 @app.command("export")

@@ -243,3 +243,119 @@ def test_unset_variable_missing_file_and_empty_directory(tmp_path: Path) -> None
     empty = tmp_path / "empty"
     empty.mkdir()
     assert one_error(topoctl("plan", "-f", empty)) == f"{empty}: directory holds no *.yaml or *.yml file"
+
+
+# The command line: usage errors, plan files, targets.
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plan", "-f", "m.yaml", "--detailed-exitcode", "--fromat", "json"),
+        ("plna",),
+        ("plan", "-f"),
+        ("apply", "-f", "m.yaml", "--parallelism", "0"),
+        ("--bogus",),
+    ],
+)
+def test_usage_errors_exit_1_never_2_which_means_changes_pending(args: tuple[str, ...]) -> None:
+    result = topoctl(*args)
+    assert result.code == 1, str(result)
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_misspelt_option_suggests_the_right_one() -> None:
+    assert "--format" in topoctl("plan", "--fromat", "json").stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{}", "x.json is not a topoctl plan file (make one with `topoctl plan -o FILE`)"),
+        ("[1, 2]", "x.json is not a topoctl plan file (make one with `topoctl plan -o FILE`)"),
+        ('{"changes": "x"}', "x.json is not a topoctl plan file (make one with `topoctl plan -o FILE`)"),
+        ("not json", "x.json is not a topoctl plan file: not JSON (make one with `topoctl plan -o FILE`)"),
+        ("version: 1\nbrokers: {}\n", "x.json is a manifest, not a saved plan: use `topoctl {verb} -f x.json`"),
+    ],
+)
+def test_show_and_apply_of_what_is_not_a_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("x.json").write_text(content, encoding="utf-8")
+    assert one_error(topoctl("show", "x.json")) == expected.format(verb="plan")
+    assert one_error(topoctl("apply", "x.json")) == expected.format(verb="apply")
+
+
+def test_a_manifest_given_to_apply_without_f_says_so(tmp_path: Path) -> None:
+    path = manifest(tmp_path, KAFKA)
+    assert one_error(topoctl("apply", path)) == f"{path} is a manifest, not a saved plan: use `topoctl apply -f {path}`"
+
+
+def test_missing_plan_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert (
+        one_error(topoctl("show", "plan.json")) == "plan.json: no such plan file (make one with `topoctl plan -o FILE`)"
+    )
+
+
+@pytest.fixture
+def fake_broker(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The in-memory broker behind `plan`/`apply`; returns the file lists `apply` loaded."""
+    from dataclasses import replace
+
+    from topoctl import cli
+    from topoctl.engine import planner
+
+    from .fakes import FakeBroker, ex, fake_manifest, q
+
+    broker = FakeBroker()
+    manifest, info = fake_manifest(broker, [ex("orders", type="topic"), q("billing", type="classic")])
+    manifest = replace(manifest, paths=("topology/shop.yaml",))
+    loaded: list[list[str]] = []
+
+    def load(files: list[str] | None) -> object:
+        loaded.append(list(files or []))
+        return manifest
+
+    monkeypatch.setattr(planner, "provider", lambda _type: info)
+    monkeypatch.setattr(cli, "_load", load)
+    return loaded
+
+
+def test_saved_plan_applied_from_another_directory_finds_its_manifests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_broker: list[list[str]]
+) -> None:
+    (tmp_path / "topology").mkdir()
+    (tmp_path / "topology" / "shop.yaml").write_text("version: 1\n", encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert topoctl("plan", "-f", "topology/shop.yaml", "-o", "plan.json").code == 0
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = topoctl("apply", "../plan.json", "--auto-approve")
+    assert result.code == 0, str(result)
+    assert fake_broker[-1] == [str(Path("..") / "topology/shop.yaml")]
+
+
+def test_saved_plan_whose_manifests_cannot_be_found_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_broker: list[list[str]]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert topoctl("plan", "-f", "topology/shop.yaml", "-o", "out.json").code == 0
+    (tmp_path / "sub").mkdir()
+    Path("out.json").rename("sub/out.json")
+    monkeypatch.chdir(tmp_path / "sub")
+    assert one_error(topoctl("apply", "out.json")) == (
+        "out.json was made from the manifest topology/shop.yaml, which is neither here nor beside the plan: "
+        "run apply in the directory the plan was made in, or give the manifests with -f"
+    )
+
+
+def test_a_target_that_matches_nothing_is_an_error_with_a_suggestion(fake_broker: list[list[str]]) -> None:
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = topoctl(*command, "-f", "m.yaml", "--target", "b/queue/v/biling")
+        assert one_error(result) == (
+            "--target b/queue/v/biling matches nothing in the manifest or on the brokers; "
+            "did you mean b/queue/v/billing?"
+        )
+    ok = topoctl("plan", "-f", "m.yaml", "--target", "b/queue/v/billing", "--format", "json")
+    assert [c["address"] for c in ok.json["changes"]] == ["b/queue/v/billing"]
+    assert topoctl("plan", "-f", "m.yaml", "--target", "b/queue").code == 0  # a prefix is fine
