@@ -258,17 +258,25 @@ def _plan_manifests(the_plan: Any, planfile: Path) -> list[str]:
 
 
 def _check_targets(manifest: Any, the_plan: Any, targets: list[str] | None) -> None:
-    """A --target that matches nothing is a typo: applying it would silently do nothing."""
+    """A --target that matches nothing is most likely a typo: said as a warning, and as an error
+    when no target matches anything (the plan would silently be empty)."""
     from topoctl.manifest.schema import suggest
 
     if not targets:
         return
     known = [r.address for r in manifest.resources] + [c.address for c in (*the_plan.changes, *the_plan.notes)]
+    unmatched = []
     for target in targets:
         if not any(address.matches(target) for address in known):
             near = suggest(target, sorted({str(a) for a in known}))
-            hint = f"; did you mean {near}?" if near else ""
-            raise TopoctlError(f"--target {target} matches nothing in the manifest or on the brokers{hint}")
+            unmatched.append(
+                f"--target {target} matches nothing in the manifest or on the brokers"
+                + (f"; did you mean {near}?" if near else "")
+            )
+    if len(unmatched) == len(targets):
+        raise TopoctlError("\n".join(unmatched))
+    for message in unmatched:
+        _err(f"Warning: {message}")
 
 
 @app.command()

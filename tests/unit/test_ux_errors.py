@@ -359,3 +359,10 @@ def test_a_target_that_matches_nothing_is_an_error_with_a_suggestion(fake_broker
     ok = topoctl("plan", "-f", "m.yaml", "--target", "b/queue/v/billing", "--format", "json")
     assert [c["address"] for c in ok.json["changes"]] == ["b/queue/v/billing"]
     assert topoctl("plan", "-f", "m.yaml", "--target", "b/queue").code == 0  # a prefix is fine
+
+
+def test_one_of_several_targets_matching_nothing_is_a_warning(fake_broker: list[list[str]]) -> None:
+    result = topoctl("plan", "-f", "m.yaml", "--target", "b/queue/v/billing", "--target", "b/policy/v")
+    assert result.code == 0, str(result)
+    assert result.stderr.strip() == "Warning: --target b/policy/v matches nothing in the manifest or on the brokers"
+    assert "b/queue/v/billing" in result.stdout

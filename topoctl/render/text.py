@@ -65,10 +65,7 @@ def _field_lines(fields: tuple[FieldChange, ...]) -> list[str]:
     if not rows:
         return []
     width = max(len(p) for p, _, _ in rows)
-    return [
-        f"      ~ {p.ljust(width)} = {t}" + ("   # forces replacement" if forced else "")
-        for p, t, forced in rows
-    ]
+    return [f"      ~ {p.ljust(width)} = {t}" + ("   # forces replacement" if forced else "") for p, t, forced in rows]
 
 
 def render_change(change: Change) -> list[str]:
