@@ -428,3 +428,15 @@ def test_subscription_attributes_removed_and_tags_changed(aws: Aws, ns: str, tmp
     assert "RedrivePolicy" not in aws.attrs(q)
     assert aws.sqs.list_queue_tags(QueueUrl=aws.url(q))["Tags"] == {"keep": "1", "change": "b", "new": "3"}
     assert aws.sns.list_tags_for_resource(ResourceArn=aws.topic_arn(t))["Tags"] == []
+
+
+def test_topic_attributes_the_endpoint_does_not_report(aws: Aws, ns: str, tmp_path: Path) -> None:
+    # moto accepts SignatureVersion and TracingConfig but never reports them back: their defaults
+    # plan empty, another value fails the apply with a clear message instead of re-planning forever.
+    t = f"{ns}t"
+    apply_and_settle(manifest(tmp_path, sns={"topics": {t: {"signature_version": 1, "tracing_config": "PassThrough"}}}))
+    path = manifest(tmp_path, "m2.yaml", sns={"topics": {t: {"signature_version": "2"}}})
+    result = topoctl("apply", "-f", path, "--auto-approve")
+    assert result.code == 1, str(result)
+    assert "SignatureVersion was accepted but the endpoint does not report it back" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -55,6 +55,9 @@ _CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutE
 # Queue names are [A-Za-z0-9_-], plus `.fifo` at the end. (No `.` here: moto matches the
 # prefix as a regular expression.)
 _NAME_CHARS = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+# Attributes some endpoints (moto) accept but never report back, and what reading nothing means.
+_QUEUE_UNREPORTED: Mapping[str, JSON] = {"redrive_allow_policy": DEFAULT_REDRIVE_ALLOW}
+_TOPIC_UNREPORTED: Mapping[str, JSON] = {"signature_version": "1", "tracing_config": "PassThrough"}
 _PENDING_ARNS = frozenset({"PendingConfirmation", "pending confirmation"})
 
 
@@ -359,6 +362,8 @@ class AwsDriver(Driver):
             self._fail(f"cannot read topic {name}", exc)
         attrs = decode_all(TOPIC_ATTRS, wire, account)
         attrs.setdefault("fifo", False)
+        for key, default in _TOPIC_UNREPORTED.items():
+            attrs.setdefault(key, default)
         if tags is not None:
             attrs[TAGS] = _user_tags({t["Key"]: t["Value"] for t in tags})
         subscriptions = _int(wire.get("SubscriptionsConfirmed")) + _int(wire.get("SubscriptionsPending"))
@@ -509,10 +514,7 @@ class AwsDriver(Driver):
                 f"cannot update queue {name}", self.clients.sqs.set_queue_attributes, QueueUrl=url, Attributes=wire
             )
         if TAGS in fields:
-            have = (change.before or {}).get(TAGS) or {}
-            want = after.get(TAGS) or {}
-            add = {str(k): str(v) for k, v in want.items() if have.get(k) != v}
-            remove = [str(k) for k in have if k not in want]
+            add, remove = _tag_changes(change)
             if add:
                 self._call(f"cannot tag queue {name}", self.clients.sqs.tag_queue, QueueUrl=url, Tags=add)
             if remove:
@@ -521,20 +523,39 @@ class AwsDriver(Driver):
             self._check_redrive_allow(name, url, after)
 
     def _check_redrive_allow(self, name: str, url: str, after: Mapping[str, JSON]) -> None:
-        """Some SQS endpoints (moto) accept RedriveAllowPolicy but never report it back: say so now
-        rather than let every later plan show the same change."""
-        want = after.get("redrive_allow_policy")
-        if want is None or want == DEFAULT_REDRIVE_ALLOW:
+        self._check_reported(
+            f"queue {name}",
+            QUEUE_ATTRS,
+            _QUEUE_UNREPORTED,
+            after,
+            lambda: self._call(
+                f"cannot read queue {name}", self.clients.sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["All"]
+            )["Attributes"],
+        )
+
+    def _check_reported(
+        self,
+        what: str,
+        table: Mapping[str, Attr],
+        unreported: Mapping[str, JSON],
+        after: Mapping[str, JSON],
+        read: Callable[[], Mapping[str, str]],
+    ) -> None:
+        """Some endpoints (moto) accept attributes they never report back: say so now rather than
+        let every later plan show the same change. Only the attributes in `unreported` (key -> what
+        reading nothing means) with another value declared cost a read."""
+        check = [k for k, default in unreported.items() if after.get(k) is not None and after.get(k) != default]
+        if not check:
             return
-        wire = self._call(
-            f"cannot read queue {name}", self.clients.sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["All"]
-        )["Attributes"]
-        if "RedriveAllowPolicy" not in wire:
+        wire = read()
+        missing = [table[k] for k in check if table[k].wire not in wire]
+        if missing:
             raise BrokerError(
                 self.name,
                 self.endpoint,
-                f"queue {name}: RedriveAllowPolicy was accepted but the endpoint does not report it back,"
-                " so every plan would show it as a change; this endpoint does not support redrive_allow_policy",
+                f"{what}: {', '.join(a.wire for a in missing)} was accepted but the endpoint does not report it"
+                " back, so every plan would show it as a change; this endpoint does not support "
+                + ", ".join(a.key for a in missing),
             )
 
     def _delete_queue(self, change: Change) -> None:
@@ -567,7 +588,19 @@ class AwsDriver(Driver):
         tags = after.get(TAGS)
         if isinstance(tags, dict) and tags:
             kwargs["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in tags.items()]
-        self._call(f"cannot create topic {name}", self.clients.sns.create_topic, **kwargs)
+        arn = str(self._call(f"cannot create topic {name}", self.clients.sns.create_topic, **kwargs)["TopicArn"])
+        self._check_topic_reported(name, arn, after)
+
+    def _check_topic_reported(self, name: str, arn: str, after: Mapping[str, JSON]) -> None:
+        self._check_reported(
+            f"topic {name}",
+            TOPIC_ATTRS,
+            _TOPIC_UNREPORTED,
+            after,
+            lambda: self._call(f"cannot read topic {name}", self.clients.sns.get_topic_attributes, TopicArn=arn)[
+                "Attributes"
+            ],
+        )
 
     def _update_topic(self, change: Change) -> None:
         name = change.address.name[0]
@@ -586,16 +619,15 @@ class AwsDriver(Driver):
                     AttributeValue=attr.encode(after.get(key), account),
                 )
         if TAGS in fields:
-            have = (change.before or {}).get(TAGS) or {}
-            want = after.get(TAGS) or {}
-            add = [{"Key": str(k), "Value": str(v)} for k, v in want.items() if have.get(k) != v]
-            remove = [str(k) for k in have if k not in want]
+            add, remove = _tag_changes(change)
             if add:
-                self._call(f"cannot tag topic {name}", self.clients.sns.tag_resource, ResourceArn=arn, Tags=add)
+                tags = [{"Key": k, "Value": v} for k, v in add.items()]
+                self._call(f"cannot tag topic {name}", self.clients.sns.tag_resource, ResourceArn=arn, Tags=tags)
             if remove:
                 self._call(
                     f"cannot untag topic {name}", self.clients.sns.untag_resource, ResourceArn=arn, TagKeys=remove
                 )
+        self._check_topic_reported(name, arn, {k: after.get(k) for k in fields})
 
     def _delete_topic(self, change: Change) -> None:
         name = change.address.name[0]
@@ -684,6 +716,14 @@ class AwsDriver(Driver):
             self._fail(f"cannot unsubscribe {change.address.display_name}", exc)
         with self._lock:
             self._subscription_arns.pop(change.address, None)
+
+
+def _tag_changes(change: Change) -> tuple[dict[str, str], list[str]]:
+    """Tags to set (new or changed) and tag keys to remove: the declared set is the whole set."""
+    have = (change.before or {}).get(TAGS) or {}
+    want = (change.after or {}).get(TAGS) or {}
+    add = {str(k): str(v) for k, v in want.items() if have.get(k) != v}
+    return add, [str(k) for k in have if k not in want]
 
 
 def _subscription_order(key: str, after: Mapping[str, JSON]) -> tuple[int, str]:
