@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -64,6 +65,7 @@ WRITE_TIMEOUT_S = 60.0
 # How long to wait for KRaft to show the result of a write before calling it failed.
 SETTLE_TIMEOUT_S = 30.0
 _POLL_S = 0.05
+_FIRST_METADATA_WAIT_S = 0.5
 
 ProgressCallback = Callable[[Change], None]
 
@@ -80,6 +82,8 @@ class KafkaDriver(Driver):
             raise self._error(f"bad connection settings: {exc}") from None
         self._secrets = secret_values(self._config)
         self._admin: AdminClient | None = None
+        # Errors librdkafka reports outside any request (connection refused, SASL or TLS failures).
+        self._client_errors: deque[KafkaError] = deque(maxlen=20)
 
     @property
     def endpoint(self) -> str:
@@ -90,6 +94,11 @@ class KafkaDriver(Driver):
     def _error(self, message: str) -> BrokerError:
         return BrokerError(self.name, self.endpoint, scrub(message, getattr(self, "_secrets", ())))
 
+    def _login(self) -> str:
+        """Who tried to log in, for an authentication error: the mechanism and user, never the password."""
+        mechanism, user = self._config.get("sasl.mechanism"), self._config.get("sasl.username")
+        return f" (SASL {mechanism} as {user!r})" if mechanism and user else ""
+
     def _text(self, exc: BaseException) -> str:
         return scrub(_describe(exc), self._secrets)
 
@@ -99,6 +108,7 @@ class KafkaDriver(Driver):
             config: dict[str, Any] = dict(self._config)
             config.setdefault("socket.connection.setup.timeout.ms", str(int(self._timeout_s * 1000)))
             config["logger"] = _LIBRDKAFKA_LOG
+            config["error_cb"] = self._client_errors.append
             try:
                 self._admin = AdminClient(config)
             except (KafkaException, ValueError, TypeError) as exc:
@@ -109,10 +119,27 @@ class KafkaDriver(Driver):
         self._admin = None
 
     def _metadata(self) -> Any:
-        try:
-            return self.admin.list_topics(timeout=self._timeout_s)
-        except KafkaException as exc:
-            raise self._error(f"cannot connect: {self._text(exc)}") from None
+        """The first metadata request, which is also the connection check. librdkafka reports why
+        it cannot connect (refused, bad credentials, TLS) only to `error_cb`, served by `poll`: the
+        wait is cut in growing slices so a rejected login fails at once, and says so."""
+        deadline = time.monotonic() + self._timeout_s
+        wait = _FIRST_METADATA_WAIT_S
+        while True:
+            wait = min(wait, max(deadline - time.monotonic(), 0.01))
+            try:
+                return self.admin.list_topics(timeout=wait)
+            except KafkaException as exc:
+                self.admin.poll(0)
+                reasons = [e for e in self._client_errors if e.code() != KafkaError._ALL_BROKERS_DOWN]
+                auth = [e for e in reasons if e.code() == KafkaError._AUTHENTICATION]
+                if auth:
+                    raise self._error(
+                        f"authentication failed{self._login()}: {self._text(KafkaException(auth[-1]))}"
+                    ) from None
+                if time.monotonic() >= deadline:
+                    why = f" ({self._text(KafkaException(reasons[-1]))})" if reasons else ""
+                    raise self._error(f"cannot connect: {self._text(exc)}{why}") from None
+            wait *= 2
 
     # -- read -------------------------------------------------------------------------------
 
