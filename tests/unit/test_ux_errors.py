@@ -138,7 +138,7 @@ def test_misspelt_fields_suggest_the_closest_name(tmp_path: Path, text: str, exp
         ),
         (
             "version: 1\nbrokers:\n  k:\n    type: kafka\n    connection: {bootstrap_servers: 9092}\n",
-            "m.yaml:5: brokers.k.connection.bootstrap_servers: expected a string or a list, got 9092",
+            "m.yaml:5: brokers.k.connection.bootstrap_servers: expected a string or a list, got a number",
         ),
         (
             NATS + "    streams:\n      S:\n        mirror: {nam: X}\n",
@@ -366,3 +366,25 @@ def test_one_of_several_targets_matching_nothing_is_a_warning(fake_broker: list[
     assert result.code == 0, str(result)
     assert result.stderr.strip() == "Warning: --target b/policy/v matches nothing in the manifest or on the brokers"
     assert "b/queue/v/billing" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("connection", "expected"),
+    [
+        ("{url: http://x, username: u, password: 987654321}", "password: expected a string, got a number"),
+        ('"http://u:s3cr3tpw@h:15672"', "connection: expected a mapping, got a string"),
+    ],
+)
+def test_schema_errors_never_echo_connection_values(tmp_path: Path, connection: str, expected: str) -> None:
+    text = f"version: 1\nbrokers:\n  r:\n    type: rabbitmq\n    connection: {connection}\n"
+    message = validate_error(tmp_path, text)
+    assert message.endswith(expected), message
+    assert "987654321" not in message and "s3cr3tpw" not in message
+
+
+def test_misspelt_sasl_mechanism_is_suggested_without_echoing_it(tmp_path: Path) -> None:
+    text = KAFKA.replace("127.0.0.1:1}", "127.0.0.1:1, sasl: {mechanism: PLAN, username: u, password: p}}")
+    assert validate_error(tmp_path, text) == (
+        "m.yaml:5: brokers.k.connection.sasl.mechanism: the value is not one of 'PLAIN', 'SCRAM-SHA-256', "
+        "'SCRAM-SHA-512'; did you mean 'PLAIN'?"
+    )

@@ -64,7 +64,9 @@ def validate_document(document: Mapping[str, Any], sources: SourceMap) -> None:
     error = _most_precise(errors)
     path = _path_of(error)
     dotted = ".".join(str(p) for p in path)
-    message = _message(error)
+    # Connections hold secrets (passwords, tokens, credentials in URLs): their values are never
+    # echoed, even when misplaced or of the wrong type.
+    message = _message(error, hide_values="connection" in path[:3])
     raise ManifestError(f"{dotted}: {message}" if dotted else message, sources.where(path))
 
 
@@ -131,7 +133,11 @@ def _did_you_mean(word: object, choices: Iterable[object]) -> str:
     return f"; did you mean {found!r}?" if found is not None else ""
 
 
-def _got(value: object) -> str:
+def _got(value: object, hide: bool = False) -> str:
+    if hide and isinstance(value, str):
+        return "a string"
+    if hide and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "a number"
     if value is None:
         return "nothing"
     if isinstance(value, bool):
@@ -157,8 +163,9 @@ def _types_of(error: Any) -> list[str]:
     return []
 
 
-def _message(error: Any) -> str:
+def _message(error: Any, hide_values: bool = False) -> str:
     validator = error.validator
+    shown = "the value" if hide_values else repr(error.instance)
     if _is_name(error):
         rule = f"must match {error.validator_value}" if validator == "pattern" else error.message
         return f"the name {error.instance!r} is not allowed ({rule})"
@@ -181,15 +188,19 @@ def _message(error: Any) -> str:
     if validator == "enum":
         allowed = error.validator_value
         listed = ", ".join(repr(e) for e in allowed)
-        return f"{error.instance!r} is not one of {listed}{_did_you_mean(error.instance, allowed)}"
+        return f"{shown} is not one of {listed}{_did_you_mean(error.instance, allowed)}"
     if validator == "const":
-        return f"must be {error.validator_value!r}, got {_got(error.instance)}"
+        return f"must be {error.validator_value!r}, got {_got(error.instance, hide_values)}"
     if validator == "pattern":
         if "ms|s|m|h|d" in str(error.validator_value):
-            return f"not a duration: {error.instance!r} (use e.g. 500ms, 30s, 5m, 1h, 7d)"
+            return f"not a duration: {shown} (use e.g. 500ms, 30s, 5m, 1h, 7d)"
         description = error.schema.get("description")
         if description:
-            return f"{error.instance!r} does not have the expected form ({description})"
+            return f"{shown} does not have the expected form ({description})"
     if validator == "type" or (validator in ("anyOf", "oneOf") and _types_of(error)):
-        return f"expected {_expected(_types_of(error))}, got {_got(error.instance)}"
+        return f"expected {_expected(_types_of(error))}, got {_got(error.instance, hide_values)}"
+    if validator == "minLength" and error.validator_value == 1:
+        return "must not be empty"
+    if hide_values:
+        return f"{shown} is not valid here ({validator}: {error.validator_value!r})"
     return str(error.message)
