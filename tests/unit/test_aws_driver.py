@@ -500,3 +500,32 @@ def test_unreachable_endpoint_is_a_broker_error_without_secrets() -> None:
     message = str(err.value)
     assert "cannot connect" in message and "'cloud'" in message
     assert secret not in message and "pw-in-url" not in message
+
+
+def test_endpoint_arn_with_account_placeholder(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    # `{account}` in an endpoint ARN is the real account on the wire, and reads back as written.
+    sqs, sns, _ = fakes
+    sqs.queues["q"] = {}
+    sns.topics["t"] = {}
+    d = driver(fakes)
+    for endpoint in (f"arn:aws:sqs:{REGION}:{{account}}:q", f"arn:aws:lambda:{REGION}:{{account}}:function:f"):
+        protocol = endpoint.split(":")[2]
+        address = Address(B, "sns_subscription", ("t", protocol, endpoint))
+        d.apply_one(create(address))
+        assert sns.calls[-1][1]["Endpoint"] == endpoint.replace("{account}", ACCOUNT)
+        subs = [r for r in d.read([Resource(address, {})], []) if r.kind == "sns_subscription"]
+        assert address in [r.address for r in subs]
+        d.apply_one(Change(address, Action.DELETE, {}, None))
+        assert sns.subscriptions == []
+
+
+def test_absent_subscription_named_by_arn_is_deleted(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, sns, _ = fakes
+    sqs.queues["q"] = {}
+    sns.topics["t"] = {}
+    d = driver(fakes)
+    by_arn = Address(B, "sns_subscription", ("t", "sqs", f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"))
+    d.apply_one(create(by_arn))
+    gone = Resource(by_arn, {}, absent=True)
+    plan = diff([gone], d.read([gone], []), lambda a: KINDS[a.kind])
+    assert [(c.address, c.action) for c in plan.changes] == [(by_arn, Action.DELETE)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -205,6 +205,7 @@ class AwsDriver(Driver):
 
     def read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
         wanted = {r.address: r for r in desired if not r.absent}
+        declared = {r.address for r in desired}  # `state: absent` too: it names what to delete
         everything = not desired  # no manifest to narrow by (export): read tags of everything too
 
         def wants_tags(address: Address) -> bool:
@@ -223,7 +224,7 @@ class AwsDriver(Driver):
             sub_fs: list[Future[Resource | None]] = []
             for sub in subs:
                 if sub.get("TopicArn") in own_topics:
-                    sub_fs.append(pool.submit(self._read_subscription, sub, account, wanted))
+                    sub_fs.append(pool.submit(self._read_subscription, sub, account, wanted, declared))
             results = [f.result() for f in (*queue_fs, *topic_fs, *sub_fs)]
         return [r for r in results if r is not None]
 
@@ -370,19 +371,26 @@ class AwsDriver(Driver):
         return Resource(address, attrs, info={"subscriptions": subscriptions, "account": account or ""})
 
     def _read_subscription(
-        self, sub: Mapping[str, str], account: str | None, wanted: Mapping[Address, Resource]
+        self,
+        sub: Mapping[str, str],
+        account: str | None,
+        wanted: Mapping[Address, Resource],
+        declared: Collection[Address] = frozenset(),
     ) -> Resource | None:
         topic = sub["TopicArn"].rsplit(":", 1)[-1]
         protocol = sub.get("Protocol", "")
         endpoint = sub.get("Endpoint", "")
         depends_on = [Address(self.name, SNS_TOPIC, (topic,))]
         address = Address(self.name, SNS_SUBSCRIPTION, (topic, protocol, endpoint))
+        placeholder = Address(self.name, SNS_SUBSCRIPTION, (topic, protocol, str(arns.symbolise(endpoint, account))))
+        if address not in declared and placeholder in declared:
+            address = placeholder  # the manifest wrote the ARN with `{account}`
         queue = arns.own_queue_name(endpoint, self.region, account) if protocol == "sqs" and account else None
         if queue is not None:
             depends_on.append(Address(self.name, SQS_QUEUE, (queue,)))
             by_name = Address(self.name, SNS_SUBSCRIPTION, (topic, protocol, queue))
             # Our queues are named by name in the manifest, unless it wrote the ARN itself.
-            if address not in wanted:
+            if address not in declared:
                 address = by_name
         arn = sub.get("SubscriptionArn", "")
         if arn in _PENDING_ARNS or not arn.startswith("arn:"):
@@ -638,8 +646,7 @@ class AwsDriver(Driver):
     def _create_subscription(self, change: Change) -> None:
         topic, protocol, endpoint = change.address.name
         account = self.account()
-        if protocol == "sqs" and not arns.is_arn(endpoint):
-            endpoint = arns.queue_arn(self.region, endpoint, account)
+        endpoint = self._wire_endpoint(protocol, endpoint, account)
         after = {k: v for k, v in (change.after or {}).items() if v is not None}
         response = self._call(
             f"cannot subscribe {change.address.display_name}",
@@ -655,6 +662,12 @@ class AwsDriver(Driver):
             with self._lock:
                 self._subscription_arns[change.address] = arn
 
+    def _wire_endpoint(self, protocol: str, endpoint: str, account: str) -> str:
+        """A queue of this broker by its ARN; `{account}` in an ARN written as the real id."""
+        if protocol == "sqs" and not arns.is_arn(endpoint):
+            return arns.queue_arn(self.region, endpoint, account)
+        return str(arns.resolve(endpoint, account))
+
     def _subscription_arn(self, address: Address) -> str | None:
         with self._lock:
             arn = self._subscription_arns.get(address)
@@ -662,8 +675,7 @@ class AwsDriver(Driver):
             return arn
         topic, protocol, endpoint = address.name
         account = self.account()
-        if protocol == "sqs" and not arns.is_arn(endpoint):
-            endpoint = arns.queue_arn(self.region, endpoint, account)
+        endpoint = self._wire_endpoint(protocol, endpoint, account)
         kwargs: dict[str, Any] = {"TopicArn": arns.topic_arn(self.region, topic, account)}
         while True:
             page = self._call(
