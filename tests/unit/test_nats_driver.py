@@ -97,7 +97,7 @@ def test_read_walks_every_page_and_lists_consumers_only_where_there_are_some() -
     assert "n/stream/KV_sessions" not in observed
     assert [a for a in observed if "/consumer/" in a] == [f"n/consumer/S{i:03d}/c" for i in range(0, 600, 100)]
     assert observed["n/stream/S599"].info["messages"] == 599
-    assert observed["n/stream/S000"].attrs["metadata"] == {}
+    assert "metadata" not in observed["n/stream/S000"].attrs  # only `_nats.` keys: no user metadata
     assert observed["n/consumer/S100/c"].depends_on == (Address("n", "stream", ("S100",)),)
     offsets = sorted(b["offset"] for s, b in nc.requests if s == "$JS.API.STREAM.LIST")
     assert offsets == [0, 256, 512]
@@ -248,3 +248,19 @@ def test_jetstream_disabled_is_said_plainly() -> None:
     with pytest.raises(BrokerError, match="is JetStream enabled"):
         driver.read([], [])
     driver.close()
+
+
+def test_a_stream_deleted_while_reading_does_not_fail_the_plan() -> None:
+    streams = [stream("GONE", consumers=1), stream("KEPT", consumers=1)]
+    consumer = {"stream_name": "KEPT", "name": "c", "config": {"durable_name": "c"}}
+    listing = paged_lists(streams, {"KEPT": [consumer]})
+
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        if subject == "$JS.API.CONSUMER.LIST.GONE":  # another client deleted it meanwhile
+            return {"error": {"code": 404, "err_code": 10059, "description": "stream not found"}}
+        return dict(listing(subject, body))
+
+    driver, _ = driver_with(handler)
+    observed = {str(r.address) for r in driver.read([], [])}
+    driver.close()
+    assert "n/consumer/KEPT/c" in observed and not [a for a in observed if "consumer/GONE" in a]

@@ -15,15 +15,28 @@ from topoctl.providers.nats import fields as F
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "topoctl" / "schemas" / "nats.schema.json").read_text())
 
 
-def test_server_omitted_keys_read_as_their_empty_value() -> None:
-    observed = F.observed_attrs(F.STREAM_FIELDS, {"name": "A", "subjects": ["a"], "consumer_limits": {}})
-    assert observed["description"] == ""
-    assert observed["sources"] == []
-    assert observed["mirror"] is None
-    assert observed["consumer_limits"] is None
-    assert observed["sealed"] is False
-    assert observed["persist_mode"] == "default"
-    assert observed["metadata"] == {}
+def test_server_omitted_and_empty_keys_are_left_out_and_compare_as_their_empty_value() -> None:
+    raw = {"name": "A", "subjects": ["a"], "consumer_limits": {}, "sealed": False, "max_msgs": -1, "max_age": 5}
+    observed = F.observed_attrs(F.STREAM_FIELDS, {**raw, "metadata": {"_nats.ver": "2.15.1"}})
+    # A plan deleting the stream lists what is set, not every default.
+    assert observed == {"subjects": ["a"], "max_age": 5}
+    full = F.with_empties(F.STREAM_FIELDS, observed)
+    assert (full["description"], full["sources"], full["mirror"], full["consumer_limits"]) == ("", [], None, None)
+    assert (full["sealed"], full["persist_mode"], full["metadata"], full["max_msgs"]) == (False, "default", {}, -1)
+    assert full["max_age"] == 5
+
+
+def test_a_declared_default_is_no_change_against_a_sparse_observed_config() -> None:
+    from topoctl.model import Address, Resource
+    from topoctl.providers.nats.kinds import KINDS
+
+    observed = F.observed_attrs(F.STREAM_FIELDS, {"name": "A", "subjects": ["a"], "sealed": False})
+    address = Address("n", "stream", ("A",))
+    desired = Resource(address, {"subjects": ["a"], "sealed": False, "description": "", "max_msgs": -1})
+    assert KINDS["stream"].field_changes(desired, Resource(address, observed)) == []
+    consumer = Address("n", "consumer", ("A", "c"))
+    wanted = Resource(consumer, {"deliver_subject": "", "filter_subjects": [], "metadata": {}})
+    assert KINDS["consumer"].field_changes(wanted, Resource(consumer, {"ack_policy": "explicit"})) == []
 
 
 def test_system_metadata_is_not_user_metadata() -> None:

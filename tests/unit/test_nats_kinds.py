@@ -105,7 +105,7 @@ def test_replace_reasons_name_the_rule() -> None:
 def test_at_risk_notes() -> None:
     assert STREAM.at_risk(res("stream", {}, messages=3, consumers=2)) == [
         "3 messages will be lost",
-        "its 2 consumers go with it (declared ones are created again)",
+        "its 2 consumers go with it",
     ]
     assert STREAM.at_risk(res("stream", {}, messages=0, consumers=0)) == []
     assert KV.at_risk(res("kv_bucket", {}, messages=1, bytes=20)) == ["1 value will be lost, 20 bytes"]

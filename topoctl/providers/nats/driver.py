@@ -158,9 +158,7 @@ class NatsDriver(Driver):
                 if not info["config"]["name"].startswith((B.KV_PREFIX, B.OBJ_PREFIX))
                 and (info.get("state") or {}).get("consumer_count", 1) > 0
             ]
-            consumer_lists = await asyncio.gather(
-                *(api.paged(f"CONSUMER.LIST.{name}", "consumers") for name in with_consumers)
-            )
+            consumer_lists = await asyncio.gather(*(self._consumers_of(api, name) for name in with_consumers))
         except (ApiError, NoJetStream) as exc:
             raise self._error(f"cannot list streams and consumers: {exc}") from None
         except BrokerError:
@@ -172,6 +170,15 @@ class NatsDriver(Driver):
         for consumers in consumer_lists:
             out.extend(r for r in (self._observed_consumer(info) for info in consumers) if r is not None)
         return out
+
+    @staticmethod
+    async def _consumers_of(api: JetStreamApi, stream: str) -> list[dict[str, Any]]:
+        try:
+            return await api.paged(f"CONSUMER.LIST.{stream}", "consumers")
+        except ApiError as exc:
+            if exc.not_found:  # deleted since the stream list was read: it has no consumers now
+                return []
+            raise
 
     def _observed_stream(self, info: Mapping[str, Any], version: str) -> Resource:
         config = info["config"]

@@ -275,14 +275,21 @@ _PLAIN = frozenset({DURATION, DURATIONS, SIZE, INT, BOOL, STR, STRINGS})
 
 
 def observed_attrs(fields: Mapping[str, Field], raw: Mapping[str, Any]) -> dict[str, JSON]:
+    """The fields of a server config that differ from what the server means by leaving them out:
+    a plan that deletes a stream lists its settings, not 30 defaults. The kinds compare a field
+    that is not here as its `empty` value (`with_empties`)."""
     out: dict[str, JSON] = {}
     for name, f in fields.items():
-        if f.type in _PLAIN:  # the common case, kept cheap: plans read thousands of configs
-            value = raw.get(f.api)
-            out[name] = f.empty if value is None else value
-        else:
-            out[name] = observed_value(f, raw)
+        # Plain values straight from the JSON: the common case, kept cheap (thousands of configs).
+        value = raw.get(f.api) if f.type in _PLAIN else observed_value(f, raw)
+        if value is not None and value != f.empty:
+            out[name] = value
     return out
+
+
+def with_empties(fields: Mapping[str, Field], attrs: Mapping[str, JSON]) -> dict[str, JSON]:
+    """Observed attrs with every field the server left at its empty value filled back in."""
+    return {**{name: f.empty for name, f in fields.items()}, **attrs}
 
 
 def normalise_object(name: str, value: Any) -> Any:

@@ -30,6 +30,12 @@ def _version(text: object) -> tuple[int, ...]:
     return tuple(int(n) for n in nums) if nums else ()
 
 
+def _full(observed: Resource, fields: Mapping[str, F.Field]) -> Resource:
+    """Observed attrs leave out what the server left empty (fields.observed_attrs); compared, it
+    is the empty value."""
+    return dataclasses.replace(observed, attrs=F.with_empties(fields, observed.attrs))
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -42,9 +48,10 @@ class StreamKind(KindSpec):
     # attrs path -> unit of its integers ("ns", "bytes"): what a renderer needs to show `30d`
     # instead of 2592000000000000 (read by nothing in the core yet; see docs/nats.md).
     units: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    fields: Mapping[str, F.Field] = dataclasses.field(default_factory=lambda: F.STREAM_FIELDS)
 
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
-        changes = super().field_changes(desired, observed)
+        changes = super().field_changes(desired, _full(observed, self.fields))
         # max_consumers became updatable in 2.14; older servers refuse the update.
         version = _version(observed.info.get("server_version"))
         if version and version < (2, 14):
@@ -75,7 +82,7 @@ class StreamKind(KindSpec):
         consumers = observed.info.get("consumers")
         if isinstance(consumers, int) and consumers > 0:
             verb = "goes" if consumers == 1 else "go"
-            notes.append(f"its {_plural(consumers, 'consumer')} {verb} with it (declared ones are created again)")
+            notes.append(f"its {_plural(consumers, 'consumer')} {verb} with it")
         return notes
 
 
@@ -103,6 +110,7 @@ class ConsumerKind(KindSpec):
     units: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        observed = _full(observed, F.CONSUMER_FIELDS)
         changes = super().field_changes(desired, observed)
         for declared, (other, empty) in FILTER_PAIRS.items():
             live = observed.attrs.get(other)
@@ -140,10 +148,20 @@ STREAM_IMMUTABLE = frozenset({"storage", "allow_msg_counter", "persist_mode"})
 KINDS: dict[str, KindSpec] = {
     STREAM: StreamKind(STREAM, immutable=STREAM_IMMUTABLE, cascades=True, rank=10, units=F.units(F.STREAM_FIELDS)),
     KV_BUCKET: BucketKind(
-        KV_BUCKET, immutable=frozenset({"storage"}), rank=20, unit="value", units=F.units(F.KV_FIELDS)
+        KV_BUCKET,
+        immutable=frozenset({"storage"}),
+        rank=20,
+        unit="value",
+        units=F.units(F.KV_FIELDS),
+        fields=F.KV_FIELDS,
     ),
     OBJECT_STORE: BucketKind(
-        OBJECT_STORE, immutable=frozenset({"storage"}), rank=30, unit="chunk", units=F.units(F.OBJECT_STORE_FIELDS)
+        OBJECT_STORE,
+        immutable=frozenset({"storage"}),
+        rank=30,
+        unit="chunk",
+        units=F.units(F.OBJECT_STORE_FIELDS),
+        fields=F.OBJECT_STORE_FIELDS,
     ),
     CONSUMER: ConsumerKind(
         CONSUMER,
