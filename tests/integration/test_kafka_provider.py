@@ -207,6 +207,36 @@ def test_configs_the_broker_normalises_never_replan(tmp_path: Path, admin: Admin
     assert_empty(path)
 
 
+def test_shared_and_declared_dead_letter_topics_apply_and_plan_empty(
+    tmp_path: Path, admin: AdminClient, ns: str
+) -> None:
+    topics: dict[str, Any] = {
+        f"{ns}.a": {"partitions": 2, "dead_letter": {"topic": f"{ns}.shared-dlq"}},
+        f"{ns}.b": {"partitions": 2, "dead_letter": {"topic": f"{ns}.shared-dlq"}},
+        f"{ns}.c": {"partitions": 4, "dead_letter": {}},
+        f"{ns}.c.dlq": {"partitions": 1, "config": {"retention.ms": "30d"}},  # declared: used as it is
+    }
+    path = write_manifest(tmp_path / "m.yaml", manifest(topics))
+    assert set(planned(plan(path)).values()) == {"create"}
+    apply(path)
+    assert_empty(path)
+    assert partitions(admin, f"{ns}.shared-dlq") == 2 and partitions(admin, f"{ns}.c.dlq") == 1
+    graph = topoctl("graph", "-f", path, "--format", "dot")
+    assert graph.code == 0, str(graph)
+    for source, target in (
+        (f"{ns}.a", f"{ns}.shared-dlq"),
+        (f"{ns}.b", f"{ns}.shared-dlq"),
+        (f"{ns}.c", f"{ns}.c.dlq"),
+    ):
+        assert source in graph.stdout and target in graph.stdout
+    assert graph.stdout.count("dead letters") == 3, graph.stdout
+
+    # One of the two sources goes: the shared DLQ stays for the other.
+    topics[f"{ns}.a"]["state"] = "absent"
+    path = write_manifest(tmp_path / "m.yaml", manifest(topics))
+    assert planned(plan(path)) == {f"k/topic/{ns}.a": "delete"}
+
+
 def test_out_of_band_config_change_is_an_update_and_apply_repairs_it(
     tmp_path: Path, admin: AdminClient, ns: str
 ) -> None:

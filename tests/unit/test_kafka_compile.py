@@ -176,8 +176,42 @@ def test_dot_underscore_collision_names_both_topics_and_lines(tmp_path: Path) ->
 def test_a_dlq_name_colliding_with_a_declared_topic_is_refused(tmp_path: Path) -> None:
     err = error(tmp_path, "    topics:\n      orders: {dead_letter: {}}\n      orders_dlq: {}\n")
     assert "dead-letter topic 'orders.dlq'" in str(err) and "'orders_dlq'" in str(err)
-    err = error(tmp_path, "    topics:\n      orders.dlq: {}\n      orders: {dead_letter: {}}\n")
-    assert "declared twice" in str(err)
+
+
+def test_a_dead_letter_topic_declared_under_topics_is_that_declaration(tmp_path: Path) -> None:
+    dlq = "      orders.dlq: {partitions: 1, config: {retention.ms: 30d}}\n"
+    source = "      orders: {partitions: 6, dead_letter: {}}\n"
+    for body in (dlq + source, source + dlq):  # either order
+        resources = load(tmp_path, "    topics:\n" + body)
+        assert resources["k/topic/orders.dlq"]["attrs"] == {"partitions": 1, "config": {"retention.ms": "2592000000"}}
+        assert set(resources) == {"k/topic/orders", "k/topic/orders.dlq"}
+    err = error(tmp_path, "    topics:\n      a.dlq: {}\n      a: {dead_letter: {partitions: 2}}\n")
+    assert "declared under topics:, so its partitions is set there" in str(err)
+    assert err.location == f"{tmp_path / 'm.yaml'}:8"
+    err = error(tmp_path, "    topics:\n      a.dlq: {state: absent}\n      a: {dead_letter: {}}\n")
+    assert "'a.dlq' of 'a' is declared state: absent, but 'a' still sends its dead letters there" in str(err)
+    err = error(tmp_path, "    topics:\n      a: {dead_letter: {topic: a}}\n")
+    assert "cannot be its own dead-letter topic" in str(err)
+
+
+def test_topics_may_share_a_dead_letter_topic_they_make_alike(tmp_path: Path) -> None:
+    resources = load(
+        tmp_path,
+        "    topics:\n"
+        "      a: {partitions: 3, dead_letter: {topic: shared.dlq}}\n"
+        "      b: {partitions: 3, dead_letter: {topic: shared.dlq}}\n"
+        "      c: {state: absent, partitions: 3, dead_letter: {topic: shared.dlq}}\n",
+    )
+    shared = resources["k/topic/shared.dlq"]
+    assert shared["attrs"] == {"partitions": 3} and not shared["absent"]  # c is going, a and b are not
+    err = error(
+        tmp_path,
+        "    topics:\n"
+        "      a: {partitions: 3, dead_letter: {topic: shared.dlq}}\n"
+        "      b: {partitions: 6, dead_letter: {topic: shared.dlq}}\n",
+    )
+    assert "differs from the one 'a' makes" in str(err) and "partitions 3 vs 6" in str(err)
+    assert err.location == f"{tmp_path / 'm.yaml'}:8"
 
 
 def test_acls_get_defaults_an_address_from_every_field_and_a_topic_dependency(tmp_path: Path) -> None:

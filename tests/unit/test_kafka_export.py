@@ -73,3 +73,22 @@ def test_graph_shows_the_dead_letter_edge(tmp_path: Path) -> None:
     )
     (edge,) = flows(load_manifest([str(path)], env={}).resources)
     assert (str(edge.source), str(edge.target), edge.dead_letter) == ("k/topic/orders", "k/topic/orders.dlq", True)
+
+
+def test_graph_draws_shared_and_declared_dead_letter_topics(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nbrokers:\n  k:\n    type: kafka\n    connection: {bootstrap_servers: 'x:1'}\n"
+        "    topics:\n"
+        "      a: {dead_letter: {topic: shared.dlq}}\n"
+        "      b: {dead_letter: {topic: shared.dlq}}\n"
+        "      c: {dead_letter: {topic: parked}}\n"
+        "      parked: {partitions: 1}\n",
+        encoding="utf-8",
+    )
+    edges = {(str(f.source), str(f.target)) for f in flows(load_manifest([str(path)], env={}).resources)}
+    assert edges == {
+        ("k/topic/a", "k/topic/shared.dlq"),
+        ("k/topic/b", "k/topic/shared.dlq"),
+        ("k/topic/c", "k/topic/parked"),
+    }

@@ -29,9 +29,10 @@ class PruneSettings:
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
     _check_connection(section.get("connection"), ctx.at("connection"))
     prune = _prune_settings(section.get("prune"), ctx.at("prune"))
-    topics = _TopicCompiler(broker, prune)
     topics_ctx = ctx.at("topics")
-    for name, spec in topics_ctx.mapping(section.get("topics")).items():
+    declared = topics_ctx.mapping(section.get("topics"))
+    topics = _TopicCompiler(broker, prune, {str(n): _declared_absent(s) for n, s in declared.items()})
+    for name, spec in declared.items():
         topics.add(str(name), spec, topics_ctx.at(name))
     resources = topics.resources
     resources += _compile_acls(broker, section.get("acls"), ctx.at("acls"), topics.present)
@@ -74,14 +75,39 @@ def _flag(spec: Mapping[str, Any], key: str, ctx: Context, default: bool = False
     return value
 
 
+@dataclass
+class _Topic:
+    attrs: dict[str, JSON]
+    absent: bool
+    source: str | None
+    # Topics whose dead letters go here (never diffed: it tells `topoctl graph` the flows).
+    dead_letter_of: list[str]
+    generated: bool = False  # made by a `dead_letter:`, not declared under `topics:`
+    made_by: str = ""  # the first source that generated it, for messages
+
+
 class _TopicCompiler:
-    def __init__(self, broker: str, prune: PruneSettings) -> None:
+    def __init__(self, broker: str, prune: PruneSettings, declared: Mapping[str, bool]) -> None:
         self.broker = broker
         self.prune = prune
-        self.resources: list[Resource] = []
-        self.present: set[str] = set()
+        # name -> absent, for every topic declared under `topics:` (a dead_letter may name one)
+        self.declared = declared
+        self.topics: dict[str, _Topic] = {}
         # collision key -> (topic name, its label, where it is declared), for the '.'/'_' rule
         self._seen: dict[str, tuple[str, str, str | None]] = {}
+
+    @property
+    def present(self) -> set[str]:
+        return {name for name, topic in self.topics.items() if not topic.absent}
+
+    @property
+    def resources(self) -> list[Resource]:
+        out = []
+        for name, topic in self.topics.items():
+            info: dict[str, JSON] = {"dead_letter_of": list(topic.dead_letter_of)} if topic.dead_letter_of else {}
+            address = Address(self.broker, TOPIC, (name,))
+            out.append(Resource(address, topic.attrs, absent=topic.absent, source=topic.source, info=info))
+        return out
 
     def add(self, name: str, spec: object, ctx: Context) -> None:
         spec = ctx.mapping(spec)
@@ -95,7 +121,8 @@ class _TopicCompiler:
             attrs["config"] = _config(spec["config"], ctx.at("config"))
         if _flag(spec, "prune_config", ctx, default=self.prune.config):
             attrs["prune_config"] = True
-        self._emit(name, attrs, absent, ctx)
+        topic = self.topics.setdefault(name, _Topic(attrs, absent, ctx.where(), []))
+        topic.attrs, topic.absent, topic.source = attrs, absent, ctx.where()
         if spec.get("dead_letter") is not None:
             self._add_dead_letter(name, attrs, absent, spec["dead_letter"], ctx.at("dead_letter"))
 
@@ -107,7 +134,11 @@ class _TopicCompiler:
         if not isinstance(name, str):
             raise ctx.at("topic").error("dead_letter.topic must be a topic name")
         where = ctx.at("topic") if "topic" in spec else ctx
-        self._claim(name, where, label=f"dead-letter topic {name!r} of {source!r}")
+        if name == source:
+            raise where.error(f"topic {source!r} cannot be its own dead-letter topic")
+        if name in self.declared:
+            self._use_declared(name, source, absent, spec, ctx)
+            return
         attrs: dict[str, JSON] = {}
         # The DLQ mirrors the source's partitioning so a failed record can keep its partition.
         for key in ("partitions", "replication_factor"):
@@ -119,8 +150,35 @@ class _TopicCompiler:
             attrs["config"] = _config(spec["config"], ctx.at("config"))
         if _flag(spec, "prune_config", ctx, default=self.prune.config):
             attrs["prune_config"] = True
-        # Never diffed: it only tells `topoctl graph` where the topic's dead letters go.
-        self._emit(name, attrs, absent, ctx, info={"dead_letter_of": source})
+        shared = self.topics.get(name)
+        if shared is None:
+            self._claim(name, where, label=f"dead-letter topic {name!r} of {source!r}")
+            self.topics[name] = _Topic(attrs, absent, ctx.where(), [source], generated=True, made_by=source)
+            return
+        # Several topics may share one dead-letter topic when they make it alike.
+        if shared.attrs != attrs:
+            raise where.error(
+                f"dead-letter topic {name!r} of {source!r} differs from the one {shared.made_by!r} makes "
+                f"(at {shared.source}): {_difference(shared.attrs, attrs)}; give both the same "
+                f"dead_letter settings, or declare {name!r} under topics:"
+            )
+        shared.dead_letter_of.append(source)
+        shared.absent = shared.absent and absent  # it stays while any of its sources does
+
+    def _use_declared(self, name: str, source: str, absent: bool, spec: Mapping[str, Any], ctx: Context) -> None:
+        """`dead_letter: {topic: X}` with X under `topics:`: that declaration is the DLQ."""
+        for key in ("partitions", "replication_factor", "config", "prune_config"):
+            if key in spec:
+                raise ctx.at(key).error(
+                    f"dead-letter topic {name!r} is declared under topics:, so its {key} is set there, not here"
+                )
+        if self.declared[name] and not absent:
+            raise (ctx.at("topic") if "topic" in spec else ctx).error(
+                f"dead-letter topic {name!r} of {source!r} is declared state: absent, "
+                f"but {source!r} still sends its dead letters there"
+            )
+        topic = self.topics.setdefault(name, _Topic({}, self.declared[name], None, []))
+        topic.dead_letter_of.append(source)
 
     def _claim(self, name: str, ctx: Context, label: str) -> None:
         problem = topic_name_problem(name)
@@ -138,13 +196,14 @@ class _TopicCompiler:
             )
         self._seen[key] = (name, label, ctx.where())
 
-    def _emit(
-        self, name: str, attrs: dict[str, JSON], absent: bool, ctx: Context, info: dict[str, JSON] | None = None
-    ) -> None:
-        if not absent:
-            self.present.add(name)
-        address = Address(self.broker, TOPIC, (name,))
-        self.resources.append(Resource(address, attrs, absent=absent, source=ctx.where(), info=info or {}))
+
+def _difference(a: Mapping[str, JSON], b: Mapping[str, JSON]) -> str:
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return ", ".join(f"{k} {a.get(k)!r} vs {b.get(k)!r}" for k in keys)
+
+
+def _declared_absent(spec: object) -> bool:
+    return isinstance(spec, Mapping) and spec.get("state") == "absent"
 
 
 def _state(spec: Mapping[str, Any], ctx: Context) -> bool:

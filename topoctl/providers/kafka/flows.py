@@ -15,8 +15,11 @@ NODE_KINDS = frozenset({TOPIC})
 def flows(desired: Sequence[Resource]) -> list[Flow]:
     out: list[Flow] = []
     for resource in desired:
-        source = resource.info.get("dead_letter_of") if resource.kind == TOPIC else None
-        if isinstance(source, str) and not resource.absent:
-            origin = Address(resource.broker, TOPIC, (source,))
+        sources = resource.info.get("dead_letter_of") if resource.kind == TOPIC else None
+        if not isinstance(sources, list) or resource.absent:
+            continue
+        # Several topics may share one dead-letter topic: one edge from each.
+        for source in sources:
+            origin = Address(resource.broker, TOPIC, (str(source),))
             out.append(Flow(origin, resource.address, label="dead letters", dead_letter=True))
     return out
