@@ -350,3 +350,14 @@ def test_what_the_server_would_refuse_is_a_manifest_error(
 ) -> None:
     err = error(tmp_path, **sections)
     assert message in str(err) and "m.yaml:" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("max_age", "1h"), ("discard", "old"), ("deny_delete", False), ("deny_purge", False), ("allow_rollup_hdrs", True)],
+)
+def test_a_sealed_stream_cannot_declare_what_sealing_overrides(tmp_path: Path, field: str, value: Any) -> None:
+    err = error(tmp_path, streams={"S": {"subjects": ["s"], "sealed": True, field: value}})
+    assert f"a sealed stream has {field}" in str(err) and "m.yaml:" in str(err)
+    # What sealing sets anyway may be declared.
+    compiled(tmp_path, streams={"S": {"subjects": ["s"], "sealed": True, "discard": "new", "deny_delete": True}})

@@ -6,6 +6,7 @@ consumer's MAX_DELIVERIES and MSG_TERMINATED advisories.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -149,6 +150,20 @@ def _zero(f: F.Field, value: JSON, ctx: Context, zero_ok: bool) -> JSON:
     return f.zero
 
 
+# What sealing does to a stream's config (server: max_age 0, discard new, deny delete and purge,
+# no rollups), whatever is sent: declaring otherwise could never read back.
+SEALED = {"max_age": 0, "discard": "new", "deny_delete": True, "deny_purge": True, "allow_rollup_hdrs": False}
+
+
+def _check_sealed(attrs: Mapping[str, JSON], ctx: Context) -> None:
+    for key, value in SEALED.items():
+        if key in attrs and attrs[key] != value:
+            raise ctx.at(key).error(
+                f"a sealed stream has {key} {json.dumps(value)}: the server sets max_age 0, discard new, "
+                "deny_delete, deny_purge and no allow_rollup_hdrs when it seals"
+            )
+
+
 def _state(section: Mapping[str, Any], ctx: Context) -> bool:
     """True when the resource is declared `state: absent`."""
     state = section.get("state", "present")
@@ -204,6 +219,8 @@ class _Compiler:
             if attrs.get("retention") == "workqueue" and body.get("deliver_policy", "all") != "all":
                 raise cctx.at("deliver_policy").error("a consumer of a workqueue stream must deliver all")
             self.consumer(name, str(cname), body, cctx)
+        if attrs.get("sealed"):
+            _check_sealed(attrs, ctx)
         return Resource(address, attrs, absent=absent, source=ctx.where())
 
     def consumer(self, stream: str, name: str, section: Mapping[str, Any], ctx: Context) -> None:
