@@ -299,3 +299,13 @@ def test_sasl_without_password_is_refused_offline(tmp_path: Path) -> None:
     err = error(tmp_path, "    topics: {}\n", head)
     assert "security_protocol" in str(err)
     assert err.location == f"{tmp_path / 'm.yaml'}:7"
+
+
+def test_a_prune_prefix_without_topics_or_acls_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(HEAD + "    prune: {prefix: shop.}\n    topics: {shop.a: {}}\n", encoding="utf-8")
+    manifest = load_manifest([str(path)], env={})
+    (warning,) = manifest.warnings
+    assert warning.startswith(f"{path}:6: prune.prefix 'shop.' narrows nothing")
+    path.write_text(HEAD + "    prune: {prefix: shop., topics: true}\n    topics: {shop.a: {}}\n", encoding="utf-8")
+    assert load_manifest([str(path)], env={}).warnings == []

@@ -41,7 +41,14 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         scopes.append(PruneScope(kinds=frozenset({TOPIC}), prefix=prune.prefix))
     if prune.acls:
         scopes.append(AclPruneScope(kinds=frozenset({ACL}), prefix=prune.prefix))
-    return Compiled(resources, scopes)
+    warnings: list[str] = []
+    if prune.prefix and not (prune.topics or prune.acls):
+        where = ctx.at("prune", "prefix").where()
+        warnings.append(
+            f"{where + ': ' if where else ''}prune.prefix {prune.prefix!r} narrows nothing: it applies to "
+            "topics: true and acls: true, and neither is set, so no topic or ACL is pruned"
+        )
+    return Compiled(resources, scopes, warnings)
 
 
 def _check_connection(connection: object, ctx: Context) -> None:
