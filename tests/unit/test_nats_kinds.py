@@ -147,3 +147,16 @@ def test_every_duration_and_size_has_a_display_unit() -> None:
             elif f.type == F.SIZE:
                 assert units.pop(name) == "bytes", (kind, name)
         assert units == ({"consumer_limits.inactive_threshold": "ns"} if kind == "stream" else {})
+
+
+def test_mirror_replace_reasons_say_what_the_server_allows() -> None:
+    [change] = STREAM.field_changes(
+        res("stream", {"mirror": {"name": "B"}}), res("stream", {"mirror": {"name": "A", "filter_subject": "x"}})
+    )
+    assert change.forces_replacement
+    assert (
+        STREAM.replace_reason(change)
+        == "a mirror cannot change in place (only `mirror: null`, promoting the stream, can)"
+    )
+    [change] = STREAM.field_changes(res("stream", {"mirror": {"name": "B"}}), res("stream", {"subjects": ["s"]}))
+    assert STREAM.replace_reason(change) == "a stream cannot become a mirror in place"

@@ -75,6 +75,10 @@ class StreamKind(KindSpec):
             return f"{change.field} is a one-way flag: the server cannot turn it off"
         if change.field == "retention":
             return f"retention cannot change to or from workqueue ({change.before} -> {change.after})"
+        if change.field == "mirror":
+            if change.before is None:
+                return "a stream cannot become a mirror in place"
+            return "a mirror cannot change in place (only `mirror: null`, promoting the stream, can)"
         return super().replace_reason(change)
 
     def at_risk(self, observed: Resource) -> list[str]:
