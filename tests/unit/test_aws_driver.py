@@ -529,3 +529,19 @@ def test_absent_subscription_named_by_arn_is_deleted(fakes: tuple[FakeSQS, FakeS
     gone = Resource(by_arn, {}, absent=True)
     plan = diff([gone], d.read([gone], []), lambda a: KINDS[a.kind])
     assert [(c.address, c.action) for c in plan.changes] == [(by_arn, Action.DELETE)]
+
+
+def test_subscription_outliving_its_queue_keeps_the_arn(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    # SNS keeps a subscription whose queue was deleted; named by the queue's name, the export of it
+    # would not compile (no such queue).
+    sqs, sns, _ = fakes
+    sqs.queues["q"] = {}
+    sns.topics["t"] = {}
+    d = driver(fakes)
+    d.apply_one(create(Address(B, "sns_subscription", ("t", "sqs", "q"))))
+    del sqs.queues["q"]
+    subs = [r.address.name for r in driver(fakes).read([], []) if r.kind == "sns_subscription"]
+    assert subs == [("t", "sqs", f"arn:aws:sqs:{REGION}:{ACCOUNT}:q")]
+    by_name = Address(B, "sns_subscription", ("t", "sqs", "q"))
+    declared = [r.address for r in driver(fakes).read([Resource(by_name, {})], []) if r.kind == "sns_subscription"]
+    assert declared == [by_name]

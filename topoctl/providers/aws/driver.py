@@ -221,10 +221,11 @@ class AwsDriver(Driver):
             queue_fs = [pool.submit(self._read_queue, url, account, wants_tags) for url in urls]
             topic_fs = [pool.submit(self._read_topic, arn, account, wants_tags) for arn in topic_list]
             own_topics = set(topic_list)
+            names = {url.rstrip("/").rsplit("/", 1)[-1] for url in urls}
             sub_fs: list[Future[Resource | None]] = []
             for sub in subs:
                 if sub.get("TopicArn") in own_topics:
-                    sub_fs.append(pool.submit(self._read_subscription, sub, account, wanted, declared))
+                    sub_fs.append(pool.submit(self._read_subscription, sub, account, wanted, declared, names))
             results = [f.result() for f in (*queue_fs, *topic_fs, *sub_fs)]
         return [r for r in results if r is not None]
 
@@ -375,7 +376,8 @@ class AwsDriver(Driver):
         sub: Mapping[str, str],
         account: str | None,
         wanted: Mapping[Address, Resource],
-        declared: Collection[Address] = frozenset(),
+        declared: Collection[Address],
+        queues: Collection[str],
     ) -> Resource | None:
         topic = sub["TopicArn"].rsplit(":", 1)[-1]
         protocol = sub.get("Protocol", "")
@@ -389,8 +391,9 @@ class AwsDriver(Driver):
         if queue is not None:
             depends_on.append(Address(self.name, SQS_QUEUE, (queue,)))
             by_name = Address(self.name, SNS_SUBSCRIPTION, (topic, protocol, queue))
-            # Our queues are named by name in the manifest, unless it wrote the ARN itself.
-            if address not in declared:
+            # Our queues are named by name in the manifest, unless it wrote the ARN itself. A
+            # subscription outliving its queue keeps the ARN: a name would not compile.
+            if address not in declared and (by_name in declared or queue in queues):
                 address = by_name
         arn = sub.get("SubscriptionArn", "")
         if arn in _PENDING_ARNS or not arn.startswith("arn:"):
