@@ -1,6 +1,6 @@
 """`topoctl graph` for NATS JetStream: stream -> consumer (its filter subjects), consumer -> the
 dead-letter stream that captures its MAX_DELIVERIES / MSG_TERMINATED advisories, and stream ->
-stream for mirrors and sources.
+stream (bucket -> bucket) for mirrors and sources.
 
 A dead-letter stream is recognised by its subjects, not by its name, so one declared by hand
 (with the advisory subjects written out) is drawn like one `dead_letter:` generated.
@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Flow
+from topoctl.providers.nats.buckets import KV_PREFIX
 from topoctl.providers.nats.compile import ADVISORY, DLQ_ADVISORIES
-from topoctl.providers.nats.kinds import CONSUMER, STREAM
+from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, STREAM
 
-NODE_KINDS = frozenset({STREAM, CONSUMER})
+NODE_KINDS = frozenset({STREAM, CONSUMER, KV_BUCKET})
 DEAD_LETTERS = "dead letters"
 
 
@@ -28,7 +29,7 @@ def flows(desired: Sequence[Resource]) -> list[Flow]:
             out.append(Flow(Address(r.broker, STREAM, (stream,)), r.address, _filter_label(r.attrs)))
             for dlq in sorted(captured.get((r.broker, stream, consumer), ())):
                 out.append(Flow(r.address, Address(r.broker, STREAM, (dlq,)), DEAD_LETTERS, dead_letter=True))
-        elif r.kind == STREAM:
+        elif r.kind in (STREAM, KV_BUCKET):
             out += _replication(r)
     return out
 
@@ -64,6 +65,10 @@ def _replication(stream: Resource) -> list[Flow]:
     for label, entry in entries:
         # A stream of another domain or account (`external`) is not in this manifest: not drawn.
         if isinstance(entry, Mapping) and isinstance(entry.get("name"), str) and not entry.get("external"):
-            origin = Address(stream.broker, STREAM, (str(entry["name"]),))
+            name = str(entry["name"])
+            if stream.kind == KV_BUCKET:  # a bucket mirrors or sources buckets: KV_<bucket>
+                origin = Address(stream.broker, KV_BUCKET, (name.removeprefix(KV_PREFIX),))
+            else:
+                origin = Address(stream.broker, STREAM, (name,))
             out.append(Flow(origin, stream.address, label))
     return out
