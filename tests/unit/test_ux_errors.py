@@ -388,3 +388,17 @@ def test_misspelt_sasl_mechanism_is_suggested_without_echoing_it(tmp_path: Path)
         "m.yaml:5: brokers.k.connection.sasl.mechanism: the value is not one of 'PLAIN', 'SCRAM-SHA-256', "
         "'SCRAM-SHA-512'; did you mean 'PLAIN'?"
     )
+
+
+def test_scalars_keep_their_yaml_types_however_often_they_repeat(tmp_path: Path) -> None:
+    # The loader resolves each distinct plain scalar once; quoting still makes a string.
+    from topoctl.manifest.loader import read_documents
+
+    line = '[yes, "yes", 1, "1", 0x1F, 1.5, ~, "", 1_000, on, "on", 2026-01-01]'
+    path = manifest(tmp_path, f"version: 1\na: {line}\nb: {line}\nc: {{yes: 1, 'no': 2}}\n")
+    doc, _ = read_documents([str(path)], env={})
+    import datetime
+
+    expected = [True, "yes", 1, "1", 31, 1.5, None, "", 1000, True, "on", datetime.date(2026, 1, 1)]
+    assert doc["a"] == doc["b"] == expected
+    assert doc["c"] == {True: 1, "no": 2}

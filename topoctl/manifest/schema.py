@@ -24,6 +24,7 @@ from topoctl.manifest.source import SourceMap
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 MANIFEST_SCHEMA = "manifest.schema.json"
 
+_DROPPED = frozenset({"$ref", "$defs", "$schema"})  # resolved, or no use once references are inlined
 _WEAK = frozenset({"anyOf", "oneOf", "allOf", "if", "then", "else", "not", "$ref"})
 _TYPE_WORDS = {
     "object": "a mapping",
@@ -40,21 +41,33 @@ _TYPE_WORDS = {
 def _validator() -> Any:
     # Imported here: jsonschema costs ~100 ms to import and `--help` should not pay for it.
     from jsonschema import Draft202012Validator
-    from referencing import Registry, Resource
 
-    resources = []
-    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
-        contents = json.loads(path.read_text(encoding="utf-8"))
-        resources.append((path.name, Resource.from_contents(contents, default_specification=_draft())))
-    registry: Registry[Any] = Registry().with_resources(resources)
-    root = json.loads((SCHEMA_DIR / MANIFEST_SCHEMA).read_text(encoding="utf-8"))
-    return Draft202012Validator(root, registry=registry)
+    documents = {path.name: json.loads(path.read_text(encoding="utf-8")) for path in SCHEMA_DIR.glob("*.schema.json")}
+    return Draft202012Validator(_inline(documents[MANIFEST_SCHEMA], MANIFEST_SCHEMA, documents, ()))
 
 
-def _draft() -> Any:
-    from referencing.jsonschema import DRAFT202012
-
-    return DRAFT202012
+def _inline(schema: Any, document: str, documents: Mapping[str, Any], seen: tuple[str, ...]) -> Any:
+    """The schema with every `$ref` replaced by what it points at (they are files and `#/$defs/...`
+    pointers, none recursive). Resolving references costs a quarter of validating a big manifest."""
+    if isinstance(schema, list):
+        return [_inline(item, document, documents, seen) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _inline(value, document, documents, seen) for key, value in schema.items() if key not in _DROPPED}
+    ref = schema.get("$ref")
+    if not isinstance(ref, str):
+        return out
+    file, _, pointer = ref.partition("#")
+    target_doc = file or document
+    if f"{target_doc}#{pointer}" in seen or target_doc not in documents:
+        raise ValueError(f"schema $ref {ref} in {document} is recursive or unknown")
+    target: Any = documents[target_doc]
+    for part in (p for p in pointer.split("/") if p):
+        target = target[part.replace("~1", "/").replace("~0", "~")]
+    resolved = _inline(target, target_doc, documents, (*seen, f"{target_doc}#{pointer}"))
+    if not out:
+        return resolved
+    return {**out, "allOf": [*out.get("allOf", []), resolved]}  # `$ref` beside other keywords
 
 
 def validate_document(document: Mapping[str, Any], sources: SourceMap) -> None:
