@@ -361,3 +361,27 @@ def test_a_sealed_stream_cannot_declare_what_sealing_overrides(tmp_path: Path, f
     assert f"a sealed stream has {field}" in str(err) and "m.yaml:" in str(err)
     # What sealing sets anyway may be declared.
     compiled(tmp_path, streams={"S": {"subjects": ["s"], "sealed": True, "discard": "new", "deny_delete": True}})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "subject", "match"),
+    [
+        ("a.>", "a.b.c", True),
+        ("a.>", "a", False),
+        ("a.*", "a.b", True),
+        ("a.*", "a.b.c", False),
+        ("a.b", "a.b", True),
+        ("a.b", "a.c", False),
+        (">", "x", True),
+    ],
+)
+def test_subject_matching(pattern: str, subject: str, match: bool) -> None:
+    from topoctl.providers.nats.compile import subject_matches
+
+    assert subject_matches(pattern, subject) is match
+
+
+def test_a_push_consumer_delivering_into_its_own_stream_is_refused(tmp_path: Path) -> None:
+    err = error(tmp_path, streams={"S": {"subjects": ["s.>"], "consumers": {"c": {"deliver_subject": "s.push"}}}})
+    assert "deliver_subject 's.push' is one of the stream's subjects (s.>)" in str(err)
+    assert "m.yaml:" in str(err)

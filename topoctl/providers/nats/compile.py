@@ -29,6 +29,17 @@ PULL_ONLY = ("max_waiting", "max_batch", "max_expires", "max_bytes")
 PUSH_ONLY = ("deliver_group", "idle_heartbeat", "flow_control", "rate_limit_bps")
 
 
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether the literal `subject` is matched by `pattern` (NATS wildcards `*` and `>`)."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(want) == len(have)
+
+
 def dlq_subjects(stream: str, consumer: str) -> list[str]:
     return [f"{ADVISORY}.{kind}.{stream}.{consumer}" for kind in DLQ_ADVISORIES]
 
@@ -218,6 +229,14 @@ class _Compiler:
             body = cctx.mapping(csection)
             if attrs.get("retention") == "workqueue" and body.get("deliver_policy", "all") != "all":
                 raise cctx.at("deliver_policy").error("a consumer of a workqueue stream must deliver all")
+            deliver = body.get("deliver_subject")
+            subjects = attrs.get("subjects")
+            for subject in subjects if isinstance(deliver, str) and isinstance(subjects, list) else []:
+                if subject_matches(str(subject), str(deliver)):
+                    raise cctx.at("deliver_subject").error(
+                        f"deliver_subject {deliver!r} is one of the stream's subjects ({subject}): "
+                        "its deliveries would be stored again (the server refuses the cycle)"
+                    )
             self.consumer(name, str(cname), body, cctx)
         if attrs.get("sealed"):
             _check_sealed(attrs, ctx)
