@@ -126,11 +126,16 @@ def main_options(
     _state["debug"] = debug
 
 
-def _check_format(fmt: str) -> str:
+def _check_format(fmt: str, formats: tuple[str, ...] | None = None) -> str:
+    from topoctl.manifest.schema import suggest
     from topoctl.render import FORMATS
 
-    if fmt not in FORMATS:
-        raise TopoctlError(f"--format {fmt}: use one of {', '.join(FORMATS)}")
+    formats = formats or FORMATS
+    if fmt not in formats:
+        near = suggest(fmt, formats)
+        raise TopoctlError(
+            f"--format {fmt}: use one of {', '.join(formats)}" + (f" (did you mean {near}?)" if near else "")
+        )
     return fmt
 
 
@@ -195,6 +200,8 @@ def plan(
     from topoctl.render import render
 
     _check_format(fmt)
+    if out is not None and not out.parent.is_dir():  # say so before the brokers are read, not after
+        raise TopoctlError(f"cannot write the plan to {out}: no directory {out.parent}")
     manifest = _load(files)
     with Session(manifest) as session:
         the_plan = session.plan(target or [])
@@ -396,8 +403,7 @@ def graph(
     from topoctl.graph import graph_of
     from topoctl.render.graph import GRAPH_FORMATS, render_graph
 
-    if fmt not in GRAPH_FORMATS:
-        raise TopoctlError(f"--format {fmt}: use one of {', '.join(GRAPH_FORMATS)}")
+    _check_format(fmt, tuple(GRAPH_FORMATS))
     found = graph_of(_load(files))
     for broker in found.unsupported:
         _err(f"Warning: no message-flow support for broker {broker} yet; it is left out of the graph")

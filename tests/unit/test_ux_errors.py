@@ -402,3 +402,21 @@ def test_scalars_keep_their_yaml_types_however_often_they_repeat(tmp_path: Path)
     expected = [True, "yes", 1, "1", 31, 1.5, None, "", 1000, True, "on", datetime.date(2026, 1, 1)]
     assert doc["a"] == doc["b"] == expected
     assert doc["c"] == {True: 1, "no": 2}
+
+
+def test_format_typos_suggest_the_format(tmp_path: Path) -> None:
+    path = manifest(tmp_path, KAFKA)
+    assert one_error(topoctl("plan", "-f", path, "--format", "jsno")) == (
+        "--format jsno: use one of text, json, markdown (did you mean json?)"
+    )
+    assert one_error(topoctl("graph", "-f", path, "--format", "dott")) == (
+        "--format dott: use one of mermaid, dot (did you mean dot?)"
+    )
+
+
+def test_plan_output_into_a_missing_directory_fails_before_any_broker_is_read(tmp_path: Path) -> None:
+    path = manifest(tmp_path, KAFKA)  # its broker is a dead port: reading it would be another error
+    out = tmp_path / "no" / "plan.json"
+    assert one_error(topoctl("plan", "-f", path, "-o", out)) == (
+        f"cannot write the plan to {out}: no directory {tmp_path / 'no'}"
+    )
