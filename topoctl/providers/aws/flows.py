@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from topoctl.model import JSON, Address, Resource
+from topoctl.providers.aws.arns import ACCOUNT
 from topoctl.providers.aws.kinds import SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
 from topoctl.providers.base import Flow
 
@@ -34,7 +35,7 @@ def _subscription(r: Resource, queues: set[str]) -> list[Flow]:
     name = _queue_name(endpoint) if protocol == "sqs" else None
     target = (
         Address(r.broker, SQS_QUEUE, (name,))
-        if name in queues
+        if name is not None and name in queues
         else Address(r.broker, f"{protocol}_endpoint", (endpoint,))  # outside the manifest: still drawn
     )
     out = [Flow(topic, target, _filter_label(r.attrs.get("filter_policy")))]
@@ -53,12 +54,19 @@ def _dead_letter_target(broker: str, policy: JSON, queues: set[str]) -> Address 
     if not isinstance(arn, str):
         return None
     name = _queue_name(arn)
-    return Address(broker, SQS_QUEUE, (name,)) if name in queues else Address(broker, "sqs_endpoint", (arn,))
+    if name is not None and name in queues:
+        return Address(broker, SQS_QUEUE, (name,))
+    return Address(broker, "sqs_endpoint", (arn,))
 
 
-def _queue_name(endpoint: str) -> str:
-    # `arn:aws:sqs:<region>:<account>:<name>` or a plain queue name, as the compiler writes them.
-    return endpoint.rsplit(":", 1)[-1] if endpoint.startswith("arn:") else endpoint
+def _queue_name(endpoint: str) -> str | None:
+    """A queue of this broker: a plain name, or an ARN as the compiler writes them for its own
+    queues (`arn:aws:sqs:<region>:{account}:<name>`). Any other ARN is a queue elsewhere, even if
+    its name is the same as one declared here."""
+    if not endpoint.startswith("arn:"):
+        return endpoint
+    parts = endpoint.split(":")
+    return parts[5] if len(parts) == 6 and parts[2] == "sqs" and parts[4] == ACCOUNT else None
 
 
 def _filter_label(policy: JSON) -> str:
