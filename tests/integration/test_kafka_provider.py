@@ -366,16 +366,57 @@ def test_partition_decrease_is_a_destructive_replace_refused_without_the_flag(
     assert_empty(path)
 
 
-def test_replication_factor_change_is_a_replace_with_its_reason(tmp_path: Path, ns: str) -> None:
+def test_a_replication_factor_the_cluster_cannot_have_is_a_plan_error_not_a_replace(
+    tmp_path: Path, admin: AdminClient, ns: str
+) -> None:
+    """On one broker a replication factor of 3 cannot be: the replace would delete the topic and
+    then fail to create it. The plan says so instead, and nothing is touched. (The replace itself,
+    with its reason, is in tests/unit/test_kafka_kinds.py: it needs a cluster of 3.)"""
     topic = f"{ns}.rf"
     path = write_manifest(tmp_path / "m.yaml", manifest({topic: {"partitions": 1, "replication_factor": 1}}))
     apply(path)
     path = write_manifest(tmp_path / "m.yaml", manifest({topic: {"partitions": 1, "replication_factor": 3}}))
-    change = change_of(plan(path), f"k/topic/{topic}")
-    assert change["action"] == "replace" and change["destructive"]
-    assert any(r.startswith("replication_factor cannot change in place (1 -> 3)") for r in change["reasons"])
-    refused = topoctl("apply", "-f", path, "--auto-approve")
-    assert refused.code == 1, str(refused)
+    for args in (("plan",), ("apply", "--auto-approve", "--allow-destructive")):
+        result = topoctl(*args, "-f", path)
+        assert result.code == 1, str(result)
+        assert f"topic '{topic}' (declared at {path}:" in result.stderr
+        assert "replication_factor 3 is more than the 1 broker(s) of the cluster" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert topic in admin.list_topics(timeout=10).topics
+
+
+def test_what_kafka_would_refuse_is_a_plan_error_naming_every_topic(
+    tmp_path: Path, admin: AdminClient, ns: str
+) -> None:
+    """Server-side dry runs (CreateTopics and IncrementalAlterConfigs with validate_only): a bad
+    config name or value fails the plan, with file:line, before apply creates anything."""
+    good, existing = f"{ns}.good", f"{ns}.existing"
+    path = write_manifest(tmp_path / "m.yaml", manifest({existing: {"partitions": 1}}))
+    apply(path)
+    topics: dict[str, Any] = {
+        good: {"partitions": 1},
+        existing: {"partitions": 1, "config": {"message.timestamp.type": "logappendtime"}},
+        f"{ns}.compress": {"config": {"compression.type": "GZIP"}},
+        f"{ns}.unknown": {"config": {"retention.msx": 5}},
+        f"{ns}.rf": {"replication_factor": 3},
+    }
+    path = write_manifest(tmp_path / "m.yaml", manifest(topics))
+    for args in (("plan",), ("apply", "--auto-approve")):
+        result = topoctl(*args, "-f", path)
+        assert result.code == 1, str(result)
+        lines = result.stderr.splitlines()
+        assert lines[0] == f"Error: Kafka broker 'k' ({BOOTSTRAP}) would refuse this plan:", result.stderr
+        assert len(lines) == 5, result.stderr
+        for name, what in (
+            (existing, "Invalid value logappendtime for configuration message.timestamp.type"),
+            (f"{ns}.compress", "Invalid value GZIP for configuration compression.type"),
+            (f"{ns}.unknown", "Unknown topic config name: retention.msx"),
+            (f"{ns}.rf", "replication factor of 3 cannot be reached"),
+        ):
+            assert any(f"topic '{name}' (declared at {path}:" in line and what in line for line in lines), (name, lines)
+    live = admin.list_topics(timeout=10).topics
+    assert good not in live and f"{ns}.compress" not in live, "a refused plan created topics"
+    assert live_config(admin, existing) == {}
 
 
 def test_unmanaged_config_is_shown_and_kept_then_removed_when_asked(

@@ -66,6 +66,7 @@ class FakeAdmin:
         self.acls: list[AclBinding] = []
         self.acl_error: KafkaError | None = None
         self.create_errors: dict[str, KafkaError] = {}
+        self.alter_errors: dict[str, KafkaError] = {}
         self.calls: list[tuple[str, Any]] = []
 
     def add_topic(self, name: str, partitions: int = 1, **config: tuple[str, int]) -> None:
@@ -84,12 +85,14 @@ class FakeAdmin:
         self.calls.append(("describe_acls", None))
         return done_future(list(self.acls), self.acl_error)
 
-    def create_topics(self, new_topics: list[Any], **_: Any) -> dict[str, Future[Any]]:
-        self.calls.append(("create_topics", [t.topic for t in new_topics]))
+    def create_topics(self, new_topics: list[Any], validate_only: bool = False, **_: Any) -> dict[str, Future[Any]]:
+        self.calls.append(
+            ("validate_create_topics" if validate_only else "create_topics", [t.topic for t in new_topics])
+        )
         out = {}
         for t in new_topics:
             error = self.create_errors.get(t.topic)
-            if error is None:
+            if error is None and not validate_only:
                 self.add_topic(t.topic, t.num_partitions)
                 self.configs[t.topic] = {
                     k: ConfigEntry(k, v, source=ConfigSource.DYNAMIC_TOPIC_CONFIG) for k, v in t.config.items()
@@ -109,10 +112,15 @@ class FakeAdmin:
             self.topics[p.topic] = TopicMeta({i: Partition() for i in range(p.new_total_count)})
         return {p.topic: done_future() for p in new}
 
-    def incremental_alter_configs(self, resources: list[Any], **_: Any) -> dict[Any, Future[Any]]:
+    def incremental_alter_configs(
+        self, resources: list[Any], validate_only: bool = False, **_: Any
+    ) -> dict[Any, Future[Any]]:
         ops = {
             r.name: {e.name: (e.incremental_operation.name, e.value) for e in r.incremental_configs} for r in resources
         }
+        if validate_only:
+            self.calls.append(("validate_incremental_alter_configs", ops))
+            return {r: done_future(None, self.alter_errors.get(r.name)) for r in resources}
         self.calls.append(("incremental_alter_configs", ops))
         for name, entries in ops.items():
             for key, (op, value) in entries.items():
@@ -324,3 +332,17 @@ def test_an_applied_config_counts_as_shown_even_in_the_brokers_own_spelling(
     from topoctl.providers.kafka.driver import _shows
 
     assert _shows(live, before, after) is shown
+
+
+def test_a_topic_that_exists_but_cannot_be_seen_is_a_plan_error_not_a_create() -> None:
+    """A principal without Describe on a topic does not see it in the metadata; the create dry
+    run tells, so the plan does not promise a create that apply could not do."""
+    admin = FakeAdmin()
+    admin.create_errors["hidden"] = KafkaError(KafkaError.TOPIC_ALREADY_EXISTS, "Topic 'hidden' already exists.")
+    wanted = Resource(Address("k", "topic", ("hidden",)), {"partitions": 1}, source="m.yaml:7")
+    with pytest.raises(PlanError) as info:
+        driver(admin).read([wanted], [])
+    assert "topic 'hidden' (declared at m.yaml:7): cannot create it: it already exists, but this principal" in str(
+        info.value
+    )
+    assert "create_topics" not in admin.call_names() and "validate_create_topics" in admin.call_names()

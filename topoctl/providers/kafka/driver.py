@@ -151,11 +151,22 @@ class KafkaDriver(Driver):
             if not is_internal(name) and not _unknown_topic(meta.error)
         }
         self._check_collisions(desired, topics)
-        # Both requests in flight at once; the results are awaited below.
+        mine = [r for r in desired if r.kind == TOPIC and r.broker == self.name and not r.absent]
+        # A create with too many replicas is refused by its dry run below; a replace is not dry-run.
+        existing = [r for r in mine if r.address.name[0] in topics]
+        problems = _replication_problems(existing, len(getattr(metadata, "brokers", None) or {}))
+        # The requests in flight at once; the results are awaited below.
         config_futures = self._describe_configs(topics)
         acl_future = self.admin.describe_acls(_MATCH_ANY_ACL, request_timeout=self._timeout_s)
+        creates = self._validate_creates([r for r in mine if r.address.name[0] not in topics])
         wanted = {r.address.name[0] for r in desired if r.kind == TOPIC and r.broker == self.name}
         configs = self._config_results(config_futures, needed=wanted)
+        problems += self._refused(creates, "create it")
+        problems += self._refused(self._validate_config_changes(mine, configs), "change its configs")
+        if problems:
+            raise PlanError(
+                f"Kafka broker {self.name!r} ({self.endpoint}) would refuse this plan:\n  " + "\n  ".join(problems)
+            )
         messages = self._messages(self._at_risk_candidates(desired, prune, topics), topics)
 
         observed: list[Resource] = []
@@ -174,6 +185,63 @@ class KafkaDriver(Driver):
         acls_needed = any(r.kind == ACL for r in desired) or any(ACL in s.kinds or not s.kinds for s in prune)
         observed.extend(self._acl_resources(acl_future, acls_needed, set(topics)))
         return observed
+
+    # -- server-side dry runs: what apply would be refused, found by the plan -----------------
+
+    def _validate_creates(self, topics: Sequence[Resource]) -> list[tuple[Resource, Future[Any]]]:
+        """CreateTopics with validate_only: bad config names and values, impossible settings."""
+        if not topics:
+            return []
+        new = [_new_topic_of(r.address.name[0], r.attrs) for r in topics]
+        try:
+            futures = self.admin.create_topics(new, validate_only=True, request_timeout=self._timeout_s)
+        except (KafkaException, ValueError, TypeError) as exc:
+            raise self._error(f"cannot check the topics to create: {self._text(exc)}") from None
+        return [(r, futures[r.address.name[0]]) for r in topics]
+
+    def _validate_config_changes(
+        self, topics: Sequence[Resource], live: Mapping[str, Mapping[str, JSON]]
+    ) -> list[tuple[Resource, Future[Any]]]:
+        """IncrementalAlterConfigs with validate_only, for the declared keys that differ."""
+        changing: list[tuple[Resource, ConfigResource]] = []
+        for resource in topics:
+            name = resource.address.name[0]
+            if name not in live:
+                continue
+            declared = resource.attrs.get("config")
+            entries = [
+                _config_entry(key, value)
+                for key, value in (declared.items() if isinstance(declared, Mapping) else ())
+                if live[name].get(key) != value
+            ]
+            if entries:
+                changing.append((resource, ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries)))
+        if not changing:
+            return []
+        try:
+            futures = self.admin.incremental_alter_configs(
+                [c for _, c in changing], validate_only=True, request_timeout=self._timeout_s
+            )
+        except (KafkaException, ValueError, TypeError) as exc:
+            raise self._error(f"cannot check the config changes: {self._text(exc)}") from None
+        by_name = {resource.name: future for resource, future in futures.items()}
+        return [(r, by_name[c.name]) for r, c in changing]
+
+    def _refused(self, futures: Sequence[tuple[Resource, Future[Any]]], what: str) -> list[str]:
+        out = []
+        for resource, future in futures:
+            try:
+                future.result()
+            except KafkaException as exc:
+                name = resource.address.name[0]
+                where = f" (declared at {resource.source})" if resource.source else ""
+                error = exc.args[0] if exc.args else None
+                if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    reason = "it already exists, but this principal cannot see it (it needs Describe on the topic)"
+                else:
+                    reason = self._text(exc)
+                out.append(f"topic {name!r}{where}: cannot {what}: {reason}")
+        return out
 
     def _describe_configs(self, topics: Iterable[str]) -> dict[Any, Future[Any]]:
         resources = [ConfigResource(ResourceType.TOPIC, name) for name in topics]
@@ -409,11 +477,7 @@ class KafkaDriver(Driver):
                     increases[name] = int(field.after)
                 elif field.field.startswith(CONFIG_PREFIX):
                     key = field.field[len(CONFIG_PREFIX) :]
-                    if field.after is None:
-                        entry = ConfigEntry(key, None, incremental_operation=AlterConfigOpType.DELETE)
-                    else:
-                        entry = ConfigEntry(key, str(field.after), incremental_operation=AlterConfigOpType.SET)
-                    entries.setdefault(name, []).append(entry)
+                    entries.setdefault(name, []).append(_config_entry(key, field.after))
                 elif field.field == "replication_factor":
                     failures.append(f"cannot change replication_factor of topic {name!r} in place")
         errors: dict[str, list[str]] = {}
@@ -654,15 +718,39 @@ def _acl_binding(attrs: Mapping[str, JSON], cls: Any) -> Any:
 
 
 def _new_topic(change: Change) -> NewTopic:
-    after = change.after or {}
-    config = after.get("config")
+    return _new_topic_of(_topic(change), change.after or {})
+
+
+def _new_topic_of(name: str, attrs: Mapping[str, JSON]) -> NewTopic:
+    config = attrs.get("config")
     settings = {k: str(v) for k, v in (config.items() if isinstance(config, Mapping) else ()) if v is not None}
     return NewTopic(
-        _topic(change),
-        num_partitions=int(after.get("partitions", -1)),
-        replication_factor=int(after.get("replication_factor", -1)),
+        name,
+        num_partitions=int(attrs.get("partitions", -1)),
+        replication_factor=int(attrs.get("replication_factor", -1)),
         config=settings,
     )
+
+
+def _config_entry(key: str, value: JSON) -> ConfigEntry:
+    if value is None:
+        return ConfigEntry(key, None, incremental_operation=AlterConfigOpType.DELETE)
+    return ConfigEntry(key, str(value), incremental_operation=AlterConfigOpType.SET)
+
+
+def _replication_problems(topics: Sequence[Resource], brokers: int) -> list[str]:
+    """A replication factor above the number of brokers: the create half of the replace would
+    fail after its delete had already removed the topic."""
+    out = []
+    for resource in topics:
+        factor = resource.attrs.get("replication_factor")
+        if brokers and isinstance(factor, int) and factor > brokers:
+            where = f" (declared at {resource.source})" if resource.source else ""
+            out.append(
+                f"topic {resource.address.name[0]!r}{where}: replication_factor {factor} is more than "
+                f"the {brokers} broker(s) of the cluster, so it cannot be replaced with it"
+            )
+    return out
 
 
 def _shows(live: JSON, before: JSON, after: JSON) -> bool:
