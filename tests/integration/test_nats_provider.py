@@ -642,3 +642,23 @@ def test_server_streams_are_never_read_pruned_or_exported(tmp_path: Path, ns: st
     assert exported.code == 0, str(exported)
     assert mqtt not in exported.stdout
     assert mqtt in all_stream_names()
+
+
+def test_lowering_a_limit_says_stored_messages_go(tmp_path: Path, ns: str) -> None:
+    stream = f"{ns}_S"
+
+    def doc(max_msgs: int) -> dict[str, Any]:
+        return manifest({stream: {"subjects": [f"{ns}.s"], "max_msgs": max_msgs}})
+
+    apply(write(tmp_path, doc(100)))
+    publish(f"{ns}.s", 5)
+    lower = write(tmp_path, doc(2), "lower.yaml")
+    result = plan(lower)
+    change = change_of(result, f"n/stream/{stream}")
+    assert change["action"] == "update"
+    assert change["notes"] == ["lowering max_msgs removes at once what is over the new limit (5 messages stored)"]
+    text = topoctl("plan", "-f", lower)
+    assert "# lowering max_msgs removes at once" in text.stdout, str(text)
+    apply(lower)
+    assert_empty(lower)
+    assert stream_info(stream)["state"]["messages"] == 2  # what the note said

@@ -160,3 +160,19 @@ def test_mirror_replace_reasons_say_what_the_server_allows() -> None:
     )
     [change] = STREAM.field_changes(res("stream", {"mirror": {"name": "B"}}), res("stream", {"subjects": ["s"]}))
     assert STREAM.replace_reason(change) == "a stream cannot become a mirror in place"
+
+
+def test_lowering_a_limit_of_a_stream_holding_messages_is_called_out() -> None:
+    observed = res("stream", {"max_msgs": 100, "max_age": 0}, messages=40)
+    desired = res("stream", {"max_msgs": 10, "max_age": 3600, "max_bytes": -1, "retention": "interest"})
+    assert STREAM.notes(desired, observed) == [
+        "lowering max_age removes at once what is over the new limit (40 messages stored)",
+        "lowering max_msgs removes at once what is over the new limit (40 messages stored)",
+        "interest retention removes the messages no consumer still has to deliver",
+    ]
+    # Raising a limit, or an empty stream: nothing to say.
+    assert STREAM.notes(res("stream", {"max_msgs": 1000}), observed) == []
+    assert STREAM.notes(desired, res("stream", {"max_msgs": 100}, messages=0)) == []
+    assert KV.notes(res("kv_bucket", {"history": 1}), res("kv_bucket", {"history": 5}, messages=3)) == [
+        "lowering history removes at once what is over the new limit (3 values stored)"
+    ]

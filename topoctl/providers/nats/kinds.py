@@ -49,6 +49,9 @@ class StreamKind(KindSpec):
     # instead of 2592000000000000 (read by nothing in the core yet; see docs/nats.md).
     units: Mapping[str, str] = dataclasses.field(default_factory=dict)
     fields: Mapping[str, F.Field] = dataclasses.field(default_factory=lambda: F.STREAM_FIELDS)
+    # Limits the server enforces at once when lowered by an update: what is over them is removed.
+    limits: tuple[str, ...] = ("max_age", "max_msgs", "max_bytes", "max_msgs_per_subject")
+    unit: str = "message"
 
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
         changes = super().field_changes(desired, _full(observed, self.fields))
@@ -59,6 +62,24 @@ class StreamKind(KindSpec):
                 dataclasses.replace(c, forces_replacement=True) if c.field == "max_consumers" else c for c in changes
             ]
         return changes
+
+    def notes(self, desired: Resource, observed: Resource) -> list[str]:
+        """An update is not destructive, but lowering a limit removes stored messages right away:
+        the plan says so when there are some."""
+        stored = observed.info.get("messages")
+        if not isinstance(stored, int) or stored <= 0:
+            return []
+        have = F.with_empties(self.fields, observed.attrs)
+        out = []
+        for name in self.limits:
+            want, was = desired.attrs.get(name), have.get(name)
+            if isinstance(want, int) and want > 0 and isinstance(was, int) and (was <= 0 or want < was):
+                out.append(
+                    f"lowering {name} removes at once what is over the new limit ({_plural(stored, self.unit)} stored)"
+                )
+        if desired.attrs.get("retention") == "interest" and have.get("retention") == "limits":
+            out.append(f"interest retention removes the {self.unit}s no consumer still has to deliver")
+        return out
 
     def forces_replacement(self, field: str, before: JSON, after: JSON) -> bool:
         if field == "retention":
@@ -93,8 +114,6 @@ class StreamKind(KindSpec):
 @dataclass(frozen=True)
 class BucketKind(StreamKind):
     """A KV bucket or object store: a stream whose bucket settings map onto stream fields."""
-
-    unit: str = "message"
 
     def at_risk(self, observed: Resource) -> list[str]:
         messages = observed.info.get("messages")
@@ -158,6 +177,7 @@ KINDS: dict[str, KindSpec] = {
         unit="value",
         units=F.units(F.KV_FIELDS),
         fields=F.KV_FIELDS,
+        limits=("ttl", "history", "max_bytes"),
     ),
     OBJECT_STORE: BucketKind(
         OBJECT_STORE,
@@ -166,6 +186,7 @@ KINDS: dict[str, KindSpec] = {
         unit="chunk",
         units=F.units(F.OBJECT_STORE_FIELDS),
         fields=F.OBJECT_STORE_FIELDS,
+        limits=("ttl", "max_bytes"),
     ),
     CONSUMER: ConsumerKind(
         CONSUMER,
