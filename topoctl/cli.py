@@ -60,13 +60,18 @@ _state = {"debug": False}
 
 Files = Annotated[
     list[str] | None,
-    typer.Option("-f", "--file", help="Manifest file or directory (repeatable; later files override earlier ones)."),
+    typer.Option(
+        "-f",
+        "--file",
+        metavar="FILE_OR_DIR",
+        help="Manifest file or directory (repeatable; later files override earlier ones).",
+    ),
 ]
 Targets = Annotated[
     list[str] | None,
-    typer.Option("--target", help="Limit to this address or address prefix (repeatable)."),
+    typer.Option("--target", metavar="ADDR", help="Limit to this address or address prefix (repeatable)."),
 ]
-Format = Annotated[str, typer.Option("--format", help="Output format: text, json or markdown.")]
+Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: text, json or markdown.")]
 CommentKey = Annotated[
     str | None,
     typer.Option(
@@ -289,7 +294,9 @@ def _check_targets(manifest: Any, the_plan: Any, targets: list[str] | None) -> N
 @app.command()
 @handle_errors
 def apply(
-    planfile: Annotated[Path | None, typer.Argument(help="A plan saved with `plan -o`; applied exactly.")] = None,
+    planfile: Annotated[
+        Path | None, typer.Argument(metavar="PLANFILE", help="A plan saved with `plan -o`; applied exactly.")
+    ] = None,
     files: Files = None,
     target: Targets = None,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
@@ -362,7 +369,7 @@ def _run(session: Any, the_plan: Any, parallelism: int, execute: Any) -> None:
 @app.command()
 @handle_errors
 def show(
-    planfile: Annotated[Path, typer.Argument(help="A plan saved with `plan -o`.")],
+    planfile: Annotated[Path, typer.Argument(metavar="PLANFILE", help="A plan saved with `plan -o`.")],
     fmt: Format = "text",
     comment_key: CommentKey = None,
 ) -> None:

@@ -420,3 +420,22 @@ def test_plan_output_into_a_missing_directory_fails_before_any_broker_is_read(tm
     assert one_error(topoctl("plan", "-f", path, "-o", out)) == (
         f"cannot write the plan to {out}: no directory {tmp_path / 'no'}"
     )
+
+
+def test_help_and_validate_import_no_broker_client() -> None:
+    # Broker clients are imported lazily: `--help` and `validate` stay fast and work without them.
+    import subprocess
+    import sys
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    code = (
+        "import sys\n"
+        "from tests.cli import topoctl\n"
+        "assert 'plan' in topoctl('--help').stdout\n"
+        f"assert topoctl('validate', '-f', {str(examples)!r}).code == 0\n"
+        "clients = {'httpx', 'requests', 'confluent_kafka', 'nats', 'boto3', 'botocore', 'pika'}\n"
+        "print(sorted(clients & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
