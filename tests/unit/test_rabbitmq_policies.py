@@ -138,3 +138,40 @@ def test_validate_prints_the_warnings_on_stderr_and_succeeds(tmp_path: Path) -> 
     assert result.code == 0, str(result)
     assert f"Warning: {path}:11: policies 'a' and 'b'" in result.stderr
     assert "Warning" not in result.stdout
+
+
+def test_queues_and_exchanges_depend_on_the_policies_that_match_them(tmp_path: Path) -> None:
+    """So apply creates a policy before the objects it matches: RabbitMQ may never apply a policy
+    to a queue declared at the same time."""
+    from topoctl.engine.order import waves
+    from topoctl.model import Action, Change, Plan
+
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        HEAD
+        + """        exchanges:
+          jobs.in: {type: fanout}
+        queues:
+          jobs.a: {}
+          other: {}
+        policies:
+          ttl: {pattern: "^jobs", apply_to: queues, definition: {message-ttl: 1000}}
+          ae: {pattern: "^jobs", apply_to: exchanges, definition: {alternate-exchange: x}}
+          unreadable: {pattern: "(?<!a+)b", apply_to: exchanges, definition: {alternate-exchange: y}}
+""",
+        encoding="utf-8",
+    )
+    resources = {str(r.address): r for r in load_manifest([str(path)], env={}).brokers["r"].resources}
+
+    def policies_before(address: str) -> set[str]:
+        return {str(d) for d in resources[address].depends_on if d.kind == "policy"}
+
+    assert policies_before("r/queue/v/jobs.a") == {"r/policy/v/ttl"}
+    assert policies_before("r/queue/v/other") == set()
+    # A pattern Python cannot read may match: ordered after it too, to be safe.
+    assert policies_before("r/exchange/v/jobs.in") == {"r/policy/v/ae", "r/policy/v/unreadable"}
+    plan = Plan(
+        tuple(Change(r.address, Action.CREATE, None, r.attrs, depends_on=r.depends_on) for r in resources.values())
+    )
+    order = {str(c.address): n for n, wave in enumerate(waves(plan)) for c in wave}
+    assert order["r/policy/v/ttl"] < order["r/queue/v/jobs.a"]

@@ -23,7 +23,7 @@ from topoctl.providers.rabbitmq.kinds import (
     queue_address,
     vhost_address,
 )
-from topoctl.providers.rabbitmq.policies import warnings
+from topoctl.providers.rabbitmq.policies import born_with_policies, warnings
 from topoctl.providers.rabbitmq.prune import prune_scopes
 from topoctl.providers.rabbitmq.values import normalise_map
 
@@ -51,7 +51,7 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         if body.get("state") == "absent":
             resources.append(_absent_vhost(broker, vhost, body, vctx))
             continue
-        resources.extend(_VhostCompiler(broker, vhost, body, vctx).compile())
+        resources.extend(born_with_policies(_VhostCompiler(broker, vhost, body, vctx).compile()))
         present_vhosts.append((vhost, body.get("prune"), vctx.at("prune")))
     return Compiled(resources, prune_scopes(section.get("prune"), present_vhosts, ctx.at("prune")), warnings(resources))
 

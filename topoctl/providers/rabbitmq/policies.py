@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 from topoctl.model import JSON, Resource
@@ -70,6 +70,10 @@ class Policy:
     def matches(self, kind: str, name: str) -> bool:
         return self.regex is not None and kind in self.kinds and self.regex.search(name) is not None
 
+    def may_match(self, kind: str, name: str) -> bool:
+        """`matches`, or cannot tell (a pattern Python cannot read)."""
+        return kind in self.kinds and (self.regex is None or self.regex.search(name) is not None)
+
 
 def policies_of(resources: Iterable[Resource]) -> list[Policy]:
     """The present policies among `resources`, in their order."""
@@ -82,6 +86,29 @@ def policies_of(resources: Iterable[Resource]) -> list[Policy]:
         except re.error:
             regex = None
         out.append(Policy(r, regex))
+    return out
+
+
+def born_with_policies(resources: Sequence[Resource]) -> list[Resource]:
+    """`resources` with every present queue and exchange depending on the policies of its vhost
+    that match it, so apply creates (or updates) those policies first.
+
+    RabbitMQ 3.10 races when a policy and an object it matches are created at the same time: the
+    policy's sweep over existing objects can miss the object, whose declaration did not see the
+    policy yet, and the policy then never applies to it (nothing in the plan shows it). A queue
+    declared after the policy picks it up.
+    """
+    policies = policies_of(resources)
+    if not policies:
+        return list(resources)
+    out = []
+    for r in resources:
+        if r.kind in (QUEUE, EXCHANGE) and not r.absent:
+            vhost, name = r.address.name
+            extra = tuple(p.resource.address for p in policies if p.vhost == vhost and p.may_match(r.kind, name))
+            if extra:
+                r = replace(r, depends_on=r.depends_on + extra)
+        out.append(r)
     return out
 
 

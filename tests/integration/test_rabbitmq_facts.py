@@ -1,0 +1,197 @@
+"""The RabbitMQ 3.10 behaviour topoctl relies on, checked on the real broker: what the policy
+warnings say about precedence, what the compiler refuses, what is frozen, what the reads see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pika
+import pytest
+
+from tests.cli import apply_ok, assert_empty, topoctl
+from tests.integration.test_rabbitmq_support import (
+    api,
+    delete_vhost,
+    manifest_file,
+    publish,
+    seg,
+    unique_vhost,
+    wait_for,
+)
+from topoctl.providers.rabbitmq.driver import BULK_MIN
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with api() as c:
+        yield c
+
+
+@pytest.fixture
+def vhost(client: httpx.Client) -> Iterator[str]:
+    name = unique_vhost()
+    yield name
+    delete_vhost(client, name)
+
+
+def depth(vhost: str, queue: str) -> int:
+    """Messages in a queue now (a passive declare; the management stats lag by seconds)."""
+    connection = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", virtual_host=vhost))
+    try:
+        return int(connection.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        connection.close()
+
+
+def test_policy_precedence_is_what_the_warnings_say(tmp_path: Path, client: httpx.Client, vhost: str) -> None:
+    """One policy applies (the highest priority); the queue's DLX argument beats the policy's; the
+    smaller of argument and policy max-length applies."""
+    path = manifest_file(
+        tmp_path,
+        {
+            vhost: {
+                "exchanges": {"arg-dlx": {"type": "fanout"}, "policy-dlx": {"type": "fanout"}},
+                "queues": {
+                    "small": {"arguments": {"x-max-length": 1, "x-dead-letter-exchange": "arg-dlx"}},
+                    "big": {"arguments": {"x-max-length": 5}},
+                    "by-argument": {},
+                    "by-policy": {},
+                },
+                "bindings": [
+                    {"source": "arg-dlx", "destination": "by-argument"},
+                    {"source": "policy-dlx", "destination": "by-policy"},
+                ],
+                "policies": {
+                    "cap": {
+                        "pattern": "^(small|big)$",
+                        "apply_to": "queues",
+                        "priority": 1,
+                        "definition": {"max-length": 3, "dead-letter-exchange": "policy-dlx"},
+                    },
+                    "loose": {"pattern": "^(small|big)$", "priority": 0, "definition": {"max-length": 100}},
+                },
+            }
+        },
+    )
+    result = apply_ok(path)
+    warned = result.stderr
+    assert "policy 'loose' (priority 0)" in warned and "does not apply to queue 'big', queue 'small'" in warned
+    assert "queue 'small'" in warned and "sets x-dead-letter-exchange ('arg-dlx')" in warned
+    assert "the queue's argument wins" in warned
+    assert "queue 'small', queue 'big' in vhost" in warned and "the smaller of the two values applies" in warned
+    assert_empty(path)
+
+    publish(client, vhost, "small", 3)  # max-length 1 (argument < policy): 2 dead-lettered by arg-dlx
+    publish(client, vhost, "big", 7)  # max-length 3 (policy < argument): 4 dead-lettered by policy-dlx
+    wait_for(lambda: depth(vhost, "by-argument") == 2 and depth(vhost, "by-policy") == 4, "the dead letters")
+    # 3 in big: `cap` (priority 1) applies, not `loose` (max-length 100), and not the argument (5).
+    assert (depth(vhost, "small"), depth(vhost, "big")) == (1, 3)
+
+
+def test_what_the_compiler_refuses_the_broker_refuses_too(client: httpx.Client, vhost: str) -> None:
+    client.put(f"/api/vhosts/{seg(vhost)}", json={})
+    refused = {
+        "stream with a DLX": {"x-queue-type": "stream", "x-dead-letter-exchange": "x"},
+        "classic with a delivery limit": {"x-queue-type": "classic", "x-delivery-limit": 3},
+    }
+    for what, arguments in refused.items():
+        r = client.put(f"/api/queues/{seg(vhost)}/q", json={"durable": True, "arguments": arguments})
+        assert r.status_code == 400 and "invalid arg" in r.text, what
+    r = client.put(f"/api/queues/{seg(vhost)}/q", json={"durable": False, "arguments": {"x-queue-type": "quorum"}})
+    assert r.status_code == 400, "a non-durable quorum queue"
+    r = client.put(
+        f"/api/policies/{seg(vhost)}/p", json={"pattern": ".", "apply-to": "classic_queues", "definition": {"a": 1}}
+    )
+    assert r.status_code == 400 and "'queues', 'exchanges' or 'all'" in r.text
+
+
+def test_frozen_properties_and_drift_that_redeclaring_would_hide(client: httpx.Client, vhost: str) -> None:
+    """Why topoctl reads to find drift and replaces to change: a redeclare refuses some changes and
+    silently ignores others."""
+    client.put(f"/api/vhosts/{seg(vhost)}", json={})
+    q = f"/api/queues/{seg(vhost)}/q"
+    assert client.put(q, json={"durable": True, "arguments": {"x-message-ttl": 1000}}).status_code in (201, 204)
+    assert client.put(q, json={"durable": True, "arguments": {"x-message-ttl": 2000}}).status_code == 400
+    ignored = client.put(q, json={"durable": True, "arguments": {"x-message-ttl": 1000, "x-custom": 1}})
+    assert ignored.status_code in (201, 204)
+    assert client.get(q).json()["arguments"] == {"x-message-ttl": 1000}
+    x = f"/api/exchanges/{seg(vhost)}/x"
+    client.put(x, json={"type": "fanout", "durable": True, "internal": True})
+    assert client.put(x, json={"type": "fanout", "durable": True, "internal": False}).status_code == 400
+    assert client.put(x, json={"type": "direct", "durable": True, "internal": True}).status_code == 400
+
+
+def test_reads_see_internal_exchanges_and_binding_keys(tmp_path: Path, client: httpx.Client, vhost: str) -> None:
+    """The exchanges listing carries `internal`; the bindings listing carries `properties_key`,
+    which the definitions export does not (so a delete can use the broker's own key)."""
+    path = manifest_file(
+        tmp_path,
+        {
+            vhost: {
+                "exchanges": {"inner": {"type": "headers", "internal": True}, "front": {"type": "fanout"}},
+                "bindings": [
+                    {
+                        "source": "front",
+                        "destination": "inner",
+                        "destination_type": "exchange",
+                        "arguments": {"x-match": "any", "k": "v"},
+                    }
+                ],
+            }
+        },
+    )
+    apply_ok(path)
+    rows = client.get(f"/api/exchanges/{seg(vhost)}?columns=name,internal").json()
+    assert {r["name"]: r["internal"] for r in rows}["inner"] is True
+    (listed,) = [b for b in client.get(f"/api/bindings/{seg(vhost)}").json() if b["source"] == "front"]
+    assert listed["properties_key"]
+    (exported,) = [b for b in client.get(f"/api/definitions/{seg(vhost)}").json()["bindings"]]
+    assert "properties_key" not in exported
+    # Removing it: one DELETE by that key, found with the plan's read.
+    absent = manifest_file(
+        tmp_path,
+        {
+            vhost: {
+                "bindings": [
+                    {
+                        "source": "front",
+                        "destination": "inner",
+                        "destination_type": "exchange",
+                        "arguments": {"x-match": "any", "k": "v"},
+                        "state": "absent",
+                    }
+                ],
+            }
+        },
+        name="absent.yaml",
+    )
+    result = topoctl("apply", "-f", absent, "--auto-approve", "--allow-destructive")
+    assert result.code == 0, str(result)
+    assert [b for b in client.get(f"/api/bindings/{seg(vhost)}").json() if b["source"] == "front"] == []
+
+
+def test_a_policy_applies_to_the_queues_created_in_the_same_apply(
+    tmp_path: Path, client: httpx.Client, vhost: str
+) -> None:
+    """RabbitMQ 3.10 races when a policy and a queue it matches are created at the same time: the
+    policy may never apply to that queue. Apply creates the policy first."""
+    names = [f"capped.{i}" for i in range(BULK_MIN - 1)]  # created one by one, side by side
+    path = manifest_file(
+        tmp_path,
+        {
+            vhost: {
+                "queues": {name: {} for name in names},
+                "policies": {"cap": {"pattern": "^capped\\.", "apply_to": "queues", "definition": {"max-length": 1}}},
+            }
+        },
+    )
+    apply_ok(path, "--parallelism", "16")
+    for name in names:
+        publish(client, vhost, name, 2)
+    wait_for(lambda: all(depth(vhost, name) for name in names), "the messages")
+    # The policy's max-length 1 holds each queue to one message (without it they keep both).
+    assert {name: depth(vhost, name) for name in names} == dict.fromkeys(names, 1)
