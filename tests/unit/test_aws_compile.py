@@ -331,6 +331,10 @@ def test_prune_scopes(tmp_path: Path) -> None:
     ]
     assert all(any(s.covers(a) for s in scoped) for a in covered)
     assert not any(s.covers(a) for s in scoped for a in not_covered)
+    # Without a prefix too, `topics: false` leaves undeclared topics' subscriptions alone.
+    kept = prune_of(tmp_path, prune={"topics": False}, sns=topics(declared={}))
+    assert any(s.covers(Address(B, "sns_subscription", ("declared", "email", "x@y.z"))) for s in kept)
+    assert not any(s.covers(Address(B, "sns_subscription", ("undeclared", "email", "x@y.z"))) for s in kept)
 
 
 def test_secrets_stay_out_of_resources(tmp_path: Path) -> None:

@@ -432,10 +432,11 @@ def _prune(value: object, ctx: Context, compiler: _Compiler) -> list[PruneScope]
         scopes.append(PruneScope(kinds=frozenset({SNS_TOPIC}), prefix=prefix))
     if flags["subscriptions"]:
         kinds = frozenset({SNS_SUBSCRIPTION})
-        if not prefix:
+        if not prefix and flags["topics"]:
             scopes.append(PruneScope(kinds=kinds))
         else:
             # The prefix selects topics; a subscription is pruned under a declared topic in scope
-            # (one of an undeclared topic in scope goes with its topic).
+            # (one of an undeclared topic in scope goes with its topic; with `topics: false`,
+            # undeclared topics keep theirs).
             scopes.extend(PruneScope(kinds=kinds, parent=(t,)) for t in compiler.present_topics if t.startswith(prefix))
     return scopes
