@@ -385,3 +385,22 @@ def test_a_push_consumer_delivering_into_its_own_stream_is_refused(tmp_path: Pat
     err = error(tmp_path, streams={"S": {"subjects": ["s.>"], "consumers": {"c": {"deliver_subject": "s.push"}}}})
     assert "deliver_subject 's.push' is one of the stream's subjects (s.>)" in str(err)
     assert "m.yaml:" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [
+        (
+            {"allow_msg_schedules": True, "discard": "new"},
+            "message scheduling (allow_msg_schedules) cannot use discard new",
+        ),
+        ({"allow_msg_counter": True, "discard": "new"}, "a counter stream (allow_msg_counter) cannot use discard new"),
+        (
+            {"allow_msg_ttl": True, "subject_delete_marker_ttl": "100ms"},
+            "subject_delete_marker_ttl must be at least 1s",
+        ),
+    ],
+)
+def test_stream_combinations_the_server_refuses(tmp_path: Path, stream: dict[str, Any], message: str) -> None:
+    err = error(tmp_path, streams={"S": {"subjects": ["s"], **stream}})
+    assert message in str(err) and "m.yaml:" in str(err)

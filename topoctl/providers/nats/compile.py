@@ -175,6 +175,17 @@ def _check_sealed(attrs: Mapping[str, JSON], ctx: Context) -> None:
             )
 
 
+def _check_stream(attrs: Mapping[str, JSON], ctx: Context) -> None:
+    """Combinations nats-server 2.12+ refuses (10052), said with the manifest line."""
+    if attrs.get("discard") == "new":
+        for flag, what in (("allow_msg_schedules", "message scheduling"), ("allow_msg_counter", "a counter stream")):
+            if attrs.get(flag):
+                raise ctx.at("discard").error(f"{what} ({flag}) cannot use discard new")
+    marker = attrs.get("subject_delete_marker_ttl")
+    if isinstance(marker, int) and 0 < marker < 1_000_000_000:
+        raise ctx.at("subject_delete_marker_ttl").error("subject_delete_marker_ttl must be at least 1s")
+
+
 def _state(section: Mapping[str, Any], ctx: Context) -> bool:
     """True when the resource is declared `state: absent`."""
     state = section.get("state", "present")
@@ -240,6 +251,7 @@ class _Compiler:
             self.consumer(name, str(cname), body, cctx)
         if attrs.get("sealed"):
             _check_sealed(attrs, ctx)
+        _check_stream(attrs, ctx)
         return Resource(address, attrs, absent=absent, source=ctx.where())
 
     def consumer(self, stream: str, name: str, section: Mapping[str, Any], ctx: Context) -> None:
