@@ -440,3 +440,47 @@ def test_topic_attributes_the_endpoint_does_not_report(aws: Aws, ns: str, tmp_pa
     assert result.code == 1, str(result)
     assert "SignatureVersion was accepted but the endpoint does not report it back" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_policy_spellings_and_composed_statements_plan_empty(aws: Aws, ns: str, tmp_path: Path) -> None:
+    # One meaning, two spellings: statement order, "*" vs {AWS: "*"}, scalars vs one-element
+    # lists, condition values as booleans or strings, JSON text vs mapping, the account literal vs
+    # {account}; merged with the statement composed for the topic that delivers to the queue.
+    q, t = f"{ns}q", f"{ns}t"
+    secure = {
+        "Sid": "tls",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:*",
+        "Resource": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": False}},
+    }
+    own = {
+        "Sid": "own",
+        "Effect": "Allow",
+        "Principal": {"AWS": aws.account},
+        "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
+        "Resource": f"arn:aws:sqs:{REGION}:{aws.account}:{q}",
+    }
+    one = {"Version": "2012-10-17", "Statement": [secure, own]}
+    other = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {**own, "Principal": {"AWS": ["arn:aws:iam::{account}:root"]}, "Action": own["Action"][::-1]},
+            {
+                **secure,
+                "Principal": {"AWS": ["*"]},
+                "Action": ["sqs:*"],
+                "Condition": {"Bool": {"aws:SecureTransport": ["false"]}},
+            },
+        ],
+    }
+
+    def doc(policy: Any) -> dict[str, Any]:
+        sub = {"protocol": "sqs", "endpoint": q}
+        return {"sqs": {"queues": {q: {"policy": policy}}}, "sns": {"topics": {t: {"subscriptions": [sub]}}}}
+
+    apply_and_settle(manifest(tmp_path, **doc(one)))
+    sids = sorted(s["Sid"] for s in json.loads(aws.attrs(q)["Policy"])["Statement"])
+    assert sids == ["own", "tls", f"topoctl-sns-{t}"]
+    assert_empty(manifest(tmp_path, "m2.yaml", **doc(json.dumps(other))))
