@@ -168,26 +168,17 @@ class ConsumerKind(KindSpec):
 
 STREAM_IMMUTABLE = frozenset({"storage", "allow_msg_counter", "persist_mode"})
 
+
+def _bucket(kind: str, table: Mapping[str, F.Field], rank: int, unit: str, limits: tuple[str, ...]) -> BucketKind:
+    return BucketKind(
+        kind, immutable=frozenset({"storage"}), rank=rank, unit=unit, units=F.units(table), fields=table, limits=limits
+    )
+
+
 KINDS: dict[str, KindSpec] = {
     STREAM: StreamKind(STREAM, immutable=STREAM_IMMUTABLE, cascades=True, rank=10, units=F.units(F.STREAM_FIELDS)),
-    KV_BUCKET: BucketKind(
-        KV_BUCKET,
-        immutable=frozenset({"storage"}),
-        rank=20,
-        unit="value",
-        units=F.units(F.KV_FIELDS),
-        fields=F.KV_FIELDS,
-        limits=("ttl", "history", "max_bytes"),
-    ),
-    OBJECT_STORE: BucketKind(
-        OBJECT_STORE,
-        immutable=frozenset({"storage"}),
-        rank=30,
-        unit="chunk",
-        units=F.units(F.OBJECT_STORE_FIELDS),
-        fields=F.OBJECT_STORE_FIELDS,
-        limits=("ttl", "max_bytes"),
-    ),
+    KV_BUCKET: _bucket(KV_BUCKET, F.KV_FIELDS, 20, "value", ("ttl", "history", "max_bytes")),
+    OBJECT_STORE: _bucket(OBJECT_STORE, F.OBJECT_STORE_FIELDS, 30, "chunk", ("ttl", "max_bytes")),
     CONSUMER: ConsumerKind(
         CONSUMER,
         units=F.units(F.CONSUMER_FIELDS),
