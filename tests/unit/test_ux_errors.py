@@ -439,3 +439,15 @@ def test_help_and_validate_import_no_broker_client() -> None:
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_variables_are_interpolated_in_names_too(tmp_path: Path) -> None:
+    # A name written `${PREFIX}orders` used to create a queue literally called so.
+    from topoctl.manifest.loader import read_documents
+
+    path = manifest(tmp_path, "version: 1\nqueues:\n  ${PREFIX}orders: {}\n  ${OTHER:-x.}audit: {}\n  $$lit: {}\n")
+    doc, sources = read_documents([str(path)], env={"PREFIX": "dev."})
+    assert list(doc["queues"]) == ["dev.orders", "x.audit", "$lit"]
+    assert sources.where(("queues", "dev.orders")) == f"{path}:3"
+    with pytest.raises(Exception, match=r"m\.yaml:3: environment variable PREFIX is not set"):
+        read_documents([str(path)], env={})

@@ -79,6 +79,8 @@ class _Builder:
                 key = key_node.value if key_node.tag == _STR_TAG else self.loader.construct_object(key_node, deep=True)
                 if isinstance(key, (list, dict)):
                     raise ManifestError("a mapping key must be a scalar", self.where(key_node))
+                if isinstance(key, str) and "$" in key:  # names too: `${PREFIX}orders: {...}`
+                    key = interpolate(key, self.env, self.where(key_node))
                 if i >= merged:  # keys written here; those merged in (`<<: *defaults`) may be overridden
                     if key in explicit:
                         raise ManifestError(f"duplicate key {key!r}", self.where(key_node))
