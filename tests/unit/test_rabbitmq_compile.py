@@ -344,6 +344,33 @@ def test_flows_follow_bindings_and_dead_letters(tmp_path: Path) -> None:
     }
 
 
+def test_flows_follow_alternate_exchanges_set_by_argument_or_policy(tmp_path: Path) -> None:
+    from topoctl.providers.rabbitmq.flows import flows
+
+    path = manifest(
+        tmp_path,
+        {
+            "v": {
+                "exchanges": {
+                    "in.a": {"type": "topic", "arguments": {"alternate-exchange": "lost"}},
+                    "in.b": {"type": "topic"},
+                    "lost": {"type": "fanout"},
+                    "other": {"type": "fanout"},
+                },
+                "policies": {
+                    "ae": {"pattern": "^in\\.", "apply_to": "exchanges", "definition": {"alternate-exchange": "other"}}
+                },
+            }
+        },
+    )
+    resources = load_manifest([str(path)], env={}).brokers[B].resources
+    edges = {(str(f.source), str(f.target), f.label) for f in flows(resources)}
+    assert edges == {
+        ("r/exchange/v/in.a", "r/exchange/v/lost", "unroutable"),  # the argument wins over the policy
+        ("r/exchange/v/in.b", "r/exchange/v/other", "unroutable (policy ae)"),
+    }
+
+
 def test_malformed_manifest_is_one_located_error_and_no_broker_is_contacted(tmp_path: Path) -> None:
     from tests.cli import topoctl
 

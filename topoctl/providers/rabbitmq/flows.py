@@ -29,10 +29,23 @@ def flows(desired: Sequence[Resource]) -> list[Flow]:
         elif r.kind == QUEUE:
             out += _dead_letter(r, policies)
         elif r.kind == EXCHANGE:
-            alternate = _arguments(r).get("alternate-exchange")
-            if isinstance(alternate, str) and alternate:
-                out.append(Flow(r.address, exchange_address(r.broker, r.address.name[0], alternate), "unroutable"))
+            out += _alternate(r, policies)
     return out
+
+
+def _alternate(exchange: Resource, policies: Sequence[Policy]) -> list[Flow]:
+    """The exchange's `alternate-exchange` argument or, failing that, its policy's (argument wins)."""
+    vhost, name = exchange.address.name
+    alternate = _arguments(exchange).get("alternate-exchange")
+    label = "unroutable"
+    if alternate is None:
+        policy = applying([p for p in policies if p.resource.broker == exchange.broker], EXCHANGE, vhost, name)
+        if policy is not None:
+            alternate = policy.definition.get("alternate-exchange")
+            label = f"unroutable (policy {policy.name})"
+    if not isinstance(alternate, str) or not alternate:
+        return []
+    return [Flow(exchange.address, exchange_address(exchange.broker, vhost, alternate), label)]
 
 
 def _arguments(r: Resource) -> Mapping[str, JSON]:
