@@ -79,3 +79,8 @@ def test_addresses_percent_encode_slash_and_percent() -> None:
     address = Address("r", "queue", ("/", "a/b%c d#~"))
     assert str(address) == "r/queue/%2F/a%2Fb%25c d#~"
     assert Address.parse(str(address)) == address
+
+
+def test_names_with_quotes_are_quoted_unambiguously() -> None:
+    plan = diff([q('say "hi"')], [], lambda a: KINDS[a.kind])
+    assert '  + queue "v/say \\"hi\\""' in render(plan, "text").splitlines()

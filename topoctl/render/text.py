@@ -72,7 +72,7 @@ def render_change(change: Change) -> list[str]:
     lines = [f"  # {change.address} {VERB[change.action]}" + (" (destructive)" if change.destructive else "")]
     if change.source:
         lines.append(f"  #   declared at {change.source}")
-    lines.append(f'{SYMBOL[change.action].rjust(3)} {change.kind} "{change.address.display_name}"')
+    lines.append(f"{SYMBOL[change.action].rjust(3)} {change.kind} {value(change.address.display_name)}")
     if change.action is Action.CREATE:
         lines += _attr_lines(change.after, "+")
     elif change.action is Action.DELETE:
