@@ -455,7 +455,7 @@ def test_policy_spellings_and_composed_statements_plan_empty(aws: Aws, ns: str, 
         "Resource": "*",
         "Condition": {"Bool": {"aws:SecureTransport": False}},
     }
-    own = {
+    own: dict[str, Any] = {
         "Sid": "own",
         "Effect": "Allow",
         "Principal": {"AWS": aws.account},
