@@ -105,22 +105,17 @@ def test_a_bad_duration_is_located(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "message"),
+    ("key", "value", "message"),
     [
-        ("true", "retention.ms takes one number"),
-        ("[1, 2]", "retention.ms takes one number"),
+        ("retention.ms", "true", "retention.ms takes one number"),
+        ("segment.bytes", "[1, 2]", "segment.bytes takes one number"),
+        ("min.cleanable.dirty.ratio", "half", "min.cleanable.dirty.ratio must be a number"),
     ],
 )
-def test_a_boolean_or_list_duration_is_refused_offline(tmp_path: Path, value: str, message: str) -> None:
-    err = error(tmp_path, f"    topics:\n      orders:\n        config:\n          retention.ms: {value}\n")
+def test_a_value_of_the_wrong_type_is_refused_offline(tmp_path: Path, key: str, value: str, message: str) -> None:
+    err = error(tmp_path, f"    topics:\n      orders:\n        config:\n          {key}: {value}\n")
     assert err.location == f"{tmp_path / 'm.yaml'}:9"
     assert message in str(err)
-
-
-def test_a_ratio_that_is_not_a_number_is_refused_offline(tmp_path: Path) -> None:
-    err = error(tmp_path, "    topics:\n      orders:\n        config:\n          min.cleanable.dirty.ratio: half\n")
-    assert err.location == f"{tmp_path / 'm.yaml'}:9"
-    assert "min.cleanable.dirty.ratio must be a number" in str(err)
 
 
 def test_dead_letter_creates_a_dlq_topic_with_the_source_partitions(tmp_path: Path) -> None:
