@@ -451,3 +451,33 @@ def test_variables_are_interpolated_in_names_too(tmp_path: Path) -> None:
     assert sources.where(("queues", "dev.orders")) == f"{path}:3"
     with pytest.raises(Exception, match=r"m\.yaml:3: environment variable PREFIX is not set"):
         read_documents([str(path)], env={})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            RABBIT + "    queues: {q: {}}\n",
+            "m.yaml:6: brokers.r.queues: unknown field 'queues' here: it goes in vhosts.<name>.queues",
+        ),
+        (
+            KAFKA + "    partitions: 3\n",
+            "m.yaml:6: brokers.k.partitions: unknown field 'partitions' here: it goes in topics.<name>.partitions",
+        ),
+        (
+            NATS + "    consumers: {c: {}}\n",
+            "m.yaml:6: brokers.n.consumers: unknown field 'consumers' here: it goes in streams.<name>.consumers",
+        ),
+        (
+            AWS + "    queues: {q: {}}\n",
+            "m.yaml:6: brokers.a.queues: unknown field 'queues' here: it goes in sqs.queues",
+        ),
+        (
+            RABBIT + "    vhosts:\n      v:\n        queues:\n          q: {max_deliveries: 3}\n",
+            "m.yaml:9: brokers.r.vhosts.v.queues.q.max_deliveries: unknown field 'max_deliveries' here: "
+            "it goes in dead_letter.max_deliveries",
+        ),
+    ],
+)
+def test_a_field_at_the_wrong_level_says_where_it_goes(tmp_path: Path, text: str, expected: str) -> None:
+    assert validate_error(tmp_path, text) == expected

@@ -146,6 +146,39 @@ def _did_you_mean(word: object, choices: Iterable[object]) -> str:
     return f"; did you mean {found!r}?" if found is not None else ""
 
 
+def _belongs_under(key: object, schema: Any, depth: int = 4) -> str | None:
+    """Where, below this level, `key` is a field: `queues` right under a RabbitMQ broker goes in
+    `vhosts.<name>.queues`. The nearest place wins."""
+    frontier: list[tuple[tuple[str, ...], Any]] = [((), schema)]
+    for _ in range(depth):
+        deeper: list[tuple[tuple[str, ...], Any]] = []
+        for path, node in frontier:
+            for sub in _alternatives(node):
+                for name, child in (sub.get("properties") or {}).items():
+                    if name == "prune":  # its flags are named after the sections they prune
+                        continue
+                    if path and name == key:
+                        return ".".join((*path, name))
+                    deeper.append(((*path, name), child))
+                for keyword, step in (("additionalProperties", "<name>"), ("items", "[]")):
+                    if isinstance(sub.get(keyword), dict):
+                        deeper.append(((*path, step), sub[keyword]))
+        frontier = deeper
+    return None
+
+
+def _alternatives(schema: Any) -> list[dict[str, Any]]:
+    if not isinstance(schema, dict):
+        return []
+    found = [schema]
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for sub in schema.get(keyword) or ():
+            found += _alternatives(sub)
+    if isinstance(schema.get("then"), dict):
+        found += _alternatives(schema["then"])
+    return found
+
+
 def _got(value: object, hide: bool = False) -> str:
     if hide and isinstance(value, str):
         return "a string"
@@ -189,6 +222,9 @@ def _message(error: Any, hide_values: bool = False) -> str:
         hint = suggest(extra[0], declared) if len(extra) == 1 else None
         if hint is not None:
             return f"unknown field {names}; did you mean {hint!r}?"
+        belongs = _belongs_under(extra[0], error.schema) if len(extra) == 1 else None
+        if belongs is not None:
+            return f"unknown field {names} here: it goes in {belongs}"
         return f"unknown field {names} (allowed: {', '.join(sorted(declared))})"
     if validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
