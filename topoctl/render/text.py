@@ -18,6 +18,11 @@ NO_CHANGES = "No changes. The brokers match the manifest."
 
 
 def value(v: JSON) -> str:
+    # Plain strings and integers are most values of a big plan: skip the JSON encoder for them.
+    if isinstance(v, str) and v.isprintable() and '"' not in v and "\\" not in v:
+        return f'"{v}"'
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
     return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
 
 
