@@ -369,3 +369,22 @@ def test_what_sqs_would_refuse_is_a_manifest_error(tmp_path: Path) -> None:
     assert "only goes with byQueue" in str(error(tmp_path, sqs=queues(a={"redrive_allow_policy": allow_all})))
     fine = {"redrivePermission": "byQueue", "sourceQueueArns": "arn:aws:sqs:us-east-1:{account}:b"}
     assert compiled(tmp_path, sqs=queues(a={"redrive_allow_policy": fine, "kms_master_key_id": "alias/x"}))
+
+
+def test_subscription_attributes_of_other_protocols_are_refused(tmp_path: Path) -> None:
+    def sub(**spec: Any) -> ManifestError:
+        return error(tmp_path, sns=topics(t={"subscriptions": [spec]}))
+
+    lam = "arn:aws:lambda:us-east-1:{account}:function:f"
+    assert "raw_message_delivery applies to sqs, http" in str(
+        sub(protocol="lambda", endpoint=lam, raw_message_delivery=True)
+    )
+    assert "delivery_policy applies to http, https" in str(
+        sub(protocol="email", endpoint="a@b.c", delivery_policy={"healthyRetryPolicy": {"numRetries": 3}})
+    )
+    assert "subscription_role_arn applies to firehose" in str(
+        sub(protocol="lambda", endpoint=lam, subscription_role_arn="arn:aws:iam::{account}:role/r")
+    )
+    assert "needs subscription_role_arn" in str(sub(protocol="firehose", endpoint="arn:aws:firehose:x"))
+    fine = {"protocol": "https", "endpoint": "https://x", "raw_message_delivery": True, "delivery_policy": {}}
+    assert compiled(tmp_path, sns=topics(t={"subscriptions": [fine]}))

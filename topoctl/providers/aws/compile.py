@@ -45,6 +45,12 @@ POLICY_VERSION = "2012-10-17"
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}(\.fifo)?|[A-Za-z0-9_-]{1,80}")
 _TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,251}(\.fifo)?|[A-Za-z0-9_-]{1,256}")
+# Subscription attributes SNS accepts only for some protocols.
+_PROTOCOL_ONLY = {
+    "raw_message_delivery": ("sqs", "http", "https", "firehose"),
+    "delivery_policy": ("http", "https"),
+    "subscription_role_arn": ("firehose",),
+}
 # Keys handled outside the attribute tables.
 _QUEUE_SUGAR = frozenset({"fifo", "redrive_policy"})
 _SUBSCRIPTION_SUGAR = frozenset({"redrive_policy"})
@@ -246,6 +252,13 @@ class _Compiler:
             attr = SUBSCRIPTION_ATTRS.get(str(key))
             if attr is not None and attr.key not in _SUBSCRIPTION_SUGAR:
                 attrs[attr.key] = _value(attr, value, ctx.at(key), fifo, "subscription")
+        for key, protocols in _PROTOCOL_ONLY.items():
+            if key in attrs and protocol not in protocols:
+                raise ctx.at(key).error(
+                    f"{key} applies to {', '.join(protocols)} subscriptions only, not {protocol} (SNS refuses it)"
+                )
+        if protocol == "firehose" and not attrs.get("subscription_role_arn"):
+            raise ctx.error("a firehose subscription needs subscription_role_arn (the role SNS writes with)")
         if attrs.get("filter_policy_scope") == "MessageBody" and not attrs.get("filter_policy"):
             # SNS keeps no scope on a subscription without a filter policy: it would read back as
             # MessageAttributes and plan the same change forever.
