@@ -84,3 +84,13 @@ def test_addresses_percent_encode_slash_and_percent() -> None:
 def test_names_with_quotes_are_quoted_unambiguously() -> None:
     plan = diff([q('say "hi"')], [], lambda a: KINDS[a.kind])
     assert '  + queue "v/say \\"hi\\""' in render(plan, "text").splitlines()
+
+
+@pytest.mark.parametrize(
+    "v",
+    ["a", "é", 'a"b', "a\\b", "tab\there", "nl\n", "\u2028", "", 0, -5, True, None, 1.5, [1, "a"], {"b": 1, "a": 2}],
+)
+def test_values_render_as_json(v: object) -> None:
+    from topoctl.render.text import value
+
+    assert value(v) == json.dumps(v, ensure_ascii=False, sort_keys=True)
