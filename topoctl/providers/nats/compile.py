@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -384,8 +384,74 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         bctx = ctx.at("object_stores", name)
         c.resources.append(c.bucket(OBJECT_STORE, F.OBJECT_STORE_FIELDS, str(name), bctx.mapping(body), bctx))
 
+    _check_overlaps(streams, ctx)
     resources = list(streams.values()) + c.resources
     return Compiled(resources, _prune_scopes(section.get("prune"), streams, ctx.at("prune")))
+
+
+def subjects_overlap(a: str, b: str) -> bool:
+    """Whether some subject matches both patterns (NATS wildcards `*` and `>`)."""
+    left, right = a.split("."), b.split(".")
+    for i in range(min(len(left), len(right))):
+        x, y = left[i], right[i]
+        if ">" in (x, y):
+            return True
+        if x != y and "*" not in (x, y):
+            return False
+    return len(left) == len(right)
+
+
+@dataclass
+class _Node:
+    """A trie of subject patterns by token, to find an overlapping one without comparing all pairs."""
+
+    children: dict[str, _Node] = field(default_factory=dict)
+    ends: list[tuple[str, str]] = field(default_factory=list)  # (stream, pattern) ending here
+
+    def insert(self, tokens: list[str], entry: tuple[str, str]) -> None:
+        node = self
+        for token in tokens:
+            node = node.children.setdefault(token, _Node())
+        node.ends.append(entry)
+
+    def every(self) -> Iterator[tuple[str, str]]:
+        yield from self.ends
+        for child in self.children.values():
+            yield from child.every()
+
+    def overlapping(self, tokens: list[str], i: int = 0) -> Iterator[tuple[str, str]]:
+        if i == len(tokens):
+            yield from self.ends
+            return
+        token = tokens[i]
+        if token == ">":  # anything with at least one more token
+            for child in self.children.values():
+                yield from child.every()
+            return
+        if ">" in self.children:
+            yield from self.children[">"].ends
+        if token == "*":
+            keys: list[str] = [k for k in self.children if k != ">"]
+        else:
+            keys = [k for k in (token, "*") if k in self.children]
+        for key in keys:
+            yield from self.children[key].overlapping(tokens, i + 1)
+
+
+def _check_overlaps(streams: Mapping[str, Resource], ctx: Context) -> None:
+    """Two declared streams may not capture the same subject (the server refuses the second, 10065)."""
+    trie = _Node()
+    for name, stream in streams.items():
+        subjects = stream.attrs.get("subjects")
+        for subject in subjects if isinstance(subjects, list) else []:
+            tokens = str(subject).split(".")
+            for other, theirs in trie.overlapping(tokens):
+                if other != name:
+                    raise ctx.at("streams", name, "subjects").error(
+                        f"subject {subject!r} of stream {name!r} overlaps {theirs!r} of stream {other!r}: "
+                        "a message may be stored by one stream only"
+                    )
+            trie.insert(tokens, (name, str(subject)))
 
 
 def _prune_scopes(value: Any, streams: Mapping[str, Resource], ctx: Context) -> list[PruneScope]:
