@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pika
@@ -65,7 +66,7 @@ def _build_by_hand(client: httpx.Client, vhost: str) -> None:
     }
     for name, body in queues.items():
         _ok(client.put(f"/api/queues/{v}/{seg(name)}", json=body))
-    bindings = [
+    bindings: list[tuple[str, str, str, dict[str, Any]]] = [
         ("orders", "q", "billing", {"routing_key": "order.*"}),
         ("billing.dlx", "q", "billing.dlq", {"routing_key": "billing"}),
         ("orders", "e", "events", {"routing_key": "#"}),

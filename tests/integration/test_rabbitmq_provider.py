@@ -112,7 +112,7 @@ def test_internal_exchange_round_trip(tmp_path: Path, client: httpx.Client, vhos
 def test_bindings_with_arguments_empty_keys_and_exchange_destinations(
     tmp_path: Path, client: httpx.Client, vhost: str
 ) -> None:
-    declared = [
+    declared: list[dict[str, Any]] = [
         {"source": "h", "destination": "q", "arguments": {"x-match": "all", "kind": "pdf"}},
         {"source": "h", "destination": "q", "arguments": {"x-match": "any", "kind": "pdf"}},
         {"source": "t", "destination": "q"},
@@ -120,7 +120,7 @@ def test_bindings_with_arguments_empty_keys_and_exchange_destinations(
         {"source": "t", "destination": "h", "destination_type": "exchange", "routing_key": ""},
         {"source": "amq.topic", "destination": "q", "routing_key": "from.builtin"},
     ]
-    vhosts = {
+    vhosts: dict[str, Any] = {
         vhost: {
             "exchanges": {"h": {"type": "headers"}, "t": {"type": "topic"}},
             "queues": {"q": {}},
@@ -275,6 +275,27 @@ def test_vhost_metadata_updates_and_absent_deletes(tmp_path: Path, client: httpx
     apply(path, "--allow-destructive")
     assert client.get(f"/api/vhosts/{seg(vhost)}").status_code == 404
     assert_no_changes(path)
+
+
+def test_vhost_tags_with_spaces_and_unicode_names_plan_empty_after_apply(
+    tmp_path: Path, client: httpx.Client, vhost: str
+) -> None:
+    path = manifest_file(
+        tmp_path,
+        {
+            vhost: {
+                "description": "  multi\nline ünïcode ",
+                "tags": [" spaced ", "b", "a,b"],
+                "exchanges": {"café ex": {"type": "topic"}},
+                "queues": {"queue ☃": {"arguments": {"x-max-length-bytes": "1.5KiB", "x-message-ttl": "0.5s"}}},
+                "bindings": [{"source": "café ex", "destination": "queue ☃", "routing_key": "ключ.*"}],
+                "policies": {"pol é/1": {"pattern": "^queue", "definition": {"expires": "1h30m"}}},
+            }
+        },
+    )
+    apply(path)
+    assert_no_changes(path)
+    assert sorted(client.get(f"/api/vhosts/{seg(vhost)}").json()["tags"]) == ["a,b", "b", "spaced"]
 
 
 def test_system_and_exclusive_objects_are_never_touched_even_with_prune(

@@ -344,6 +344,11 @@ def test_flows_follow_bindings_and_dead_letters(tmp_path: Path) -> None:
     }
 
 
+def test_vhost_tags_compare_as_the_broker_stores_them(tmp_path: Path) -> None:
+    rs = compiled(tmp_path, {"v": {"tags": [" spaced ", "b", "b", "a,b"]}})
+    assert rs["r/vhost/v"].attrs == {"tags": ["a,b", "b", "spaced"]}  # stripped, a set; commas are kept
+
+
 def test_flows_follow_alternate_exchanges_set_by_argument_or_policy(tmp_path: Path) -> None:
     from topoctl.providers.rabbitmq.flows import flows
 

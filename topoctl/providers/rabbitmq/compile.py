@@ -103,7 +103,8 @@ class _VhostCompiler:
         if "description" in self.body:
             attrs["description"] = self.body["description"]
         if "tags" in self.body:
-            attrs["tags"] = sorted(set(self.body["tags"] or []))
+            # RabbitMQ strips the spaces around each tag; compared as a set.
+            attrs["tags"] = sorted({str(tag).strip() for tag in self.body["tags"] or []})
         self._add(Resource(self.vhost_address, attrs, source=self.ctx.where()), self.ctx)
 
         exchanges = self.ctx.mapping(self.body.get("exchanges"))
