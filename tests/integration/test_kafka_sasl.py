@@ -1,7 +1,8 @@
-"""Connecting with SASL (PLAIN and SCRAM-SHA-256) against a real, throwaway Kafka: one KRaft node
-started by this module on free loopback ports from the jars dev/brokers fetched, with a
-SASL_PLAINTEXT listener, a PLAIN user and a SCRAM user created when the storage is formatted.
-The dev broker (PLAINTEXT, 9092) has no authentication, so only this can show the real handshake.
+"""Connecting with SASL (PLAIN and SCRAM-SHA-256) and TLS against a real, throwaway Kafka: one
+KRaft node started by this module on free loopback ports from the jars dev/brokers fetched, with a
+SASL_PLAINTEXT listener (a PLAIN user, and a SCRAM user created when the storage is formatted) and
+an SSL listener (a certificate for 127.0.0.1 from a CA made with openssl for the run). The dev
+broker (PLAINTEXT, 9092) has neither, so only this can show the real handshakes.
 """
 
 from __future__ import annotations
@@ -50,16 +51,66 @@ def _libs() -> Path:
     return libs
 
 
-def _properties(data: Path, port: int, controller: int) -> str:
+def _openssl(*args: str, cwd: Path) -> None:
+    done = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def _make_certificates(directory: Path) -> None:
+    """A CA (ca.pem), another CA nobody signed with (other-ca.pem), and the broker's key and
+    certificate for 127.0.0.1 signed by the first, in one PEM file Kafka reads as its keystore."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    for ca in ("ca", "other-ca"):
+        _openssl(
+            "req",
+            "-x509",
+            *ec,
+            "-keyout",
+            f"{ca}.key",
+            "-out",
+            f"{ca}.pem",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={ca}",
+            cwd=directory,
+        )
+    _openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1", cwd=directory)
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        cwd=directory,
+    )
+    keystore = (directory / "server.key").read_text() + (directory / "server.crt").read_text()
+    (directory / "keystore.pem").write_text(keystore, encoding="utf-8")
+
+
+def _properties(directory: Path, port: int, tls_port: int, controller: int) -> str:
     plain_users = " ".join(f'user_{u}="{p}"' for u, p in (ADMIN, PLAIN_USER))
     return f"""process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller}
-listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
-advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}
+listeners=SASL_PLAINTEXT://127.0.0.1:{port},SSL://127.0.0.1:{tls_port},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port},SSL://127.0.0.1:{tls_port}
 inter.broker.listener.name=SASL_PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL
+listener.name.ssl.ssl.keystore.type=PEM
+listener.name.ssl.ssl.keystore.location={directory / "keystore.pem"}
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256
 sasl.mechanism.inter.broker.protocol=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule \
@@ -68,7 +119,7 @@ listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.com
 required;
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:ANONYMOUS;{";".join(f"User:{u}" for u, _ in (ADMIN, PLAIN_USER, SCRAM_USER))}
-log.dirs={data}
+log.dirs={directory / "data"}
 num.partitions=1
 default.replication.factor=1
 offsets.topic.replication.factor=1
@@ -87,10 +138,11 @@ class SaslKafka:
     def __init__(self) -> None:
         libs = _libs()
         self.dir = Path(tempfile.mkdtemp(prefix="topoctl-kafka-sasl-"))
-        self.port, controller = _free_port(), _free_port()
+        self.port, self.tls_port, controller = _free_port(), _free_port(), _free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
+        self.tls_bootstrap = f"127.0.0.1:{self.tls_port}"
         props = self.dir / "server.properties"
-        props.write_text(_properties(self.dir / "data", self.port, controller), encoding="utf-8")
+        props.write_text(_properties(self.dir, self.port, self.tls_port, controller), encoding="utf-8")
         java = [
             "java",
             "-Xms128m",
@@ -105,6 +157,7 @@ class SaslKafka:
         self.log = (self.dir / "kafka.log").open("w")
         self.process: subprocess.Popen[bytes] | None = None
         try:
+            _make_certificates(self.dir)
             scram = f"SCRAM-SHA-256=[name={SCRAM_USER[0]},password={SCRAM_USER[1]}]"
             cluster_id = "topoctlSaslTestCluster"[:22]
             formatted = subprocess.run(
@@ -228,3 +281,30 @@ def test_a_wrong_password_is_one_clear_error_without_the_password(
     assert mechanism in result.stderr
     assert "Traceback" not in result.stderr
     assert wrong not in result.stdout + result.stderr and user[1] not in result.stdout + result.stderr
+
+
+def _tls_manifest(server: SaslKafka, tls: dict[str, Any], ns: str) -> dict[str, Any]:
+    broker = {
+        "type": "kafka",
+        "connection": {"bootstrap_servers": server.tls_bootstrap, "timeout": "5s", "tls": tls},
+        "topics": {f"{ns}.tls": {"partitions": 1, "config": {"cleanup.policy": "compact"}}},
+    }
+    return {"version": 1, "brokers": {"secure": broker}}
+
+
+def test_tls_with_a_ca_file_verifies_the_broker_and_plans_empty(tmp_path: Path, kafka: SaslKafka) -> None:
+    ns = f"s{uuid.uuid4().hex[:8]}"
+    path = write_manifest(tmp_path / "m.yaml", _tls_manifest(kafka, {"ca_file": str(kafka.dir / "ca.pem")}, ns))
+    assert planned(plan(path)) == {f"secure/topic/{ns}.tls": "create"}
+    apply_ok(path)
+    assert_empty(path)
+
+
+def test_tls_with_the_wrong_ca_is_one_clear_error(tmp_path: Path, kafka: SaslKafka) -> None:
+    tls = {"ca_file": str(kafka.dir / "other-ca.pem")}
+    path = write_manifest(tmp_path / "m.yaml", _tls_manifest(kafka, tls, "nope"))
+    result = topoctl("plan", "-f", path)
+    assert result.code == 1, str(result)
+    assert f"broker 'secure' ({kafka.tls_bootstrap}): TLS handshake failed: " in result.stderr
+    assert "certificate verify failed" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

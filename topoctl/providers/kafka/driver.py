@@ -121,7 +121,7 @@ class KafkaDriver(Driver):
     def _metadata(self) -> Any:
         """The first metadata request, which is also the connection check. librdkafka reports why
         it cannot connect (refused, bad credentials, TLS) only to `error_cb`, served by `poll`: the
-        wait is cut in growing slices so a rejected login fails at once, and says so."""
+        wait is cut in growing slices so a rejected login or certificate fails at once, and says so."""
         deadline = time.monotonic() + self._timeout_s
         wait = _FIRST_METADATA_WAIT_S
         while True:
@@ -136,6 +136,9 @@ class KafkaDriver(Driver):
                     raise self._error(
                         f"authentication failed{self._login()}: {self._text(KafkaException(auth[-1]))}"
                     ) from None
+                tls = [e for e in reasons if e.code() == KafkaError._SSL]
+                if tls:
+                    raise self._error(f"TLS handshake failed: {self._text(KafkaException(tls[-1]))}") from None
                 if time.monotonic() >= deadline:
                     why = f" ({self._text(KafkaException(reasons[-1]))})" if reasons else ""
                     raise self._error(f"cannot connect: {self._text(exc)}{why}") from None
