@@ -448,3 +448,16 @@ def test_the_overlap_index_agrees_with_pairwise_comparison() -> None:
         index = _Node()
         index.insert(theirs.split("."), ("other", theirs))
         assert any(True for _ in index.overlapping(mine.split("."))) is subjects_overlap(mine, theirs), (mine, theirs)
+
+
+def test_dead_letters_of_a_stream_that_removes_failed_messages_are_warned_about(tmp_path: Path) -> None:
+    consumers = {"c": {"max_deliver": 3, "dead_letter": {}}, "d": {"ack_wait": "5s"}}
+    streams = {"W": {"subjects": ["w"], "retention": "workqueue", "consumers": consumers}}
+    spec = load_manifest([str(manifest(tmp_path, streams=streams))], env={}).brokers[B]
+    [warning] = spec.compiled.warnings
+    assert (
+        warning.startswith(f"{tmp_path / 'm.yaml'}:")
+        and "a workqueue stream removes a message once it is terminated" in warning
+    )
+    limits = {"L": {"subjects": ["l"], "consumers": {"c": {"max_deliver": 3, "dead_letter": {}}}}}
+    assert load_manifest([str(manifest(tmp_path, streams=limits))], env={}).brokers[B].compiled.warnings == []

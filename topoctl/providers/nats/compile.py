@@ -207,6 +207,7 @@ class _Compiler:
     ctx: Context
     resources: list[Resource] = field(default_factory=list)
     dead_letters: dict[str, _DeadLetter] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def addr(self, kind: str, *name: str) -> Address:
         return Address(self.broker, kind, tuple(name))
@@ -249,6 +250,14 @@ class _Compiler:
                         "its deliveries would be stored again (the server refuses the cycle)"
                     )
             self.consumer(name, str(cname), body, cctx)
+            retention = attrs.get("retention")
+            if "dead_letter" in body and retention in ("workqueue", "interest") and not _state(body, cctx):
+                where = cctx.at("dead_letter").where()
+                self.warnings.append(
+                    f"{where + ': ' if where else ''}dead letters of {name}/{cname} point at the failed message "
+                    f"by stream_seq, but {'an' if retention == 'interest' else 'a'} {retention} stream removes a message once it is terminated (AckTerm): "
+                    "MSG_TERMINATED dead letters may point at messages that are gone"
+                )
         if attrs.get("sealed"):
             _check_sealed(attrs, ctx)
         _check_stream(attrs, ctx)
@@ -386,7 +395,7 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
 
     _check_overlaps(streams, ctx)
     resources = list(streams.values()) + c.resources
-    return Compiled(resources, _prune_scopes(section.get("prune"), streams, ctx.at("prune")))
+    return Compiled(resources, _prune_scopes(section.get("prune"), streams, ctx.at("prune")), c.warnings)
 
 
 def subjects_overlap(a: str, b: str) -> bool:
