@@ -481,3 +481,18 @@ def test_variables_are_interpolated_in_names_too(tmp_path: Path) -> None:
 )
 def test_a_field_at_the_wrong_level_says_where_it_goes(tmp_path: Path, text: str, expected: str) -> None:
     assert validate_error(tmp_path, text) == expected
+
+
+def test_an_alias_inside_what_it_names_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    assert validate_error(tmp_path, "version: 1\nbrokers: &b\n  k: *b\n") == (
+        "m.yaml:3: a YAML alias refers to a collection that contains it"
+    )
+    assert validate_error(tmp_path, "version: 1\nx: &a [1, *a]\n") == (
+        "m.yaml:2: a YAML alias refers to a collection that contains it"
+    )
+
+
+def test_a_file_that_is_not_utf8_text(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_bytes(b"\xff\xfeversion: 1\n")
+    assert one_error(topoctl("validate", "-f", path)) == f"{path}: not UTF-8 text (byte 0: invalid start byte)"

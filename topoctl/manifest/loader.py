@@ -81,8 +81,10 @@ def read_documents(paths: Sequence[str], env: Mapping[str, str] | None = None) -
     for path in files:
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"cannot read: {exc}", str(path)) from None
+        except UnicodeDecodeError as exc:
+            raise ManifestError(f"not UTF-8 text (byte {exc.start}: {exc.reason})", str(path)) from None
+        except OSError as exc:
+            raise ManifestError(f"cannot read: {exc.strerror or exc}", str(path)) from None
         doc, doc_sources = load_yaml(text, str(path), env)
         if doc is None:
             continue

@@ -64,6 +64,7 @@ class _Builder:
         self.env = env
         self.sources = SourceMap()
         self._merged: dict[int, int] = {}
+        self._open: set[int] = set()  # collections being built: an alias to one of them is a cycle
 
     def where(self, node: yaml.Node) -> str:
         return f"{self.filename}:{node.start_mark.line + 1}"
@@ -71,6 +72,22 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path, key_node: yaml.Node | None = None) -> Any:
         # A mapping entry is located at its key: that is the line a user looks for.
         self.sources.locations[path] = self.where(key_node or node)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in self._open:
+                raise ManifestError(
+                    "a YAML alias refers to a collection that contains it", self.where(key_node or node)
+                )
+            self._open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        value = node.value if node.tag == _STR_TAG else self.loader.construct_object(node, deep=True)
+        if isinstance(value, str) and "$" in value:
+            value = self._interpolated(node, value)
+        return value
+
+    def _collection(self, node: yaml.Node, path: Path) -> Any:
         if isinstance(node, yaml.MappingNode):
             merged = self._flatten(node)
             out: dict[Any, Any] = {}
@@ -87,12 +104,7 @@ class _Builder:
                     explicit.add(key)
                 out[key] = self.build(value_node, (*path, key), key_node)
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        value = node.value if node.tag == _STR_TAG else self.loader.construct_object(node, deep=True)
-        if isinstance(value, str) and "$" in value:
-            value = self._interpolated(node, value)
-        return value
+        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
 
     def _flatten(self, node: yaml.MappingNode) -> int:
         """Resolve YAML merge keys in place; how many of the pairs now first in `node` were merged in.
