@@ -251,11 +251,12 @@ class _Compiler:
                     )
             self.consumer(name, str(cname), body, cctx)
             retention = attrs.get("retention")
-            if "dead_letter" in body and retention in ("workqueue", "interest") and not _state(body, cctx):
+            kind = {"workqueue": "a workqueue", "interest": "an interest"}.get(str(retention))
+            if "dead_letter" in body and kind and not _state(body, cctx):
                 where = cctx.at("dead_letter").where()
                 self.warnings.append(
                     f"{where + ': ' if where else ''}dead letters of {name}/{cname} point at the failed message "
-                    f"by stream_seq, but {'an' if retention == 'interest' else 'a'} {retention} stream removes a message once it is terminated (AckTerm): "
+                    f"by stream_seq, but {kind} stream removes a message once it is terminated (AckTerm): "
                     "MSG_TERMINATED dead letters may point at messages that are gone"
                 )
         if attrs.get("sealed"):
