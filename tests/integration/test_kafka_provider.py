@@ -348,10 +348,16 @@ def test_partition_decrease_is_a_destructive_replace_refused_without_the_flag(
         producer.produce(topic, value=b"x", partition=i)
     assert producer.flush(10) == 0
 
+    # A config set out of band does not survive the recreate: the plan says so, not "kept".
+    alter(admin, ResourceType.TOPIC, topic, "segment.ms", "3600000")
+    wait_for(lambda: "segment.ms" in live_config(admin, topic), "the out-of-band segment.ms")
+
     path = write_manifest(tmp_path / "m.yaml", manifest({topic: {"partitions": 2, "config": {"retention.ms": "1d"}}}))
     result = plan(path)
     change = change_of(result, f"k/topic/{topic}")
     assert change["action"] == "replace" and change["destructive"]
+    assert {"field": "config.segment.ms", "before": "3600000", "after": None} in change["fields"]
+    assert not any("kept" in note for note in change.get("notes", [])), change
     assert "partitions cannot decrease (4 -> 2): the topic is deleted and recreated" in change["reasons"]
     assert "3 messages will be lost" in change["reasons"]
 

@@ -100,3 +100,13 @@ def test_acls_never_update() -> None:
     acl = Resource(Address("k", "acl", tuple(attrs.values())), attrs)
     assert KINDS["acl"].field_changes(acl, acl) == []
     assert diff([acl], [acl], lambda a: KINDS[a.kind]).empty
+
+
+def test_a_replace_shows_undeclared_live_configs_going_not_kept() -> None:
+    desired = topic({"partitions": 2, "config": {"retention.ms": "1"}})
+    observed = topic({"partitions": 4, "config": {"retention.ms": "1", "segment.ms": "5"}})
+    changes = TOPIC.field_changes(desired, observed)
+    assert FieldChange("config.segment.ms", "5", None) in changes
+    assert not [c for c in changes if c.unmanaged]
+    (change,) = plan_for(desired, observed).changes
+    assert change.action == Action.REPLACE and not change.notes  # nothing claims to be kept

@@ -37,7 +37,10 @@ class TopicKind(KindSpec):
                 )
         declared = _config(desired.attrs)
         live = _config(observed.attrs)
-        prune = bool(desired.attrs.get("prune_config", False))
+        # A replace recreates the topic from the manifest: undeclared live keys do not survive it,
+        # so the plan shows them going instead of calling them kept.
+        replacing = any(c.forces_replacement for c in changes)
+        prune = replacing or bool(desired.attrs.get("prune_config", False))
         for key in sorted(set(declared) | set(live)):
             if key in declared:
                 if declared[key] != live.get(key):
