@@ -662,3 +662,62 @@ def test_lowering_a_limit_says_stored_messages_go(tmp_path: Path, ns: str) -> No
     apply(lower)
     assert_empty(lower)
     assert stream_info(stream)["state"]["messages"] == 2  # what the note said
+
+
+def test_nested_settings_update_in_place_and_replan_empty(tmp_path: Path, ns: str) -> None:
+    src, agg, mirror = f"{ns}_SRC", f"{ns}_AGG", f"{ns}_MIR"
+
+    def doc(v: int) -> dict[str, Any]:
+        streams = {
+            src: {"subjects": [f"{ns}.src.>"], "max_age": "1m30s", "duplicate_window": "90s"},
+            mirror: {"mirror": {"name": src, "subject_transforms": [{"src": f"{ns}.src.>", "dest": f"{ns}.m.>"}]}},
+            agg: {
+                "subjects": [f"{ns}.agg.>"],
+                "sources": [
+                    {
+                        "name": src,
+                        "subject_transforms": [{"src": f"{ns}.src.*", "dest": f"{ns}.agg.v{v}.{{{{wildcard(1)}}}}"}],
+                    },
+                    {"name": f"{ns}_REMOTE", "external": {"api": "$JS.hub.API", "deliver": f"dlv{v}"}},
+                ],
+                "subject_transform": {"src": f"{ns}.agg.>", "dest": f"{ns}.t{v}.>"},
+                "republish": {"src": f"{ns}.t{v}.>", "dest": f"{ns}.rep{v}.>", "headers_only": v == 2},
+                "placement": {"tags": ["a", "b"][:v]},
+                "consumer_limits": {"inactive_threshold": f"{30 * v}m", "max_ack_pending": 100 * v},
+                "metadata": {"v": str(v)},
+                "consumers": {
+                    "pull": {
+                        "backoff": ["1s", "2s", "5s"][: v + 1],
+                        "max_deliver": 5,
+                        "filter_subjects": [f"{ns}.t{v}.b", f"{ns}.t{v}.a"],
+                    },
+                    "push": {"deliver_subject": f"{ns}.push{v}", "deliver_group": f"g{v}", "ack_wait": f"{v}m"},
+                },
+            },
+        }
+        return manifest(
+            streams,
+            key_value={
+                f"{ns}_kv": {"ttl": f"{v}h", "max_value_size": f"{v}KiB", "republish": {"dest": f"{ns}.kv{v}.>"}}
+            },
+            object_stores={
+                f"{ns}_obj": {"ttl": f"{v}d", "max_bytes": f"{v}MiB", "compression": v == 2, "metadata": {"v": str(v)}}
+            },
+        )
+
+    first = write(tmp_path, doc(1))
+    apply(first)
+    assert_empty(first)
+    second = write(tmp_path, doc(2), "second.yaml")
+    assert planned(plan(second)) == {
+        f"n/stream/{agg}": "update",
+        f"n/consumer/{agg}/pull": "update",
+        f"n/consumer/{agg}/push": "update",
+        f"n/kv_bucket/{ns}_kv": "update",
+        f"n/object_store/{ns}_obj": "update",
+    }
+    apply(second)
+    assert_empty(second)
+    config = stream_info(agg)["config"]
+    assert config["republish"] == {"src": f"{ns}.t2.>", "dest": f"{ns}.rep2.>", "headers_only": True}
+    assert consumer_info(agg, "push")["config"]["deliver_group"] == "g2"
