@@ -484,3 +484,19 @@ def test_policy_spellings_and_composed_statements_plan_empty(aws: Aws, ns: str, 
     sids = sorted(s["Sid"] for s in json.loads(aws.attrs(q)["Policy"])["Statement"])
     assert sids == ["own", "tls", f"topoctl-sns-{t}"]
     assert_empty(manifest(tmp_path, "m2.yaml", **doc(json.dumps(other))))
+
+
+def test_empty_kms_key_means_none(aws: Aws, ns: str, tmp_path: Path) -> None:
+    # AWS leaves out an empty KmsMasterKeyId: "" declared is "no key", not a change on every plan.
+    q, t = f"{ns}q", f"{ns}t"
+    keyed = {"kms_master_key_id": "alias/aws/sqs"}
+    apply_and_settle(
+        manifest(tmp_path, sqs={"queues": {q: keyed}}, sns={"topics": {t: {"kms_master_key_id": "alias/x"}}})
+    )
+    none = {"kms_master_key_id": ""}
+    apply_and_settle(manifest(tmp_path, "m2.yaml", sqs={"queues": {q: none}}, sns={"topics": {t: none}}))
+    assert not aws.attrs(q).get("KmsMasterKeyId")
+    assert not aws.sns.get_topic_attributes(TopicArn=aws.topic_arn(t))["Attributes"].get("KmsMasterKeyId")
+    apply_and_settle(
+        manifest(tmp_path, "m3.yaml", sqs={"queues": {f"{ns}new": none}}, sns={"topics": {f"{ns}new": none}})
+    )

@@ -464,7 +464,7 @@ class AwsDriver(Driver):
     def _create_queue(self, change: Change) -> None:
         name = change.address.name[0]
         after = dict(change.after or {})
-        settable = {k: v for k, v in after.items() if v is not None and k != TAGS}
+        settable = {k: v for k, v in after.items() if v not in (None, "") and k != TAGS}  # "": not set
         if not settable.get("fifo"):
             settable.pop("fifo", None)  # FifoQueue is only ever sent as true
         wire = encode_all(QUEUE_ATTRS, settable, self.account())
@@ -592,7 +592,7 @@ class AwsDriver(Driver):
     def _create_topic(self, change: Change) -> None:
         name = change.address.name[0]
         after = dict(change.after or {})
-        settable = {k: v for k, v in after.items() if v is not None and k != TAGS}
+        settable = {k: v for k, v in after.items() if v not in (None, "") and k != TAGS}  # "": not set
         if not settable.get("fifo"):
             settable.pop("fifo", None)
         kwargs: dict[str, Any] = {"Name": name, "Attributes": encode_all(TOPIC_ATTRS, settable, self.account())}

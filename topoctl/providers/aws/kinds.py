@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from topoctl.model import JSON, FieldChange, Resource
-from topoctl.providers.aws.attributes import QUEUE_ATTRS, SUBSCRIPTION_ATTRS, TOPIC_ATTRS, Attr
+from topoctl.providers.aws.attributes import QUEUE_ATTRS, STR, SUBSCRIPTION_ATTRS, TOPIC_ATTRS, Attr
 from topoctl.providers.aws.documents import without_composed
 from topoctl.providers.base import KindSpec
 
@@ -45,6 +45,12 @@ class AwsKind(KindSpec):
                 attrs[key] = attr.normalise(value, account) if attr is not None else value
             desired = dataclasses.replace(desired, attrs=attrs)
         return super().field_changes(desired, observed)
+
+    def equal(self, field: str, desired: JSON, observed: JSON) -> bool:
+        attr = self.attributes.get(field)
+        if attr is not None and attr.codec == STR and desired == "" and observed is None:
+            return True  # AWS leaves out a string attribute that is empty (no KMS key, no display name)
+        return super().equal(field, desired, observed)
 
 
 @dataclass(frozen=True)
