@@ -19,7 +19,13 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from tests.cli import topoctl, write_manifest
 from tests.integration.export_support import assert_targets_cover
-from tests.integration.test_kafka_provider import BOOTSTRAP, admin, ns  # noqa: F401 - fixtures (cleanup included)
+from tests.integration.test_kafka_provider import (  # noqa: F401 - fixtures (cleanup included)
+    BOOTSTRAP,
+    _all_acls,
+    admin,
+    ns,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 BROKER = "exp-kafka"
@@ -60,6 +66,10 @@ def _build_by_hand(client: AdminClient, prefix: str) -> None:
     ]
     for future in client.create_acls(acls).values():
         future.result()
+    # KRaft applies both asynchronously: export only once the broker shows all of it.
+    names = {t.topic for t in topics}
+    wait_for(lambda: names <= set(client.list_topics(timeout=10).topics), "the hand-built topics")
+    wait_for(lambda: len([b for b in _all_acls(client) if b.principal == f"User:{prefix}"]) == 2, "the ACLs")
 
 
 def test_export_of_hand_built_topics_and_acls_plans_empty(tmp_path: Path, admin: AdminClient, ns: str) -> None:  # noqa: F811
