@@ -547,6 +547,7 @@ def test_live_dot_underscore_collision_is_a_plan_error(tmp_path: Path, admin: Ad
 
     for future in admin.create_topics([NewTopic(f"{ns}_a_b", 1, 1)]).values():
         future.result()
+    wait_for(lambda: f"{ns}_a_b" in admin.list_topics(timeout=10).topics, "the live topic")
     path = write_manifest(tmp_path / "m.yaml", manifest({f"{ns}.a.b": {"partitions": 1}}))
     result = topoctl("plan", "-f", path)
     assert result.code == 1, str(result)
