@@ -195,3 +195,50 @@ def test_a_policy_applies_to_the_queues_created_in_the_same_apply(
     wait_for(lambda: all(depth(vhost, name) for name in names), "the messages")
     # The policy's max-length 1 holds each queue to one message (without it they keep both).
     assert {name: depth(vhost, name) for name in names} == dict.fromkeys(names, 1)
+
+
+# A valid value for every argument the compiler knows a queue type refuses.
+_VALUES = {
+    "x-message-ttl": 1000,
+    "x-expires": 10000,
+    "x-max-length": 5,
+    "x-overflow": "drop-head",
+    "x-dead-letter-exchange": "d",
+    "x-max-priority": 5,
+    "x-queue-mode": "lazy",
+    "x-queue-master-locator": "min-masters",
+    "x-single-active-consumer": True,
+    "x-delivery-limit": 3,
+    "x-dead-letter-strategy": "at-least-once",
+    "x-quorum-initial-group-size": 1,
+    "x-max-in-memory-length": 5,
+    "x-max-in-memory-bytes": 100,
+    "x-max-age": "1D",
+    "x-stream-max-segment-size-bytes": 1_000_000,
+    "x-initial-cluster-size": 1,
+    "x-queue-version": 2,
+    "x-max-length-bytes": 1000,
+}
+
+
+def test_the_arguments_the_compiler_refuses_per_queue_type_are_the_brokers(client: httpx.Client, vhost: str) -> None:
+    from topoctl.providers.rabbitmq.compile import REFUSED_ARGUMENTS
+
+    client.put(f"/api/vhosts/{seg(vhost)}", json={})
+    known = set().union(*REFUSED_ARGUMENTS.values()) - {"x-dead-letter-routing-key"}
+    assert known <= set(_VALUES)
+    refused: dict[str, set[str]] = {}
+    for queue_type in REFUSED_ARGUMENTS:
+        refused[queue_type] = set()
+        for key in sorted(_VALUES):
+            body = {"durable": True, "arguments": {"x-queue-type": queue_type, key: _VALUES[key]}}
+            r = client.put(f"/api/queues/{seg(vhost)}/probe", json=body)
+            if r.status_code >= 300:
+                assert "invalid arg" in r.text, r.text
+                refused[queue_type].add(key)
+            client.delete(f"/api/queues/{seg(vhost)}/probe")
+    assert refused == {t: set(keys) - {"x-dead-letter-routing-key"} for t, keys in REFUSED_ARGUMENTS.items()}
+    # A routing key without an exchange is refused on every type that dead-letters.
+    for queue_type in ("classic", "quorum"):
+        body = {"durable": True, "arguments": {"x-queue-type": queue_type, "x-dead-letter-routing-key": "k"}}
+        assert client.put(f"/api/queues/{seg(vhost)}/probe", json=body).status_code == 400

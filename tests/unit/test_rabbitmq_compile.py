@@ -344,6 +344,20 @@ def test_flows_follow_bindings_and_dead_letters(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("queue", "message"),
+    [
+        ({"type": "stream", "arguments": {"x-message-ttl": "5s"}}, "x-message-ttl is not valid on a stream queue"),
+        ({"type": "quorum", "arguments": {"x-max-priority": 5}}, "x-max-priority is not valid on a quorum queue"),
+        ({"arguments": {"x-max-age": "7d"}}, "x-max-age is not valid on a classic queue"),
+        ({"arguments": {"x-dead-letter-routing-key": "k"}}, "x-dead-letter-routing-key needs x-dead-letter-exchange"),
+    ],
+)
+def test_arguments_the_broker_refuses_on_the_queue_type(tmp_path: Path, queue: dict[str, Any], message: str) -> None:
+    err = error(tmp_path, {"v": {"queues": {"q": queue}}})
+    assert message in str(err) and err.location is not None
+
+
 def test_vhost_tags_compare_as_the_broker_stores_them(tmp_path: Path) -> None:
     rs = compiled(tmp_path, {"v": {"tags": [" spaced ", "b", "b", "a,b"]}})
     assert rs["r/vhost/v"].attrs == {"tags": ["a,b", "b", "spaced"]}  # stripped, a set; commas are kept

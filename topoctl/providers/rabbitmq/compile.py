@@ -36,6 +36,40 @@ BUILTIN_EXCHANGES = frozenset(
 # Queue arguments that `dead_letter:` owns.
 _DEAD_LETTER_ARGS = ("x-dead-letter-exchange", "x-dead-letter-routing-key", "x-delivery-limit")
 _MAX_NAME_BYTES = 255
+# Queue arguments that RabbitMQ 3.10 refuses on a queue type ("invalid arg ... of queue type"),
+# checked against the real broker by tests/integration/test_rabbitmq_facts.py.
+_STREAM_ONLY = frozenset({"x-max-age", "x-stream-max-segment-size-bytes", "x-initial-cluster-size"})
+REFUSED_ARGUMENTS: dict[str, frozenset[str]] = {
+    "classic": _STREAM_ONLY
+    | {
+        "x-delivery-limit",
+        "x-dead-letter-strategy",
+        "x-quorum-initial-group-size",
+        "x-max-in-memory-length",
+        "x-max-in-memory-bytes",
+    },
+    "quorum": _STREAM_ONLY | {"x-max-priority", "x-queue-mode", "x-queue-master-locator", "x-queue-version"},
+    "stream": frozenset(
+        {
+            "x-message-ttl",
+            "x-expires",
+            "x-max-length",
+            "x-overflow",
+            "x-dead-letter-exchange",
+            "x-dead-letter-routing-key",
+            "x-max-priority",
+            "x-queue-mode",
+            "x-queue-master-locator",
+            "x-single-active-consumer",
+            "x-delivery-limit",
+            "x-dead-letter-strategy",
+            "x-quorum-initial-group-size",
+            "x-max-in-memory-length",
+            "x-max-in-memory-bytes",
+            "x-queue-version",
+        }
+    ),
+}
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
@@ -77,6 +111,17 @@ def _check_user_name(name: object, what: str, ctx: Context) -> str:
         raise ctx.error(f"{what} name {name!r} starts with 'amq.', a prefix RabbitMQ reserves for itself")
     _check_length(name, what, ctx)
     return name
+
+
+def _check_arguments(queue_type: str, arguments: Mapping[str, JSON], ctx: Context) -> None:
+    """What the broker would refuse at apply time, refused now with the line."""
+    for key in arguments:
+        if key in REFUSED_ARGUMENTS.get(queue_type, frozenset()):
+            raise ctx.at(key).error(f"{key} is not valid on a {queue_type} queue (RabbitMQ refuses it)")
+    if "x-dead-letter-routing-key" in arguments and "x-dead-letter-exchange" not in arguments:
+        raise ctx.at("x-dead-letter-routing-key").error(
+            "x-dead-letter-routing-key needs x-dead-letter-exchange (RabbitMQ refuses it alone)"
+        )
 
 
 def _state_absent(body: Mapping[str, Any]) -> bool:
@@ -191,6 +236,7 @@ class _VhostCompiler:
                 raise ctx.at("durable").error(f"{queue_type} queues are always durable; remove durable: false")
             if auto_delete:
                 raise ctx.at("auto_delete").error(f"{queue_type} queues cannot be auto_delete")
+        _check_arguments(queue_type, arguments, ctx.at("arguments"))
         depends_on = [self.vhost_address]
         dead_letter = spec.get("dead_letter")
         if dead_letter is not None and dead_letter is not False:
