@@ -721,3 +721,12 @@ def test_nested_settings_update_in_place_and_replan_empty(tmp_path: Path, ns: st
     config = stream_info(agg)["config"]
     assert config["republish"] == {"src": f"{ns}.t2.>", "dest": f"{ns}.rep2.>", "headers_only": True}
     assert consumer_info(agg, "push")["config"]["deliver_group"] == "g2"
+
+
+def test_streams_without_subjects_replan_empty(tmp_path: Path, ns: str) -> None:
+    own, sourcing = f"{ns}_OWN", f"{ns}_SOURCING"
+    streams = {own: {"subjects": []}, sourcing: {"subjects": [], "sources": [{"name": own}]}}
+    path = write(tmp_path, manifest(streams))
+    apply(path)
+    assert_empty(path)
+    assert stream_info(own)["config"]["subjects"] == [own]

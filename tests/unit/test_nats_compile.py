@@ -461,3 +461,20 @@ def test_dead_letters_of_a_stream_that_removes_failed_messages_are_warned_about(
     )
     limits = {"L": {"subjects": ["l"], "consumers": {"c": {"max_deliver": 3, "dead_letter": {}}}}}
     assert load_manifest([str(manifest(tmp_path, streams=limits))], env={}).brokers[B].compiled.warnings == []
+
+
+def test_no_subjects_is_the_streams_own_name_unless_it_mirrors_or_sources(tmp_path: Path) -> None:
+    rs = compiled(
+        tmp_path,
+        streams={
+            "S": {"subjects": []},
+            "M": {"subjects": [], "sources": [{"name": "S"}]},
+            "D": {"subjects": [], "consumers": {"c": {"max_deliver": 2, "dead_letter": {"stream": "D2"}}}},
+            "D2": {"subjects": []},
+        },
+    )
+    assert rs["n/stream/S"].attrs["subjects"] == ["S"]
+    assert rs["n/stream/M"].attrs["subjects"] == []
+    assert rs["n/stream/D2"].attrs["subjects"] == [
+        f"$JS.EVENT.ADVISORY.CONSUMER.{k}.D.c" for k in ("MAX_DELIVERIES", "MSG_TERMINATED")
+    ]

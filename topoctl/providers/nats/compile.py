@@ -6,6 +6,7 @@ consumer's MAX_DELIVERIES and MSG_TERMINATED advisories.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -394,6 +395,11 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         bctx = ctx.at("object_stores", name)
         c.resources.append(c.bucket(OBJECT_STORE, F.OBJECT_STORE_FIELDS, str(name), bctx.mapping(body), bctx))
 
+    for name, stream in streams.items():
+        attrs = stream.attrs
+        if attrs.get("subjects") == [] and not attrs.get("mirror") and not attrs.get("sources"):
+            # The server gives a stream without subjects (nor mirror or sources) its own name.
+            streams[name] = dataclasses.replace(stream, attrs={**attrs, "subjects": [name]})
     _check_overlaps(streams, ctx)
     resources = list(streams.values()) + c.resources
     return Compiled(resources, _prune_scopes(section.get("prune"), streams, ctx.at("prune")), c.warnings)
