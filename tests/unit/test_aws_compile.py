@@ -388,3 +388,17 @@ def test_subscription_attributes_of_other_protocols_are_refused(tmp_path: Path) 
     assert "needs subscription_role_arn" in str(sub(protocol="firehose", endpoint="arn:aws:firehose:x"))
     fine = {"protocol": "https", "endpoint": "https://x", "raw_message_delivery": True, "delivery_policy": {}}
     assert compiled(tmp_path, sns=topics(t={"subscriptions": [fine]}))
+
+
+def test_dlq_written_as_own_arn_is_the_declared_queue(tmp_path: Path) -> None:
+    arn = f"arn:aws:sqs:us-east-1:{A}:errors"
+    r = compiled(
+        tmp_path,
+        sqs=queues(src={"dead_letter": {"queue": arn}}, errors={}),
+        sns=topics(t={"subscriptions": [{"protocol": "sqs", "endpoint": "src", "dead_letter": {"queue": arn}}]}),
+    )
+    assert r[f"{B}/sqs_queue/src"].depends_on == (Address(B, "sqs_queue", ("errors",)),)
+    assert r[f"{B}/sqs_queue/src"].attrs["redrive_policy"]["deadLetterTargetArn"] == arn
+    assert r[f"{B}/sqs_queue/errors"].attrs["policy"]["Statement"] == [sns_statement("errors", "t")]
+    mismatch = error(tmp_path, sqs=queues(**{"a.fifo": {"dead_letter": {"queue": arn}}}, errors={}))
+    assert "must be a FIFO queue" in str(mismatch)

@@ -151,7 +151,7 @@ class _Compiler:
             raise dl_ctx.at("max_receive_count").error(
                 f"max_receive_count must be an integer from 1 to 1000, got {count!r}"
             )
-        target = str(target)
+        target = self._own_queue(str(target))
         if target == name:
             raise dl_ctx.error(f"queue {name} cannot be its own dead-letter queue")
         if arns.is_arn(target):
@@ -161,6 +161,12 @@ class _Compiler:
             arn = arns.queue_arn(self.region, target)
             queue.depends_on.append(self.address(SQS_QUEUE, target))
         queue.attrs["redrive_policy"] = canonical_redrive({"deadLetterTargetArn": arn, "maxReceiveCount": count})
+
+    def _own_queue(self, target: str) -> str:
+        """A dead-letter target: the name of a declared queue written as its `{account}` ARN is that
+        queue (created first, checked for FIFO-ness, its policy composed), any other ARN stays."""
+        name = arns.own_queue_name(target, self.region, arns.ACCOUNT) if arns.is_arn(target) else None
+        return name if name is not None and name in self.queues else target
 
     def _dead_letter_queue(self, name: str, fifo: bool, ctx: Context, what: str) -> _Queue:
         """The queue named `name`, declared or added here; its FIFO-ness must be `fifo`."""
@@ -271,7 +277,7 @@ class _Compiler:
         elif dl is not None:
             dl_ctx = ctx.at("dead_letter")
             settings = dl_ctx.mapping({} if dl is True else dl)
-            target = str(settings.get("queue") or default_dlq_name(topic, fifo))
+            target = self._own_queue(str(settings.get("queue") or default_dlq_name(topic, fifo)))
             if arns.is_arn(target):
                 arn = target
             else:
