@@ -213,6 +213,28 @@ def test_at_risk_notes() -> None:
     ]
     x = Resource(Address(B, "exchange", ("v", "x")), {}, info={"bindings": 0})
     assert KINDS["exchange"].at_risk(x) == []
+    dlx = Resource(Address(B, "exchange", ("v", "x")), {}, info={"bindings": 1, "dead_letter_queues": ["a", "b"]})
+    assert KINDS["exchange"].at_risk(dlx) == [
+        "1 binding to or from it will be removed",
+        "queues 'a', 'b' dead-letter into it: until it exists again, their dead letters are dropped",
+    ]
+
+
+def test_an_exchange_knows_the_queues_that_dead_letter_into_it() -> None:
+    live = LiveState(
+        exchanges=[{"vhost": "v", "name": "dlx", "type": "direct"}, {"vhost": "w", "name": "dlx", "type": "direct"}],
+        queues=[
+            {"vhost": "v", "name": "b", "arguments": {"x-dead-letter-exchange": "dlx"}},
+            {"vhost": "v", "name": "a", "arguments": {"x-dead-letter-exchange": "dlx"}},
+            {"vhost": "w", "name": "c", "arguments": {"x-dead-letter-exchange": ""}},
+        ],
+        vhosts=[],
+        bindings=[],
+        policies=[],
+    )
+    observed = {str(r.address): r.info for r in observe(B, live)}
+    assert observed["r/exchange/v/dlx"] == {"bindings": 0, "dead_letter_queues": ["a", "b"]}
+    assert observed["r/exchange/w/dlx"] == {"bindings": 0}
 
 
 # -- connection settings and errors -----------------------------------------------------------

@@ -107,10 +107,19 @@ class VhostKind(KindSpec):
 @dataclass(frozen=True)
 class ExchangeKind(KindSpec):
     def at_risk(self, observed: Resource) -> list[str]:
+        notes = []
         bindings = observed.info.get("bindings")
         if isinstance(bindings, int) and bindings > 0:
-            return [f"{_plural(bindings, 'binding')} to or from it will be removed"]
-        return []
+            notes.append(f"{_plural(bindings, 'binding')} to or from it will be removed")
+        queues = observed.info.get("dead_letter_queues")
+        if isinstance(queues, list) and queues:
+            shown = ", ".join(repr(q) for q in queues[:3]) + (f" and {len(queues) - 3} more" if len(queues) > 3 else "")
+            notes.append(
+                f"{'queue' if len(queues) == 1 else 'queues'} {shown} dead-letter{'s' if len(queues) == 1 else ''}"
+                " into it: until it exists"
+                " again, their dead letters are dropped"
+            )
+        return notes
 
 
 KINDS: dict[str, KindSpec] = {

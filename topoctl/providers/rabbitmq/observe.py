@@ -12,7 +12,7 @@ exchange and bindings to a queue left out.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -109,6 +109,8 @@ def _observe(broker: str, live: LiveState) -> Iterator[Resource]:
             per_exchange[(b["vhost"], b["destination"])] += 1
     queues_in: Counter[str] = Counter()
     messages_in: Counter[str] = Counter()
+    # Queues whose dead letters go to an exchange: deleting it silently drops them.
+    dead_letter_to: dict[tuple[str, str], list[str]] = defaultdict(list)
 
     for row in live.queues:
         if is_system_queue(row):
@@ -120,6 +122,9 @@ def _observe(broker: str, live: LiveState) -> Iterator[Resource]:
             if isinstance(row.get(key), int):
                 info[key] = row[key]
         messages_in[vhost] += int(info.get("messages", 0))
+        dlx = (row.get("arguments") or {}).get("x-dead-letter-exchange")
+        if isinstance(dlx, str) and dlx:
+            dead_letter_to[(vhost, dlx)].append(name)
         yield Resource(queue_address(broker, vhost, name), queue_attrs(row), (vhost_address(broker, vhost),), info=info)
 
     for row in live.exchanges:
@@ -127,6 +132,8 @@ def _observe(broker: str, live: LiveState) -> Iterator[Resource]:
         if is_system_exchange(name):
             continue
         info = {"bindings": per_exchange[(vhost, name)]}
+        if (vhost, name) in dead_letter_to:
+            info["dead_letter_queues"] = sorted(dead_letter_to[(vhost, name)])
         yield Resource(
             exchange_address(broker, vhost, name), exchange_attrs(row), (vhost_address(broker, vhost),), info=info
         )
