@@ -451,8 +451,8 @@ def test_the_overlap_index_agrees_with_pairwise_comparison() -> None:
 
 
 def test_dead_letters_of_a_stream_that_removes_failed_messages_are_warned_about(tmp_path: Path) -> None:
-    consumers = {"c": {"max_deliver": 3, "dead_letter": {}}, "d": {"ack_wait": "5s"}}
-    streams = {"W": {"subjects": ["w"], "retention": "workqueue", "consumers": consumers}}
+    consumers = {"c": {"max_deliver": 3, "dead_letter": {}, "filter_subject": "w.c"}, "d": {"filter_subject": "w.d"}}
+    streams = {"W": {"subjects": ["w.>"], "retention": "workqueue", "consumers": consumers}}
     spec = load_manifest([str(manifest(tmp_path, streams=streams))], env={}).brokers[B]
     [warning] = spec.compiled.warnings
     assert (
@@ -478,3 +478,21 @@ def test_no_subjects_is_the_streams_own_name_unless_it_mirrors_or_sources(tmp_pa
     assert rs["n/stream/D2"].attrs["subjects"] == [
         f"$JS.EVENT.ADVISORY.CONSUMER.{k}.D.c" for k in ("MAX_DELIVERIES", "MSG_TERMINATED")
     ]
+
+
+@pytest.mark.parametrize(
+    "consumers",
+    [
+        {"a": {"filter_subject": "w.a.>"}, "b": {"filter_subjects": ["w.b", "w.a.x"]}},
+        {"a": {"filter_subject": "w.a"}, "b": {}},
+        {"a": {}, "b": {}},
+    ],
+)
+def test_workqueue_consumers_with_overlapping_filters_are_refused(tmp_path: Path, consumers: dict[str, Any]) -> None:
+    err = error(tmp_path, streams={"W": {"subjects": ["w.>"], "retention": "workqueue", "consumers": consumers}})
+    assert "of workqueue stream 'W' overlap" in str(err) and "m.yaml:" in str(err)
+
+
+def test_workqueue_consumers_with_distinct_filters_pass(tmp_path: Path) -> None:
+    consumers = {"a": {"filter_subject": "w.a.>"}, "b": {"filter_subjects": ["w.b", "w.c"]}, "c": {"state": "absent"}}
+    compiled(tmp_path, streams={"W": {"subjects": ["w.>"], "retention": "workqueue", "consumers": consumers}})

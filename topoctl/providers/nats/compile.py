@@ -176,6 +176,10 @@ def _check_sealed(attrs: Mapping[str, JSON], ctx: Context) -> None:
             )
 
 
+def _filter(subject: str) -> str:
+    return "no filter" if subject == ">" else f"filter {subject}"
+
+
 def _check_stream(attrs: Mapping[str, JSON], ctx: Context) -> None:
     """Combinations nats-server 2.12+ refuses (10052), said with the manifest line."""
     if attrs.get("discard") == "new":
@@ -260,6 +264,8 @@ class _Compiler:
                     f"by stream_seq, but {kind} stream removes a message once it is terminated (AckTerm): "
                     "MSG_TERMINATED dead letters may point at messages that are gone"
                 )
+        if attrs.get("retention") == "workqueue":
+            self.check_workqueue(name, ctx)
         if attrs.get("sealed"):
             _check_sealed(attrs, ctx)
         _check_stream(attrs, ctx)
@@ -278,6 +284,24 @@ class _Compiler:
             depends.append(self.dead_letter(stream, name, attrs, section["dead_letter"], ctx.at("dead_letter")))
         self.check_consumer(attrs, ctx)
         self.resources.append(Resource(address, attrs, tuple(depends), source=ctx.where()))
+
+    def check_workqueue(self, stream: str, ctx: Context) -> None:
+        """A workqueue message goes to one consumer: their filters may not overlap (no filter is `>`)."""
+        seen: list[tuple[str, str]] = []
+        for r in self.resources:
+            if r.kind != CONSUMER or r.address.name[0] != stream or r.absent:
+                continue
+            many, one = r.attrs.get("filter_subjects"), r.attrs.get("filter_subject")
+            filters = [str(f) for f in many] if isinstance(many, list) and many else [str(one or ">")]
+            consumer = r.address.name[1]
+            for mine in filters:
+                for other, theirs in seen:
+                    if other != consumer and subjects_overlap(mine, theirs):
+                        raise ctx.at("consumers", consumer).error(
+                            f"consumers {other!r} ({_filter(theirs)}) and {consumer!r} ({_filter(mine)}) of "
+                            f"workqueue stream {stream!r} overlap: a workqueue message goes to one consumer"
+                        )
+                seen.append((consumer, mine))
 
     def check_consumer(self, attrs: Mapping[str, JSON], ctx: Context) -> None:
         """What the server would refuse, said with the manifest line instead of at apply time."""
