@@ -554,6 +554,12 @@ def test_live_dot_underscore_collision_is_a_plan_error(tmp_path: Path, admin: Ad
     assert f"{ns}.a.b" in result.stderr and f"{ns}_a_b" in result.stderr
     assert "m.yaml:" in result.stderr
 
+    # Deleting the live one in the same plan makes room: delete, then create.
+    path = write_manifest(tmp_path / "m.yaml", manifest({f"{ns}_a_b": {"state": "absent"}, f"{ns}.a.b": {}}))
+    assert planned(plan(path)) == {f"k/topic/{ns}_a_b": "delete", f"k/topic/{ns}.a.b": "create"}
+    apply(path, "--allow-destructive")
+    assert_empty(path)
+
 
 def test_internal_topics_are_never_read(admin: AdminClient, ns: str) -> None:
     from confluent_kafka import Consumer, TopicPartition

@@ -168,6 +168,20 @@ def test_dot_underscore_collision_names_both_topics_and_lines(tmp_path: Path) ->
     assert f"{tmp_path / 'm.yaml'}:7" in text
 
 
+def test_a_topic_going_away_makes_room_for_the_one_it_collides_with(tmp_path: Path) -> None:
+    resources = load(tmp_path, "    topics:\n      orders_v1: {state: absent}\n      orders.v1: {}\n")
+    assert resources["k/topic/orders_v1"]["absent"] and not resources["k/topic/orders.v1"]["absent"]
+    # A shared dead-letter topic that one present source keeps still claims its name.
+    err = error(
+        tmp_path,
+        "    topics:\n"
+        "      a: {state: absent, dead_letter: {topic: s.dlq}}\n"
+        "      b: {dead_letter: {topic: s.dlq}}\n"
+        "      s_dlq: {}\n",
+    )
+    assert "collides with dead-letter topic 's.dlq' of 'b'" in str(err)
+
+
 def test_a_dlq_name_colliding_with_a_declared_topic_is_refused(tmp_path: Path) -> None:
     err = error(tmp_path, "    topics:\n      orders: {dead_letter: {}}\n      orders_dlq: {}\n")
     assert "dead-letter topic 'orders.dlq'" in str(err) and "'orders_dlq'" in str(err)

@@ -118,8 +118,8 @@ class _TopicCompiler:
 
     def add(self, name: str, spec: object, ctx: Context) -> None:
         spec = ctx.mapping(spec)
-        self._claim(name, ctx, label=f"topic {name!r}")
         absent = _state(spec, ctx)
+        self._claim(name, ctx, label=f"topic {name!r}", absent=absent)
         attrs: dict[str, JSON] = {}
         for key in ("partitions", "replication_factor"):
             if spec.get(key) is not None:
@@ -159,7 +159,7 @@ class _TopicCompiler:
             attrs["prune_config"] = True
         shared = self.topics.get(name)
         if shared is None:
-            self._claim(name, where, label=f"dead-letter topic {name!r} of {source!r}")
+            self._claim(name, where, label=f"dead-letter topic {name!r} of {source!r}", absent=absent)
             self.topics[name] = _Topic(attrs, absent, ctx.where(), [source], generated=True, made_by=source)
             return
         # Several topics may share one dead-letter topic when they make it alike.
@@ -169,6 +169,8 @@ class _TopicCompiler:
                 f"(at {shared.source}): {_difference(shared.attrs, attrs)}; give both the same "
                 f"dead_letter settings, or declare {name!r} under topics:"
             )
+        if shared.absent and not absent:
+            self._claim(name, where, label=f"dead-letter topic {name!r} of {source!r}")
         shared.dead_letter_of.append(source)
         shared.absent = shared.absent and absent  # it stays while any of its sources does
 
@@ -187,10 +189,12 @@ class _TopicCompiler:
         topic = self.topics.setdefault(name, _Topic({}, self.declared[name], None, []))
         topic.dead_letter_of.append(source)
 
-    def _claim(self, name: str, ctx: Context, label: str) -> None:
+    def _claim(self, name: str, ctx: Context, label: str, absent: bool = False) -> None:
         problem = topic_name_problem(name)
         if problem:
             raise ctx.error(problem)
+        if absent:
+            return  # a topic on its way out makes room for the one it collides with ('a_b' for 'a.b')
         key = collision_key(name)
         if key in self._seen:
             other, other_label, where = self._seen[key]

@@ -161,7 +161,16 @@ class KafkaDriver(Driver):
         # The requests in flight at once; the results are awaited below.
         config_futures = self._describe_configs(topics)
         acl_future = self.admin.describe_acls(_MATCH_ANY_ACL, request_timeout=self._timeout_s)
-        creates = self._validate_creates([r for r in mine if r.address.name[0] not in topics])
+        # A new topic that takes the place of a live one going in the same plan ('a.b' for a
+        # deleted 'a_b') would be refused now, but not after the delete: it is not dry-run.
+        going = {
+            collision_key(r.address.name[0])
+            for r in desired
+            if r.kind == TOPIC and r.broker == self.name and r.absent and r.address.name[0] in topics
+        }
+        creates = self._validate_creates(
+            [r for r in mine if r.address.name[0] not in topics and collision_key(r.address.name[0]) not in going]
+        )
         wanted = {r.address.name[0] for r in desired if r.kind == TOPIC and r.broker == self.name}
         configs = self._config_results(config_futures, needed=wanted)
         problems += self._refused(creates, "create it")
