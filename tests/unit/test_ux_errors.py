@@ -496,3 +496,24 @@ def test_a_file_that_is_not_utf8_text(tmp_path: Path) -> None:
     path = tmp_path / "m.yaml"
     path.write_bytes(b"\xff\xfeversion: 1\n")
     assert one_error(topoctl("validate", "-f", path)) == f"{path}: not UTF-8 text (byte 0: invalid start byte)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            RABBIT.replace("{url: http://127.0.0.1:1}", "{url: http://127.0.0.1:1, username: u, password: s3cr3tpw}"),
+            "broker 'r' (http://127.0.0.1:1): cannot connect",
+        ),
+        (
+            NATS.replace("nats://127.0.0.1:1", "nats://u:s3cr3tpw@127.0.0.1:1"),
+            "broker 'n' (nats://127.0.0.1:1): cannot connect",
+        ),
+    ],
+)
+def test_an_unreachable_broker_is_named_with_its_address_and_no_secret(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    message = one_error(topoctl("plan", "-f", manifest(tmp_path, text)))
+    assert message.startswith(expected), message
+    assert "s3cr3tpw" not in message
