@@ -259,7 +259,10 @@ def test_sasl_apply_then_plan_is_empty_and_the_password_never_shows(
     }
     applied = apply_ok(path)
     assert_empty(path)
-    for output in (first, applied, topoctl("plan", "-f", path, "--format", "markdown")):
+    exported = topoctl("export", "--broker", "secure", "-f", path)
+    assert exported.code == 0, str(exported)
+    assert f"{ns}.orders.dlq:" in exported.stdout and "${TOPOCTL_TEST_KAFKA_PASSWORD}" in exported.stdout
+    for output in (first, applied, topoctl("plan", "-f", path, "--format", "markdown"), exported):
         assert user[1] not in output.stdout + output.stderr
 
     # What topoctl made is really there, seen by another client.
