@@ -517,3 +517,14 @@ def test_an_unreachable_broker_is_named_with_its_address_and_no_secret(
     message = one_error(topoctl("plan", "-f", manifest(tmp_path, text)))
     assert message.startswith(expected), message
     assert "s3cr3tpw" not in message
+
+
+def test_a_quoted_glob_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI files and pre-commit configs often pass `-f 'topology/*.yaml'` without a shell to expand it.
+    monkeypatch.chdir(tmp_path)
+    Path("topology").mkdir()
+    Path("topology/a.yaml").write_text("version: 1\n", encoding="utf-8")
+    Path("topology/b.yaml").write_text(KAFKA.replace("version: 1\n", ""), encoding="utf-8")
+    result = topoctl("validate", "-f", "topology/*.yaml")
+    assert result.code == 0, str(result)
+    assert one_error(topoctl("validate", "-f", "topology/*.yml")) == "topology/*.yml: matches no file"

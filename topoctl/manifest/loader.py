@@ -7,6 +7,7 @@ failure is a ManifestError naming file and line. No broker is contacted here.
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,12 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
+        if not path.exists() and any(c in raw for c in "*?["):  # a glob the shell did not expand (quoted, CI)
+            matched = sorted(Path(p) for p in glob.glob(raw) if Path(p).is_file())
+            if not matched:
+                raise ManifestError(f"{raw}: matches no file")
+            files.extend(matched)
+            continue
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file())
             if not found:
