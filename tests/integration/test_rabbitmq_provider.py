@@ -277,6 +277,107 @@ def test_vhost_metadata_updates_and_absent_deletes(tmp_path: Path, client: httpx
     assert_no_changes(path)
 
 
+def test_every_field_non_default_in_other_spellings_plans_empty_after_apply(tmp_path: Path, odd_vhost: str) -> None:
+    vhost = odd_vhost
+    path = manifest_file(
+        tmp_path,
+        {
+            vhost: {
+                "description": "every field",
+                "tags": ["b", "a", "b"],
+                "exchanges": {
+                    "ex 1/#": {
+                        "type": "headers",
+                        "durable": False,
+                        "auto_delete": True,
+                        "arguments": {"alternate-exchange": "alt"},
+                    },
+                    "alt": {"type": "fanout", "internal": True},
+                    "odd args": {"type": "topic", "arguments": {"x-list": [1, 2], "x-map": {"a": 1}, "x-flag": True}},
+                },
+                "queues": {
+                    "q one": {
+                        "type": "classic",
+                        "durable": False,
+                        "arguments": {
+                            "x-message-ttl": "1m30s",
+                            "x-expires": "1d",
+                            "x-max-length": 10,
+                            "x-max-length-bytes": "1MiB",
+                            "x-overflow": "reject-publish-dlx",
+                            "x-max-priority": 5,
+                            "x-single-active-consumer": True,
+                            "x-queue-mode": "lazy",
+                        },
+                        "dead_letter": {"exchange": "shared.dlx", "queue": "shared.dlq", "routing_key": "q1 key"},
+                    },
+                    "qq": {
+                        "type": "quorum",
+                        "arguments": {
+                            "x-max-in-memory-bytes": "2KiB",
+                            "x-dead-letter-strategy": "at-least-once",
+                            "x-overflow": "reject-publish",
+                            "x-quorum-initial-group-size": 1,
+                        },
+                        "dead_letter": {
+                            "max_deliveries": 3,
+                            "exchange": "shared.dlx",
+                            "queue": "shared.dlq",
+                            "queue_type": "classic",
+                        },
+                    },
+                    "st": {
+                        "type": "stream",
+                        "arguments": {
+                            "x-max-age": "168h",
+                            "x-stream-max-segment-size-bytes": "50MiB",
+                            "x-max-length-bytes": "1GiB",
+                        },
+                    },
+                    "cl2": {"arguments": {"x-queue-type": "classic", "x-message-ttl": "1.5s"}},
+                },
+                "bindings": [
+                    {"source": "ex 1/#", "destination": "q one", "arguments": {"x-match": "any", "n": 5, "f": True}},
+                    {"source": "alt", "destination": "qq", "routing_key": ""},
+                    {
+                        "source": "odd args",
+                        "destination": "ex 1/#",
+                        "destination_type": "exchange",
+                        "routing_key": "a.#",
+                    },
+                    {"source": "amq.topic", "destination": "st", "routing_key": "x.#"},
+                    {"source": "odd args", "destination": "amq.fanout", "destination_type": "exchange"},
+                ],
+                "policies": {
+                    "p1": {
+                        "pattern": "^q",
+                        "apply_to": "queues",
+                        "priority": 3,
+                        "definition": {
+                            "message-ttl": "1m",
+                            "max-length-bytes": "10KiB",
+                            "expires": "1d",
+                            "overflow": "drop-head",
+                            "max-age": "7d",
+                            "delivery-limit": 4,
+                            "ha-mode": "exactly",
+                            "ha-params": 2,
+                        },
+                    },
+                    "p2": {
+                        "pattern": "^st$",
+                        "apply_to": "exchanges",
+                        "priority": -1,
+                        "definition": {"alternate-exchange": "alt"},
+                    },
+                },
+            }
+        },
+    )
+    apply(path)
+    assert_no_changes(path)
+
+
 def test_vhost_tags_with_spaces_and_unicode_names_plan_empty_after_apply(
     tmp_path: Path, client: httpx.Client, vhost: str
 ) -> None:
