@@ -2,7 +2,9 @@
 
 Reading is a constant number of requests whatever the number of topics: one metadata request,
 one DescribeConfigs for every topic, one DescribeAcls with a match-any filter, and (only for
-topics a plan may destroy) one ListOffsets per offset spec to count the messages at risk.
+topics a plan may destroy) one ListOffsets per offset spec to count the messages at risk. When
+the manifest asks for new topics or other configs, one CreateTopics and one IncrementalAlterConfigs
+with `validate_only` let the broker refuse them at plan time rather than halfway through an apply.
 
 Writing is batched per wave of the plan: one CreateTopics, one CreatePartitions, one
 IncrementalAlterConfigs, one DeleteTopics, one CreateAcls and one DeleteAcls at most. KRaft
