@@ -528,3 +528,17 @@ def test_a_quoted_glob_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = topoctl("validate", "-f", "topology/*.yaml")
     assert result.code == 0, str(result)
     assert one_error(topoctl("validate", "-f", "topology/*.yml")) == "topology/*.yml: matches no file"
+
+
+def test_an_override_replacing_a_mapping_forgets_where_its_parts_were(tmp_path: Path) -> None:
+    # Merging forgets replaced values by walking them (linear), not by scanning every location.
+    from topoctl.manifest.loader import read_documents
+
+    base = manifest(tmp_path, "version: 1\na: {x: {y: 1}, z: [1, {w: 2}]}\nb: {c: 1}\n", "base.yaml")
+    over = manifest(tmp_path, "a: {x: 5, z: 7}\nb: {c: 2, d: 3}\n", "over.yaml")
+    doc, sources = read_documents([str(base), str(over)], env={})
+    assert doc == {"version": 1, "a": {"x": 5, "z": 7}, "b": {"c": 2, "d": 3}}
+    assert not [p for p in sources.locations if len(p) > 2 and p[0] == "a"]
+    assert sources.where(("a", "x")) == f"{over}:1"
+    assert sources.where(("b", "d")) == f"{over}:2"
+    assert sources.where(("version",)) == f"{base}:1"

@@ -115,9 +115,22 @@ def _merge(
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             _merge(base[key], value, sub, sources, over_sources)
             continue
+        replaced = base.get(key)
         base[key] = value
-        sources.drop_below(sub)
+        if isinstance(replaced, (dict, list)):  # a scalar has nothing located below it
+            _drop_locations(replaced, sub, sources)
         _copy_locations(value, sub, sources, over_sources)
+
+
+def _drop_locations(value: Any, path: DocPath, sources: SourceMap) -> None:
+    """Forget where the parts of a replaced value were: walks the value, not the whole map, so an
+    override file of thousands of keys merges in linear time."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for k, v in items:
+        sub = (*path, k)
+        sources.locations.pop(sub, None)
+        if isinstance(v, (dict, list)):
+            _drop_locations(v, sub, sources)
 
 
 def _copy_locations(value: Any, path: DocPath, sources: SourceMap, over_sources: SourceMap) -> None:

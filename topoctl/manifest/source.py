@@ -26,11 +26,6 @@ class SourceMap:
                 return loc
         return None
 
-    def drop_below(self, path: Path) -> None:
-        n = len(path)
-        for key in [k for k in self.locations if len(k) > n and k[:n] == path]:
-            del self.locations[key]
-
     def update(self, other: SourceMap) -> None:
         self.locations.update(other.locations)
 
