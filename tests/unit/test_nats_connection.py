@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from topoctl.providers.nats.connection import MAX_CONNECT_TOTAL_S, safe_endpoint, settings
@@ -57,3 +59,24 @@ def test_bad_sections() -> None:
         settings({"servers": []})
     assert safe_endpoint({"servers": []}) == "?"
     assert safe_endpoint({"servers": ["nats://u:p@h:1"]}) == "nats://h:1"
+
+
+def test_a_malformed_connection_is_a_manifest_error_before_any_broker_is_contacted(tmp_path: Path) -> None:
+    from topoctl.errors import ManifestError
+    from topoctl.manifest.loader import load_manifest
+
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nbrokers:\n  n:\n    type: nats\n    connection:\n"
+        "      servers: [nats://u:pw-secret@127.0.0.1:4222]\n      request_timeout: soon\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ManifestError) as err:
+        load_manifest([str(path)], env={})
+    assert str(err.value).startswith(f"{path}:7: request_timeout: not a duration: 'soon'")
+    assert "pw-secret" not in str(err.value)
+
+
+def test_a_missing_tls_file_is_named() -> None:
+    with pytest.raises(ValueError, match=r"tls\.ca_file /nonexistent/ca\.pem: No such file"):
+        settings({"tls": {"ca_file": "/nonexistent/ca.pem"}})

@@ -18,6 +18,7 @@ from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Compiled, PruneScope
 from topoctl.providers.nats import fields as F
 from topoctl.providers.nats.buckets import SERVER_PREFIX, kv_origins
+from topoctl.providers.nats.connection import check as check_connection
 from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
 
 # Streams behind buckets: managed only through `key_value:` / `object_stores:`.
@@ -389,6 +390,9 @@ class _Compiler:
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
+    problem = check_connection(ctx.at("connection").mapping(section.get("connection")))
+    if problem:
+        raise ctx.at("connection", problem[0]).error(problem[1])
     c = _Compiler(broker, ctx)
     streams: dict[str, Resource] = {}
     for name, body in ctx.mapping(section.get("streams")).items():

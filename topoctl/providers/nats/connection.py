@@ -94,9 +94,15 @@ def _url_passwords(servers: Sequence[str]) -> list[str]:
 
 
 def tls_context(tls: Mapping[str, Any]) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls.get("ca_file"))
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls.get("ca_file"))
+    except OSError as exc:
+        raise ValueError(f"tls.ca_file {tls.get('ca_file')}: {exc.strerror or exc}") from None
     if tls.get("cert_file"):
-        ctx.load_cert_chain(tls["cert_file"], tls.get("key_file"))
+        try:
+            ctx.load_cert_chain(tls["cert_file"], tls.get("key_file"))
+        except OSError as exc:  # the key file's content is never part of the message
+            raise ValueError(f"tls.cert_file/key_file {tls['cert_file']}: {exc.strerror or exc}") from None
     if tls.get("insecure_skip_verify"):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -146,6 +152,20 @@ def settings(connection: Mapping[str, Any]) -> ConnectionSettings:
     )
 
 
+def check(connection: Mapping[str, Any]) -> tuple[str, str] | None:
+    """What `settings` would refuse, without reading any file: (key, problem) or None. For validate."""
+    try:
+        _servers(connection.get("servers"))
+    except ValueError as exc:
+        return "servers", str(exc)
+    for key in ("connect_timeout", "request_timeout"):
+        try:
+            _seconds(connection.get(key), 0.0)
+        except ValueError as exc:
+            return key, f"{key}: {exc}"
+    return None
+
+
 def safe_endpoint(connection: Mapping[str, Any]) -> str:
     """The endpoint even when the rest of the section is malformed."""
     try:
@@ -154,4 +174,4 @@ def safe_endpoint(connection: Mapping[str, Any]) -> str:
         return "?"
 
 
-__all__ = ["ConnectionSettings", "Secrets", "safe_endpoint", "settings", "strip_userinfo"]
+__all__ = ["ConnectionSettings", "Secrets", "check", "safe_endpoint", "settings", "strip_userinfo"]
