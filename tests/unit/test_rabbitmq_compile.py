@@ -358,6 +358,33 @@ def test_arguments_the_broker_refuses_on_the_queue_type(tmp_path: Path, queue: d
     assert message in str(err) and err.location is not None
 
 
+@pytest.mark.parametrize(
+    ("vhost", "message"),
+    [
+        (
+            {
+                "queues": {
+                    "a": {"type": "classic", "dead_letter": {"queue": "shared", "exchange": "dlx"}},
+                    "b": {"type": "quorum", "dead_letter": {"queue": "shared", "exchange": "dlx"}},
+                }
+            },
+            "dead-letter queue 'shared' is also generated for the queue at",
+        ),
+        (
+            {"exchanges": {"dlx": {"state": "absent"}}, "queues": {"a": {"dead_letter": {"exchange": "dlx"}}}},
+            "dead-letter exchange 'dlx' has state: absent (at",
+        ),
+        (
+            {"queues": {"a": {"dead_letter": {}}, "a.dlq": {"state": "absent"}}},
+            "dead-letter queue 'a.dlq' has state: absent (at",
+        ),
+    ],
+)
+def test_dead_letter_conflicts_say_what_to_change(tmp_path: Path, vhost: dict[str, Any], message: str) -> None:
+    err = error(tmp_path, {"v": vhost})
+    assert message in str(err) and err.location is not None
+
+
 def test_vhost_tags_compare_as_the_broker_stores_them(tmp_path: Path) -> None:
     rs = compiled(tmp_path, {"v": {"tags": [" spaced ", "b", "b", "a,b"]}})
     assert rs["r/vhost/v"].attrs == {"tags": ["a,b", "b", "spaced"]}  # stripped, a set; commas are kept

@@ -178,6 +178,13 @@ class _VhostCompiler:
             raise ctx.error(f"{resource.address} is declared twice, differently (also at {existing.source})")
         self.resources[resource.address] = resource
 
+    def _not_absent(self, address: Address, what: str, ctx: Context) -> None:
+        existing = self.resources.get(address)
+        if existing is not None and existing.absent:
+            raise ctx.error(
+                f"{what} {address.name[-1]!r} has state: absent (at {existing.source}); this queue needs it"
+            )
+
     def _arguments(self, spec: Mapping[str, Any], ctx: Context) -> dict[str, JSON]:
         actx = ctx.at("arguments")
         return normalise_map(
@@ -292,6 +299,7 @@ class _VhostCompiler:
         arguments["x-dead-letter-routing-key"] = routing_key
 
         dlx_address = exchange_address(self.broker, self.vhost, dlx)
+        self._not_absent(dlx_address, "dead-letter exchange", ctx.at("exchange"))
         if dlx not in self.exchanges:
             attrs: dict[str, JSON] = {
                 "type": "direct",
@@ -307,7 +315,19 @@ class _VhostCompiler:
         dlq_type = spec.get("queue_type", queue_type)
         if dlq_type not in ("classic", "quorum"):
             raise ctx.at("queue_type").error("queue_type of a dead-letter queue must be classic or quorum")
+        if _state_absent(self.ctx.mapping(self.body.get("queues")).get(dlq) or {}):
+            where = self.ctx.at("queues", dlq).where()
+            raise ctx.at("queue").error(
+                f"dead-letter queue {dlq!r} has state: absent (at {where}); this queue needs it"
+            )
         if dlq not in declared:
+            shared = self.resources.get(dlq_address)
+            if shared is not None and shared.attrs.get("type") != dlq_type:
+                raise ctx.at("queue_type" if "queue_type" in spec else "queue").error(
+                    f"dead-letter queue {dlq!r} is also generated for the queue at {shared.source}, as a"
+                    f" {shared.attrs.get('type')} queue; set queue_type: {shared.attrs.get('type')} here too,"
+                    f" or declare {dlq!r} under queues:"
+                )
             qattrs: dict[str, JSON] = {"type": dlq_type, "durable": True, "auto_delete": False, "arguments": {}}
             self._add(Resource(dlq_address, qattrs, (self.vhost_address,), source=ctx.where()), ctx, shared=True)
             self.queues.add(dlq)
