@@ -227,7 +227,8 @@ def _message(error: Any, hide_values: bool = False) -> str:
             return f"unknown field {names} here: it goes in {belongs}"
         return f"unknown field {names} (allowed: {', '.join(sorted(declared))})"
     if validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        absent = [name for name in error.validator_value if name not in error.instance]
+        missing = absent[0] if absent else error.message
         options = error.schema.get("properties", {}).get(missing, {})
         if missing == "version" and not error.absolute_path:
             return "missing 'version': a manifest starts with `version: 1`"
