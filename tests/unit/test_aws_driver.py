@@ -15,6 +15,7 @@ from topoctl.errors import BrokerError
 from topoctl.model import Action, Address, Change, Resource
 from topoctl.providers.aws.driver import AwsDriver, Clients
 from topoctl.providers.aws.kinds import KINDS
+from topoctl.providers.base import PruneScope
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -62,6 +63,7 @@ class FakeSQS:
 
     def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
         name = self._name(QueueUrl)
+        self.calls.append(("get_queue_attributes", name))
         attrs = dict(self.queues[name])
         if not self.echo_redrive_allow:
             attrs.pop("RedriveAllowPolicy", None)
@@ -122,6 +124,7 @@ class FakeSNS:
         return page
 
     def get_topic_attributes(self, TopicArn: str) -> dict[str, Any]:
+        self.calls.append(("get_topic_attributes", TopicArn.rsplit(":", 1)[-1]))
         return {"Attributes": dict(self.topics[TopicArn.rsplit(":", 1)[-1]], TopicArn=TopicArn)}
 
     def list_tags_for_resource(self, ResourceArn: str) -> dict[str, Any]:
@@ -545,3 +548,33 @@ def test_subscription_outliving_its_queue_keeps_the_arn(fakes: tuple[FakeSQS, Fa
     by_name = Address(B, "sns_subscription", ("t", "sqs", "q"))
     declared = [r.address for r in driver(fakes).read([Resource(by_name, {})], []) if r.kind == "sns_subscription"]
     assert declared == [by_name]
+
+
+def test_read_skips_what_the_plan_cannot_act_on(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    # A shared account: only declared objects and those a prune scope covers cost attribute reads.
+    sqs, sns, _ = fakes
+    for name in ("mine", "app-stray", "theirs-1", "theirs-2"):
+        sqs.queues[name] = {}
+    for name in ("events", "app-old", "their-topic"):
+        sns.topics[name] = {}
+    d = driver(fakes)
+    d.apply_one(create(Address(B, "sns_subscription", ("events", "sqs", "mine"))))
+    d.apply_one(create(Address(B, "sns_subscription", ("their-topic", "sqs", "theirs-1"))))
+    declared = [
+        Resource(queue("mine"), {}),
+        Resource(queue("gone"), {}, absent=True),
+        Resource(Address(B, "sns_topic", ("events",)), {}),
+    ]
+    scopes = [PruneScope(kinds=frozenset({"sqs_queue", "sns_topic"}), prefix="app-")]
+    sqs.calls.clear()
+    observed = d.read(declared, scopes)
+    assert sorted(str(r.address) for r in observed) == [
+        f"{B}/sns_subscription/events/sqs/mine",
+        f"{B}/sns_topic/app-old",
+        f"{B}/sns_topic/events",
+        f"{B}/sqs_queue/app-stray",
+        f"{B}/sqs_queue/mine",
+    ]
+    assert sorted(c[1] for c in sqs.calls if c[0] == "get_queue_attributes") == ["app-stray", "mine"]
+    # Without a manifest (export) everything is read.
+    assert len(d.read([], [])) == 4 + 3 + 2

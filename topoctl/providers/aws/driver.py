@@ -212,20 +212,43 @@ class AwsDriver(Driver):
             r = wanted.get(address)
             return everything or (r is not None and TAGS in r.attrs)
 
+        def worth(kind: str, *name: str) -> bool:
+            # What a plan can act on: declared objects and the live ones a prune scope covers. In
+            # a shared account the rest can be thousands of attribute reads for nothing.
+            address = Address(self.name, kind, name)
+            return everything or address in declared or any(scope.covers(address) for scope in prune)
+
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"aws-{self.name}") as pool:
             urls_f = pool.submit(self._list_queue_urls)
             topics_f = pool.submit(self._list_topics)
             subs_f = pool.submit(self._list_subscriptions)
             urls, topic_list, subs = urls_f.result(), topics_f.result(), subs_f.result()
             account = self._learn_account(urls, topic_list)
-            queue_fs = [pool.submit(self._read_queue, url, account, wants_tags) for url in urls]
-            topic_fs = [pool.submit(self._read_topic, arn, account, wants_tags) for arn in topic_list]
-            own_topics = set(topic_list)
-            names = {url.rstrip("/").rsplit("/", 1)[-1] for url in urls}
-            sub_fs: list[Future[Resource | None]] = []
-            for sub in subs:
-                if sub.get("TopicArn") in own_topics:
-                    sub_fs.append(pool.submit(self._read_subscription, sub, account, wanted, declared, names))
+            names = {_last(url.rstrip("/"), "/"): url for url in urls}
+            queue_fs = [
+                pool.submit(self._read_queue, url, account, wants_tags)
+                for name, url in names.items()
+                if worth(SQS_QUEUE, name)
+            ]
+            topics = {_last(arn, ":"): arn for arn in topic_list}
+            topic_fs = [
+                pool.submit(self._read_topic, arn, account, wants_tags)
+                for name, arn in topics.items()
+                if worth(SNS_TOPIC, name)
+            ]
+            # A topic's subscriptions go with it: read them whenever the topic is read (or a prune
+            # scope covers them).
+            parents = {a.name[0] for a in declared if a.kind == SNS_SUBSCRIPTION}
+            sub_topics = {
+                arn
+                for name, arn in topics.items()
+                if name in parents or worth(SNS_TOPIC, name) or worth(SNS_SUBSCRIPTION, name, "", "")
+            }
+            sub_fs: list[Future[Resource | None]] = [
+                pool.submit(self._read_subscription, sub, account, wanted, declared, names.keys())
+                for sub in subs
+                if sub.get("TopicArn") in sub_topics
+            ]
             results = [f.result() for f in (*queue_fs, *topic_fs, *sub_fs)]
         return [r for r in results if r is not None]
 
@@ -731,6 +754,10 @@ class AwsDriver(Driver):
             self._fail(f"cannot unsubscribe {change.address.display_name}", exc)
         with self._lock:
             self._subscription_arns.pop(change.address, None)
+
+
+def _last(text: str, sep: str) -> str:
+    return text.rsplit(sep, 1)[-1]
 
 
 def _tag_changes(change: Change) -> tuple[dict[str, str], list[str]]:
