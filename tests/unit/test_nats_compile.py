@@ -496,3 +496,21 @@ def test_workqueue_consumers_with_overlapping_filters_are_refused(tmp_path: Path
 def test_workqueue_consumers_with_distinct_filters_pass(tmp_path: Path) -> None:
     consumers = {"a": {"filter_subject": "w.a.>"}, "b": {"filter_subjects": ["w.b", "w.c"]}, "c": {"state": "absent"}}
     compiled(tmp_path, streams={"W": {"subjects": ["w.>"], "retention": "workqueue", "consumers": consumers}})
+
+
+@pytest.mark.parametrize(
+    ("consumer", "message"),
+    [
+        ({"inactive_threshold": 0}, "inactive_threshold: 0 takes the stream's consumer_limits.inactive_threshold"),
+        ({"inactive_threshold": "40m"}, "inactive_threshold is over the stream's consumer_limits.inactive_threshold"),
+        ({"max_ack_pending": 60}, "max_ack_pending is over the stream's consumer_limits.max_ack_pending"),
+    ],
+)
+def test_consumers_are_held_to_their_streams_consumer_limits(
+    tmp_path: Path, consumer: dict[str, Any], message: str
+) -> None:
+    limits = {"inactive_threshold": "30m", "max_ack_pending": 50}
+    err = error(tmp_path, streams={"S": {"subjects": ["s"], "consumer_limits": limits, "consumers": {"c": consumer}}})
+    assert message in str(err) and "m.yaml:" in str(err)
+    within = {"c": {"inactive_threshold": "10m", "max_ack_pending": 50}}
+    compiled(tmp_path, streams={"S": {"subjects": ["s"], "consumer_limits": limits, "consumers": within}})

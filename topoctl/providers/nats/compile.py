@@ -267,6 +267,9 @@ class _Compiler:
                 )
         if attrs.get("retention") == "workqueue":
             self.check_workqueue(name, ctx)
+        limits = attrs.get("consumer_limits")
+        if isinstance(limits, Mapping):
+            self.check_consumer_limits(name, limits, ctx)
         if attrs.get("sealed"):
             _check_sealed(attrs, ctx)
         _check_stream(attrs, ctx)
@@ -285,6 +288,23 @@ class _Compiler:
             depends.append(self.dead_letter(stream, name, attrs, section["dead_letter"], ctx.at("dead_letter")))
         self.check_consumer(attrs, ctx)
         self.resources.append(Resource(address, attrs, tuple(depends), source=ctx.where()))
+
+    def check_consumer_limits(self, stream: str, limits: Mapping[str, JSON], ctx: Context) -> None:
+        """The stream's consumer_limits cap its consumers (10153, 10121), and fill in a 0 threshold."""
+        for r in self.resources:
+            if r.kind != CONSUMER or r.address.name[0] != stream or r.absent:
+                continue
+            for key in ("inactive_threshold", "max_ack_pending"):
+                limit, value = limits.get(key), r.attrs.get(key)
+                if not isinstance(limit, int) or limit <= 0 or not isinstance(value, int):
+                    continue
+                where = ctx.at("consumers", r.address.name[1], key)
+                if value == 0:
+                    raise where.error(
+                        f"{key}: 0 takes the stream's consumer_limits.{key}; declare that or leave it out"
+                    )
+                if value > limit:
+                    raise where.error(f"{key} is over the stream's consumer_limits.{key}: the server refuses it")
 
     def check_workqueue(self, stream: str, ctx: Context) -> None:
         """A workqueue message goes to one consumer: their filters may not overlap (no filter is `>`)."""
