@@ -242,3 +242,19 @@ def test_the_arguments_the_compiler_refuses_per_queue_type_are_the_brokers(clien
     for queue_type in ("classic", "quorum"):
         body = {"durable": True, "arguments": {"x-queue-type": queue_type, "x-dead-letter-routing-key": "k"}}
         assert client.put(f"/api/queues/{seg(vhost)}/probe", json=body).status_code == 400
+
+
+def test_dot_names_cannot_be_addressed_through_the_management_api(client: httpx.Client, vhost: str) -> None:
+    """Why the compiler refuses `.` and `..` as names and warns about them as routing keys."""
+    client.put(f"/api/vhosts/{seg(vhost)}", json={})
+    for name in (".", "..", "%2E", "%2E%2E"):
+        r = client.put(f"/api/queues/{seg(vhost)}/{name}", json={"durable": True})
+        assert r.status_code >= 400, name
+    client.put(f"/api/exchanges/{seg(vhost)}/x", json={"type": "direct", "durable": True})
+    client.put(f"/api/queues/{seg(vhost)}/q", json={"durable": True})
+    assert client.post(f"/api/bindings/{seg(vhost)}/e/x/q/q", json={"routing_key": "."}).status_code == 201
+    (row,) = client.get(f"/api/bindings/{seg(vhost)}/e/x/q/q").json()
+    assert row["properties_key"] == "."
+    for key in (".", "%2E"):
+        assert client.delete(f"/api/bindings/{seg(vhost)}/e/x/q/q/{key}").status_code >= 400
+    assert len(client.get(f"/api/bindings/{seg(vhost)}/e/x/q/q").json()) == 1

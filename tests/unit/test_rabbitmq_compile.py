@@ -385,6 +385,39 @@ def test_dead_letter_conflicts_say_what_to_change(tmp_path: Path, vhost: dict[st
     assert message in str(err) and err.location is not None
 
 
+@pytest.mark.parametrize(
+    "vhosts",
+    [
+        {".": {}},
+        {"v": {"queues": {"..": {}}}},
+        {"v": {"exchanges": {".": {"type": "fanout"}}}},
+        {"v": {"policies": {"..": {"pattern": "x", "definition": {"max-length": 1}}}}},
+        {"v": {"queues": {"q": {"dead_letter": {"queue": "."}}}}},
+    ],
+)
+def test_dot_names_that_the_management_api_cannot_address_are_refused(tmp_path: Path, vhosts: dict[str, Any]) -> None:
+    err = error(tmp_path, vhosts)
+    assert "cannot be managed through the management HTTP API" in str(err) and err.location is not None
+
+
+def test_a_binding_with_a_dot_routing_key_warns_that_it_cannot_be_deleted(tmp_path: Path) -> None:
+    path = manifest(
+        tmp_path,
+        {
+            "v": {
+                "exchanges": {"x": {"type": "topic"}},
+                "queues": {"q": {}},
+                "bindings": [
+                    {"source": "x", "destination": "q", "routing_key": "."},
+                    {"source": "x", "destination": "q", "routing_key": "..", "arguments": {"a": 1}},
+                ],
+            }
+        },
+    )
+    (warning,) = load_manifest([str(path)], env={}).warnings
+    assert warning.startswith(f"{path}:") and "routing key '.' can be created but not deleted" in warning
+
+
 def test_vhost_tags_compare_as_the_broker_stores_them(tmp_path: Path) -> None:
     rs = compiled(tmp_path, {"v": {"tags": [" spaced ", "b", "b", "a,b"]}})
     assert rs["r/vhost/v"].attrs == {"tags": ["a,b", "b", "spaced"]}  # stripped, a set; commas are kept

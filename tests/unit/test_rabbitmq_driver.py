@@ -429,3 +429,12 @@ def test_a_binding_not_read_by_this_driver_is_looked_up_before_its_delete() -> N
     address = Address(B, "binding", ("v", "x", "queue", "q", "k", ""))
     driver.apply_one(Change(address, Action.DELETE, {}, None))
     assert calls == [("GET", "/api/bindings/v/e/x/q/q"), ("DELETE", "/api/bindings/v/e/x/q/q/k~1")]
+
+
+def test_a_binding_with_a_dot_routing_key_cannot_be_deleted_and_says_so() -> None:
+    calls: list[tuple[str, str]] = []
+    driver = make_driver(_listing_handler(calls))
+    address = Address(B, "binding", ("v", "x", "queue", "q", "..", ""))
+    with pytest.raises(BrokerError, match="cannot be deleted through the management HTTP API"):
+        driver.apply_one(Change(address, Action.DELETE, {}, None))
+    assert calls == []

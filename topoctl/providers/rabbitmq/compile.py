@@ -36,6 +36,9 @@ BUILTIN_EXCHANGES = frozenset(
 # Queue arguments that `dead_letter:` owns.
 _DEAD_LETTER_ARGS = ("x-dead-letter-exchange", "x-dead-letter-routing-key", "x-delivery-limit")
 _MAX_NAME_BYTES = 255
+# Path segments that HTTP resolves away (RabbitMQ 3.10 does so even for %2E): such names cannot be
+# addressed through the management API.
+DOT_SEGMENTS = frozenset({".", ".."})
 # Queue arguments that RabbitMQ 3.10 refuses on a queue type ("invalid arg ... of queue type"),
 # checked against the real broker by tests/integration/test_rabbitmq_facts.py.
 _STREAM_ONLY = frozenset({"x-max-age", "x-stream-max-segment-size-bytes", "x-initial-cluster-size"})
@@ -74,6 +77,7 @@ REFUSED_ARGUMENTS: dict[str, frozenset[str]] = {
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
     resources: list[Resource] = []
+    notes: list[str] = []
     present_vhosts: list[tuple[str, Any, Context]] = []
     vhosts = ctx.mapping(section.get("vhosts"))
     for vhost, body in vhosts.items():
@@ -85,9 +89,12 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         if body.get("state") == "absent":
             resources.append(_absent_vhost(broker, vhost, body, vctx))
             continue
-        resources.extend(born_with_policies(_VhostCompiler(broker, vhost, body, vctx).compile()))
+        compiler = _VhostCompiler(broker, vhost, body, vctx)
+        resources.extend(born_with_policies(compiler.compile()))
+        notes += compiler.warnings
         present_vhosts.append((vhost, body.get("prune"), vctx.at("prune")))
-    return Compiled(resources, prune_scopes(section.get("prune"), present_vhosts, ctx.at("prune")), warnings(resources))
+    scopes = prune_scopes(section.get("prune"), present_vhosts, ctx.at("prune"))
+    return Compiled(resources, scopes, notes + warnings(resources))
 
 
 def _absent_vhost(broker: str, vhost: str, body: Mapping[str, Any], ctx: Context) -> Resource:
@@ -99,9 +106,14 @@ def _absent_vhost(broker: str, vhost: str, body: Mapping[str, Any], ctx: Context
     return Resource(vhost_address(broker, vhost), {}, absent=True, source=ctx.where())
 
 
-def _check_length(name: str, what: str, ctx: Context) -> None:
+def _check_length(name: str, what: str, ctx: Context, url_segment: bool = True) -> None:
     if len(name.encode()) > _MAX_NAME_BYTES:
         raise ctx.error(f"{what} name is longer than {_MAX_NAME_BYTES} bytes, which RabbitMQ refuses")
+    if url_segment and name in DOT_SEGMENTS:
+        raise ctx.error(
+            f"a {what} named {name!r} cannot be managed through the management HTTP API: the broker resolves"
+            " it away in the URL path (even percent-encoded); choose another name"
+        )
 
 
 def _check_user_name(name: object, what: str, ctx: Context) -> str:
@@ -138,6 +150,7 @@ class _VhostCompiler:
     # Names usable as binding ends: present exchanges and queues, declared or generated.
     exchanges: set[str] = field(default_factory=set)
     queues: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def vhost_address(self) -> Address:
@@ -366,8 +379,14 @@ class _VhostCompiler:
             raise ctx.at("destination_type").error("destination_type must be queue or exchange")
         if not isinstance(routing_key, str):
             raise ctx.at("routing_key").error("routing_key must be a string (quote it in YAML)")
-        _check_length(routing_key, "routing key", ctx.at("routing_key"))
+        _check_length(routing_key, "routing key", ctx.at("routing_key"), url_segment=False)
         arguments = self._arguments(spec, ctx)
+        if routing_key in DOT_SEGMENTS and not arguments and not _state_absent(spec):
+            self.warnings.append(
+                f"{ctx.at('routing_key').where()}: a binding with routing key {routing_key!r} can be created but"
+                " not deleted through the management HTTP API (its key is a URL path segment the broker resolves"
+                " away); topoctl will not be able to remove it"
+            )
         address = binding_address(
             self.broker, self.vhost, source, destination_type, destination, routing_key, arguments
         )

@@ -163,6 +163,11 @@ class RabbitMQDriver(Driver):
         attrs: dict[str, JSON] = {"source": source, "destination_type": dtype, "destination": destination}
         path = binding_path(vhost, attrs)
         what = f"deleting {describe(address)}"
+        if routing_key in (".", "..") and not digest:  # its properties_key is a dot segment of the URL
+            raise self.api.error(
+                f"{what}: a binding with routing key {routing_key!r} cannot be deleted through the management"
+                " HTTP API (the broker resolves the key away in the URL path); remove it with rabbitmqctl or AMQP"
+            )
         with self._lock:
             known = self._properties_keys.get(address)
         if known is not None:  # read with the plan: the broker's own key, no lookup needed
