@@ -12,14 +12,15 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 JSON = Any  # a JSON-compatible value: None, bool, int, float, str, list of JSON, dict str -> JSON
 
 
 def _encode(part: str) -> str:
-    # Only `/` and `%` are escaped: addresses must stay readable (`orders.v1`, `order.*`, spaces).
-    return quote(part, safe=" !\"#$&'()*+,:;<=>?@[\\]^`{|}~")
+    # Only `/` and `%` are escaped: addresses must stay readable (`orders.v1`, `order.*`, spaces,
+    # `Bestellungen-ü`), and what a user types after `--target` is what the plan printed.
+    return part.replace("%", "%25").replace("/", "%2F")
 
 
 @dataclass(frozen=True, order=True)

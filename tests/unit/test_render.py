@@ -94,3 +94,10 @@ def test_values_render_as_json(v: object) -> None:
     from topoctl.render.text import value
 
     assert value(v) == json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+
+def test_addresses_keep_non_ascii_and_punctuation_readable() -> None:
+    address = Address("r", "queue", ("vh", "Bestellungen-ü #1 ~ *", "50%/off"))
+    assert str(address) == "r/queue/vh/Bestellungen-ü #1 ~ */50%25%2Foff"
+    assert Address.parse(str(address)) == address
+    assert address.matches("r/queue/vh/Bestellungen-ü #1 ~ *")
