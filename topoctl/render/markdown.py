@@ -133,11 +133,13 @@ def _cut_note(total: int, rows: int, blocks: int, destructive: int, alert: int) 
 def _table(changes: tuple[Change, ...], shown: int) -> list[str]:
     if shown == 0:
         return []
-    lines = ["| | Address | Action | Fields | Reasons |", "|:-:|---|---|---|---|"]
+    lines = ["| | Address | Action | Fields | Reasons and notes |", "|:-:|---|---|---|---|"]
     for change in changes[:shown]:
+        # Notes too: "lowering max_msgs removes what is over the limit" belongs in view, not folded.
+        remarks = "; ".join((*change.reasons, *change.notes))
         lines.append(
             f"| {_code(SYMBOL[change.action])} | {_code(str(change.address))} | {change.action.value} "
-            f"| {_fields_cell(_field_paths(change))} | {_cell('; '.join(change.reasons))} |"
+            f"| {_fields_cell(_field_paths(change))} | {_cell(remarks)} |"
         )
     return [*lines, ""]
 
