@@ -22,7 +22,7 @@ import yaml
 
 from topoctl.errors import ManifestError, TopoctlError
 from topoctl.manifest.loader import expand_paths, load_manifest
-from topoctl.units import format_duration_ms
+from topoctl.units import readable
 
 # Connection keys whose values are secrets, across providers (RabbitMQ password, Kafka SASL and
 # librdkafka properties, NATS password/token/seed, AWS secret key and session token).
@@ -163,33 +163,20 @@ def _placeholder(broker: str, path: tuple[str, ...]) -> str:
 def duration_ms(value: Any) -> Any:
     """`604800000` -> `7d`; anything that is not a positive whole number of ms stays as it is
     (Kafka's `-1` means "forever" and must not become a duration)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return format_duration_ms(value)
-    return value
+    return readable(value, "ms")
 
 
 def duration_s(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return format_duration_ms(value * 1000)
-    return value
+    return readable(value, "s")
 
 
 def duration_ns(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0 and value % 1_000_000 == 0:
-        return format_duration_ms(value // 1_000_000)
-    return value
-
-
-_SIZES = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+    return readable(value, "ns")
 
 
 def size(value: Any) -> Any:
     """`52428800` -> `50MiB`; sizes that are not a whole number of KiB stay plain bytes."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        for suffix, unit in _SIZES:
-            if value % unit == 0:
-                return f"{value // unit}{suffix}"
-    return value
+    return readable(value, "bytes")
 
 
 # -- YAML out -------------------------------------------------------------------------------------

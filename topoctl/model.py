@@ -138,6 +138,8 @@ class Change:
     source: str | None = None
     # Not a change itself, but shown with one (e.g. unmanaged live config keys on an unchanged topic).
     notes: tuple[str, ...] = ()
+    # Units of duration and size fields by path (from the kind), for readable rendering only.
+    units: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def destructive(self) -> bool:
@@ -171,6 +173,8 @@ class Change:
             out["source"] = self.source
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.units:
+            out["units"] = dict(self.units)
         return out
 
     @classmethod
@@ -187,6 +191,7 @@ class Change:
             observed_fingerprint=data.get("observed_fingerprint"),
             source=data.get("source"),
             notes=tuple(data.get("notes", ())),
+            units=dict(data.get("units", {})),
         )
 
 

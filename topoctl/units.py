@@ -94,3 +94,26 @@ def format_duration_ms(ms: int) -> str:
         if ms and ms % size == 0:
             return f"{ms // size}{suffix}"
     return f"{ms}ms"
+
+
+_TO_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+_SIZE_SUFFIXES = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+
+
+def readable(value: object, unit: str) -> object:
+    """A value in a broker's unit as a person writes it: `604800000` ms -> `7d`, `52428800` bytes
+    -> `50MiB`. Anything else (negative "unlimited" markers, zeros, odd amounts) stays as it is;
+    lists are converted item by item."""
+    if isinstance(value, list):
+        return [readable(v, unit) for v in value]
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return value
+    if unit == "bytes":
+        for suffix, size in _SIZE_SUFFIXES:
+            if value % size == 0:
+                return f"{value // size}{suffix}"
+        return value
+    ns = value * _TO_NS.get(unit, 0)
+    if not ns or ns % 1_000_000:
+        return value
+    return format_duration_ms(ns // 1_000_000)

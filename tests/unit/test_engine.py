@@ -12,7 +12,7 @@ from topoctl.engine.order import waves
 from topoctl.engine.planner import Session
 from topoctl.errors import ApplyError, BrokerError, DestructiveRefused, StalePlanError, TopoctlError
 from topoctl.model import Action, Address, Plan, Resource
-from topoctl.providers.base import PruneScope
+from topoctl.providers.base import KindSpec, PruneScope
 
 from .fakes import KINDS, FakeBroker, FakeDriver, binding, ex, fake_manifest, q
 
@@ -196,3 +196,11 @@ def test_every_unreachable_broker_is_named(monkeypatch: pytest.MonkeyPatch) -> N
     assert message.startswith("2 brokers cannot be read:")
     assert "broker 'b' (fake://local)" in message and "broker 'c' (fake://local)" in message
     assert "'ok'" not in message
+
+
+def test_changes_carry_their_kinds_units_through_json() -> None:
+    timed = KindSpec("stream", units={"max_age": "ns"})
+    plan = diff([Resource(Address("b", "stream", ("S",)), {"max_age": 86_400_000_000_000})], [], lambda a: timed)
+    (change,) = plan.changes
+    assert change.units == {"max_age": "ns"}
+    assert Plan.from_json(plan.to_json()).changes[0].units == {"max_age": "ns"}

@@ -65,7 +65,13 @@ def diff(
     if targets:
         changes = _select(changes, targets, observed)
     ordered = sorted(changes.values(), key=lambda c: _sort_key(c, spec_of))
-    return Plan(changes=tuple(ordered), notes=tuple(sorted(notes, key=lambda c: _sort_key(c, spec_of))))
+    noted = sorted(notes, key=lambda c: _sort_key(c, spec_of))
+    return Plan(changes=tuple(_with_units(c, spec_of) for c in ordered), notes=tuple(noted))
+
+
+def _with_units(change: Change, spec_of: SpecOf) -> Change:
+    units = spec_of(change.address).units
+    return replace(change, units=units) if units else change
 
 
 def _sort_key(change: Change, spec_of: SpecOf) -> tuple[str, int, str, tuple[str, ...]]:

@@ -35,6 +35,9 @@ class KindSpec:
     cascades: bool = False
     # Order of kinds in output (lower first); dependencies still decide the order of apply.
     rank: int = 50
+    # Unit of the integer fields that hold durations or sizes ("ms", "s", "ns", "bytes"), by field
+    # path (`max_age`, `consumer_limits.inactive_threshold`), so plans can show `7d`, not 604800000.
+    units: Mapping[str, str] = field(default_factory=dict)
 
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
         """Compare the declared fields of `desired` with `observed`. Override for special cases
