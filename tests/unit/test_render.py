@@ -101,3 +101,28 @@ def test_addresses_keep_non_ascii_and_punctuation_readable() -> None:
     assert str(address) == "r/queue/vh/Bestellungen-ü #1 ~ */50%25%2Foff"
     assert Address.parse(str(address)) == address
     assert address.matches("r/queue/vh/Bestellungen-ü #1 ~ *")
+
+
+def test_durations_and_sizes_render_readably_with_their_units() -> None:
+    from topoctl.model import Action, Change, FieldChange
+
+    stream = Address("n", "stream", ("ORDERS",))
+    units = {"max_age": "ns", "max_bytes": "bytes", "consumer_limits.inactive_threshold": "ns"}
+    created = Change(stream, Action.CREATE, None, {"max_age": 2_592_000_000_000_000, "max_bytes": 1 << 30}, units=units)
+    updated = Change(
+        stream,
+        Action.UPDATE,
+        {},
+        {},
+        fields=(
+            FieldChange("max_age", 86_400_000_000_000, 172_800_000_000_000),
+            FieldChange("consumer_limits", {"inactive_threshold": 60_000_000_000}, {"inactive_threshold": 0}),
+        ),
+        units=units,
+    )
+    text = render(Plan(changes=(created,)), "text") + render(Plan(changes=(updated,)), "text")
+    assert '+ max_age   = "30d"' in text and '+ max_bytes = "1GiB"' in text
+    assert 'max_age                            = "1d" -> "2d"' in text
+    assert 'consumer_limits.inactive_threshold = "1m" -> 0' in text
+    as_json = json.loads(render(Plan(changes=(created,)), "json"))
+    assert as_json["changes"][0]["after"]["max_age"] == 2_592_000_000_000_000  # JSON keeps the broker's unit

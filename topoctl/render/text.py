@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator, Mapping
 
 from topoctl.model import JSON, Action, Change, FieldChange, Plan, Summary
+from topoctl.units import readable
 
 SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
 VERB = {
@@ -26,6 +27,12 @@ def value(v: JSON) -> str:
     return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def shown(v: JSON, path: str, units: Mapping[str, str]) -> str:
+    """`value`, with durations and sizes the way a manifest writes them (`"30d"`, not nanoseconds)."""
+    unit = units.get(path)
+    return value(readable(v, unit) if unit else v)
+
+
 def summary_line(summary: Summary) -> str:
     return f"Plan: {summary.add} to add, {summary.change} to change, {summary.destroy} to destroy."
 
@@ -40,32 +47,33 @@ def flatten(prefix: str, before: JSON, after: JSON) -> Iterator[tuple[str, JSON,
         yield prefix, before, after
 
 
-def _attr_lines(attrs: Mapping[str, JSON] | None, sign: str) -> list[str]:
+def _attr_lines(attrs: Mapping[str, JSON] | None, sign: str, units: Mapping[str, str]) -> list[str]:
     if not attrs:
         return []
     rows: list[tuple[str, str]] = []
     for name in sorted(attrs):
         v = attrs[name]
         if isinstance(v, Mapping) and v:
-            rows += [(path, value(after)) for path, _, after in flatten(name, {}, v)]
+            rows += [(path, shown(after, path, units)) for path, _, after in flatten(name, {}, v)]
         else:
-            rows.append((name, value(v)))
+            rows.append((name, shown(v, name, units)))
     width = max(len(p) for p, _ in rows)
     return [f"      {sign} {p.ljust(width)} = {v}" for p, v in rows]
 
 
-def _field_lines(fields: tuple[FieldChange, ...]) -> list[str]:
+def _field_lines(fields: tuple[FieldChange, ...], units: Mapping[str, str]) -> list[str]:
     rows: list[tuple[str, str, bool]] = []
     for f in fields:
         for path, before, after in flatten(f.field, f.before, f.after):
+            old, new = shown(before, path, units), shown(after, path, units)
             if after is None and f.unmanaged:
-                text = f"{value(before)} (not in the manifest, kept)"
+                text = f"{old} (not in the manifest, kept)"
             elif after is None:
-                text = f"{value(before)} -> (removed)"
+                text = f"{old} -> (removed)"
             elif before is None:
-                text = f"(unset) -> {value(after)}"
+                text = f"(unset) -> {new}"
             else:
-                text = f"{value(before)} -> {value(after)}"
+                text = f"{old} -> {new}"
             rows.append((path, text, f.forces_replacement))
     if not rows:
         return []
@@ -79,11 +87,11 @@ def render_change(change: Change) -> list[str]:
         lines.append(f"  #   declared at {change.source}")
     lines.append(f"{SYMBOL[change.action].rjust(3)} {change.kind} {value(change.address.display_name)}")
     if change.action is Action.CREATE:
-        lines += _attr_lines(change.after, "+")
+        lines += _attr_lines(change.after, "+", change.units)
     elif change.action is Action.DELETE:
-        lines += _attr_lines(change.before, "-")
+        lines += _attr_lines(change.before, "-", change.units)
     else:
-        lines += _field_lines(change.fields)
+        lines += _field_lines(change.fields, change.units)
     lines += [f"      ! {r}" for r in change.reasons]
     lines += [f"      # {n}" for n in change.notes]
     return lines
