@@ -578,3 +578,20 @@ def test_read_skips_what_the_plan_cannot_act_on(fakes: tuple[FakeSQS, FakeSNS, F
     assert sorted(c[1] for c in sqs.calls if c[0] == "get_queue_attributes") == ["app-stray", "mine"]
     # Without a manifest (export) everything is read.
     assert len(d.read([], [])) == 4 + 3 + 2
+
+
+def test_queue_listing_narrowed_to_the_names_a_plan_needs(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, sns, _ = fakes
+    for name in ("app-a", "app-b", "other"):
+        sqs.queues[name] = {}
+    sns.topics["t"] = {}
+    d = driver(fakes)
+    declared = [Resource(queue("app-a"), {}), Resource(queue("app-b2"), {}, absent=True)]
+    observed = d.read(declared, [PruneScope(kinds=frozenset({"sqs_queue"}), prefix="app-c")])
+    assert sqs.listed_prefixes == ["app-"]
+    assert sorted(r.address.name[0] for r in observed if r.kind == "sqs_queue") == ["app-a"]
+    sqs.listed_prefixes.clear()
+    d.read([Resource(Address(B, "sns_topic", ("t",)), {})], [])  # no queue in the plan: none listed
+    assert sqs.listed_prefixes == []
+    d.read([Resource(queue("app-a"), {})], [PruneScope()])  # prune: true covers every queue
+    assert sqs.listed_prefixes == [""]

@@ -3,6 +3,7 @@ and apply one change at a time through the Set*Attributes calls (never by re-cre
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -219,10 +220,12 @@ class AwsDriver(Driver):
             return everything or address in declared or any(scope.covers(address) for scope in prune)
 
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"aws-{self.name}") as pool:
-            urls_f = pool.submit(self._list_queue_urls)
+            prefix = _queue_prefix(desired, prune)
+            urls_f = pool.submit(self._list_queue_urls, prefix) if prefix is not None else None
             topics_f = pool.submit(self._list_topics)
             subs_f = pool.submit(self._list_subscriptions)
-            urls, topic_list, subs = urls_f.result(), topics_f.result(), subs_f.result()
+            urls = urls_f.result() if urls_f is not None else []
+            topic_list, subs = topics_f.result(), subs_f.result()
             account = self._learn_account(urls, topic_list)
             names = {_last(url.rstrip("/"), "/"): url for url in urls}
             queue_fs = [
@@ -252,8 +255,8 @@ class AwsDriver(Driver):
             results = [f.result() for f in (*queue_fs, *topic_fs, *sub_fs)]
         return [r for r in results if r is not None]
 
-    def _list_queue_urls(self) -> list[str]:
-        urls, truncated = self._list_queue_pages("")
+    def _list_queue_urls(self, prefix: str = "") -> list[str]:
+        urls, truncated = self._list_queue_pages(prefix)
         if not truncated:
             return sorted(urls)
         # A full last page without a NextToken, from an endpoint that ignores MaxResults and stops
@@ -262,7 +265,7 @@ class AwsDriver(Driver):
         # queues, and a prefix grows by one character per level (names are at most 80), so this
         # ends, after at most 66 calls per full part.
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"aws-{self.name}-list") as pool:
-            full = [""]
+            full = [prefix]
             while full:
                 prefixes = [p + c for p in full for c in _NAME_CHARS]
                 parts = list(pool.map(self._list_queue_pages, prefixes))
@@ -754,6 +757,19 @@ class AwsDriver(Driver):
             self._fail(f"cannot unsubscribe {change.address.display_name}", exc)
         with self._lock:
             self._subscription_arns.pop(change.address, None)
+
+
+def _queue_prefix(desired: Sequence[Resource], prune: Sequence[PruneScope]) -> str | None:
+    """The name prefix that lists every queue a plan can act on (None: no queue at all).
+
+    Declared queues and queue prune scopes share it; an export (nothing desired) lists everything.
+    On SQS a listing is one call per 1000 queues anyway; on moto, which lists 1000 at most, a
+    narrow prefix spares the prefix-split listing of everybody else's queues."""
+    if not desired:
+        return ""
+    names = [r.address.name[0] for r in desired if r.kind == SQS_QUEUE]
+    names += [s.prefix for s in prune if not s.kinds or SQS_QUEUE in s.kinds]
+    return os.path.commonprefix(names) if names else None  # noqa: RUF071 - characters, not paths
 
 
 def _last(text: str, sep: str) -> str:
