@@ -273,10 +273,10 @@ class AwsDriver(Driver):
                 exact = [n for p in full if p for n in (p, p + ".fifo")]
                 urls.update(u for u in pool.map(self._queue_url_if_any, exact) if u)
                 full = []
-                for prefix, (part, part_truncated) in zip(prefixes, parts, strict=True):
+                for below, (part, part_truncated) in zip(prefixes, parts, strict=True):
                     urls |= part
-                    if part_truncated and len(prefix) < MAX_QUEUE_NAME:
-                        full.append(prefix)
+                    if part_truncated and len(below) < MAX_QUEUE_NAME:
+                        full.append(below)
         return sorted(urls)
 
     def _ignores_max_results(self) -> bool:
@@ -530,7 +530,7 @@ class AwsDriver(Driver):
                 self._fail(f"cannot create queue {name}", exc)
         with self._lock:
             self._queue_urls[name] = url
-        self._check_redrive_allow(name, url, after)
+        self._check_queue_reported(name, url, after)
 
     def _update_queue(self, change: Change) -> None:
         name = change.address.name[0]
@@ -557,9 +557,9 @@ class AwsDriver(Driver):
             if remove:
                 self._call(f"cannot untag queue {name}", self.clients.sqs.untag_queue, QueueUrl=url, TagKeys=remove)
         if "redrive_allow_policy" in changed:
-            self._check_redrive_allow(name, url, after)
+            self._check_queue_reported(name, url, after)
 
-    def _check_redrive_allow(self, name: str, url: str, after: Mapping[str, JSON]) -> None:
+    def _check_queue_reported(self, name: str, url: str, after: Mapping[str, JSON]) -> None:
         self._check_reported(
             f"queue {name}",
             QUEUE_ATTRS,
