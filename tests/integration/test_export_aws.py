@@ -23,6 +23,7 @@ ENDPOINT = os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:5000"
 REGION = "us-east-1"
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 BROKER = "exp-aws"
+ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 class Aws:
@@ -113,19 +114,8 @@ def test_export_of_hand_built_sqs_and_sns_plans_empty(tmp_path: Path, aws: Aws) 
     aws.allow(f"{p}-shipping", shipping, topic, sid=f"topoctl-sns-{p}-events")
     aws.allow(f"{p}-events-dlq", undeliverable, topic)
 
-    connection = {"region": REGION, "endpoint_url": ENDPOINT, "access_key_id": "${AWS_ACCESS_KEY_ID}"}
-    connection["secret_access_key"] = "${AWS_SECRET_ACCESS_KEY}"
-    manifest = write_manifest(
-        tmp_path / "connection.yaml", {"version": 1, "brokers": {BROKER: {"type": "aws", "connection": connection}}}
-    )
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    result = topoctl("export", "--broker", BROKER, "-f", manifest, env=env)
-    assert result.code == 0, str(result)
-    assert "testing" not in result.stdout
-    exported = tmp_path / "exported.yaml"
-    exported.write_text(result.stdout, encoding="utf-8")
-
-    body = yaml.safe_load(result.stdout)["brokers"][BROKER]
+    exported = export(tmp_path)
+    body = yaml.safe_load(exported.read_text(encoding="utf-8"))["brokers"][BROKER]
     queues = body["sqs"]["queues"]
     assert queues[f"{p}-billing"]["visibility_timeout"] == "45s"
     assert queues[f"{p}-billing"]["dead_letter"] == {"queue": f"{p}-billing-dlq", "max_receive_count": 3}
@@ -143,19 +133,108 @@ def test_export_of_hand_built_sqs_and_sns_plans_empty(tmp_path: Path, aws: Aws) 
         "dead_letter": {"queue": f"{p}-events-dlq"},
     }
 
+    queues_built = ["billing", "shipping", "billing-dlq", "orders.fifo", "orders-dlq.fifo", "events-dlq"]
+    assert_plans_empty(exported, p, [f"{p}-{q}" for q in queues_built], [f"{p}-events"])
+
+
+def export(tmp_path: Path) -> Path:
+    """`topoctl export` of the whole moto account and region, written to a file."""
+    connection = {"region": REGION, "endpoint_url": ENDPOINT, "access_key_id": "${AWS_ACCESS_KEY_ID}"}
+    connection["secret_access_key"] = "${AWS_SECRET_ACCESS_KEY}"
+    manifest = write_manifest(
+        tmp_path / "connection.yaml", {"version": 1, "brokers": {BROKER: {"type": "aws", "connection": connection}}}
+    )
+    result = topoctl("export", "--broker", BROKER, "-f", manifest, env=ENV)
+    assert result.code == 0, str(result)
+    assert "testing" not in result.stdout
+    exported = tmp_path / "exported.yaml"
+    exported.write_text(result.stdout, encoding="utf-8")
+    return exported
+
+
+def assert_plans_empty(exported: Path, prefix: str, queues: list[str], topics: list[str]) -> None:
+    """The plan of the export is empty over the objects the test built (other tests create and
+    delete queues on the same moto)."""
     targets: list[str] = []
-    for name in (
-        f"{p}-billing",
-        f"{p}-shipping",
-        f"{p}-billing-dlq",
-        f"{p}-orders.fifo",
-        f"{p}-orders-dlq.fifo",
-        f"{p}-events-dlq",
-    ):
+    for name in queues:
         targets += ["--target", f"{BROKER}/sqs_queue/{name}"]
-    targets += ["--target", f"{BROKER}/sns_topic/{p}-events", "--target", f"{BROKER}/sns_subscription/{p}-events"]
-    # Narrowed to this test's objects: other tests create and delete queues on the same moto.
-    assert_targets_cover(exported, targets, lambda a: a.name[0].startswith(p), env)
-    plan = topoctl("plan", "-f", exported, "--detailed-exitcode", *targets, env=env)
+    for name in topics:
+        targets += ["--target", f"{BROKER}/sns_topic/{name}", "--target", f"{BROKER}/sns_subscription/{name}"]
+    assert_targets_cover(exported, targets, lambda a: a.name[0].startswith(prefix), ENV)
+    plan = topoctl("plan", "-f", exported, "--detailed-exitcode", *targets, env=ENV)
     assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
     assert "No changes." in plan.stdout
+
+
+def test_export_of_unusual_settings_plans_empty(tmp_path: Path, aws: Aws) -> None:
+    p = f"x{uuid.uuid4().hex[:8]}"
+    account = aws.account
+    policy = {
+        "Version": "2012-10-17",
+        "Id": "custom",
+        "Statement": [
+            {
+                "Sid": "tls",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sqs:*",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": account},
+                "Action": ["sqs:SendMessage", "sqs:ReceiveMessage"],
+                "Resource": f"arn:aws:sqs:{REGION}:{account}:{p}-odd",
+            },
+        ],
+    }
+    aws.queue(
+        f"{p}-odd",
+        {"with space": "and value", "empty": ""},
+        Policy=json.dumps(policy),
+        DelaySeconds=7,
+        MaximumMessageSize=1024,
+        MessageRetentionPeriod=61,
+        ReceiveMessageWaitTimeSeconds=3,
+        VisibilityTimeout=0,
+        KmsMasterKeyId="alias/my-key",
+        KmsDataKeyReusePeriodSeconds=61,
+    )
+    fifo = aws.queue(
+        f"{p}-f.fifo", FifoQueue="true", FifoThroughputLimit="perMessageGroupId", DeduplicationScope="messageGroup"
+    )
+    topic = aws.topic(
+        f"{p}-t",
+        DisplayName="Ünïcode: events",
+        DeliveryPolicy=json.dumps({"http": {"defaultHealthyRetryPolicy": {"numRetries": 3}}}),
+    )
+    topic_policy = {
+        "Version": "2008-10-17",
+        "Statement": [
+            {"Sid": "pub", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "SNS:Publish", "Resource": topic}
+        ],
+    }
+    aws.sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(topic_policy))
+    hook = {"DeliveryPolicy": json.dumps({"healthyRetryPolicy": {"numRetries": 4}})}
+    aws.sns.subscribe(TopicArn=topic, Protocol="https", Endpoint="https://example.com/a/b?c=1%2F", Attributes=hook)
+    aws.sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")
+    fifo_topic = aws.topic(f"{p}-t.fifo", FifoTopic="true", ContentBasedDeduplication="true")
+    body_filter = {
+        "FilterPolicy": json.dumps({"order": {"kind": [{"prefix": "a"}]}}),
+        "FilterPolicyScope": "MessageBody",
+    }
+    aws.sns.subscribe(TopicArn=fifo_topic, Protocol="sqs", Endpoint=fifo, Attributes=body_filter)
+    aws.allow(f"{p}-f.fifo", fifo, fifo_topic)
+
+    exported = export(tmp_path)
+    body = yaml.safe_load(exported.read_text(encoding="utf-8"))["brokers"][BROKER]
+    odd = body["sqs"]["queues"][f"{p}-odd"]
+    assert (odd["visibility_timeout"], odd["maximum_message_size"], odd["kms_master_key_id"]) == (
+        0,
+        "1KiB",
+        "alias/my-key",
+    )
+    assert odd["tags"] == {"with space": "and value", "empty": ""}
+    assert len(body["sns"]["topics"][f"{p}-t"]["subscriptions"]) == 2
+    assert_plans_empty(exported, p, [f"{p}-odd", f"{p}-f.fifo"], [f"{p}-t", f"{p}-t.fifo"])
