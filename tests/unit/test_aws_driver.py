@@ -595,3 +595,22 @@ def test_queue_listing_narrowed_to_the_names_a_plan_needs(fakes: tuple[FakeSQS, 
     assert sqs.listed_prefixes == []
     d.read([Resource(queue("app-a"), {})], [PruneScope()])  # prune: true covers every queue
     assert sqs.listed_prefixes == [""]
+
+
+def test_deleting_a_dead_letter_queue_names_its_sources(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, sns, _ = fakes
+    sqs.queues["d"] = {}
+    sqs.queues["src"] = {"RedrivePolicy": json.dumps({"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 3})}
+    sns.topics["t"] = {}
+    d = driver(fakes)
+    d.apply_one(
+        create(Address(B, "sns_subscription", ("t", "email", "a@b.c")), redrive_policy={"deadLetterTargetArn": DLQ_ARN})
+    )
+    desired = [
+        Resource(queue("d"), {}, absent=True),
+        Resource(queue("src"), {}),
+        Resource(Address(B, "sns_topic", ("t",)), {}),
+    ]
+    (change,) = diff(desired, d.read(desired, []), lambda a: KINDS[a.kind]).changes
+    assert change.action == Action.DELETE
+    assert f"it is the dead-letter queue of {B}/sns_subscription/t/email/a@b.c, {B}/sqs_queue/src" in change.reasons[-1]

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
@@ -41,7 +41,7 @@ from topoctl.providers.aws.attributes import (
     encode_all,
 )
 from topoctl.providers.aws.documents import without_composed
-from topoctl.providers.aws.kinds import PENDING, SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
+from topoctl.providers.aws.kinds import DEAD_LETTER_FOR, PENDING, SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
 from topoctl.providers.base import Driver, PruneScope
 
 DEFAULT_WORKERS = 32
@@ -253,7 +253,24 @@ class AwsDriver(Driver):
                 if sub.get("TopicArn") in sub_topics
             ]
             results = [f.result() for f in (*queue_fs, *topic_fs, *sub_fs)]
-        return [r for r in results if r is not None]
+        return self._with_dead_letter_sources([r for r in results if r is not None])
+
+    def _with_dead_letter_sources(self, observed: list[Resource]) -> list[Resource]:
+        """Each queue's `info["dead_letter_for"]`: the queues and subscriptions read that
+        dead-letter into it, for the at-risk note of its deletion."""
+        sources: dict[str, list[str]] = {}
+        for r in observed:
+            redrive = r.attrs.get("redrive_policy") if r.kind in (SQS_QUEUE, SNS_SUBSCRIPTION) else None
+            target = redrive.get("deadLetterTargetArn") if isinstance(redrive, dict) else None
+            dlq = arns.own_queue_name(target, self.region, arns.ACCOUNT) if isinstance(target, str) else None
+            if dlq is not None:
+                sources.setdefault(dlq, []).append(str(r.address))
+        return [
+            replace(r, info={**r.info, DEAD_LETTER_FOR: sorted(sources[r.address.name[0]])})
+            if r.kind == SQS_QUEUE and r.address.name[0] in sources
+            else r
+            for r in observed
+        ]
 
     def _list_queue_urls(self, prefix: str = "") -> list[str]:
         urls, truncated = self._list_queue_pages(prefix)

@@ -24,6 +24,7 @@ SNS_TOPIC = "sns_topic"
 SNS_SUBSCRIPTION = "sns_subscription"
 
 PENDING = "pending_confirmation"
+DEAD_LETTER_FOR = "dead_letter_for"  # info of a queue: addresses of what dead-letters into it
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,15 @@ class AwsKind(KindSpec):
 
 @dataclass(frozen=True)
 class QueueKind(AwsKind):
+    def at_risk(self, observed: Resource) -> list[str]:
+        risks = super().at_risk(observed)
+        sources = observed.info.get(DEAD_LETTER_FOR)
+        if isinstance(sources, list) and sources:
+            risks.append(
+                f"it is the dead-letter queue of {', '.join(map(str, sources))}: their redrive points nowhere after"
+            )
+        return risks
+
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
         changes = super().field_changes(desired, observed)
         if "policy" not in desired.attrs:
