@@ -438,3 +438,23 @@ def test_a_binding_with_a_dot_routing_key_cannot_be_deleted_and_says_so() -> Non
     with pytest.raises(BrokerError, match="cannot be deleted through the management HTTP API"):
         driver.apply_one(Change(address, Action.DELETE, {}, None))
     assert calls == []
+
+
+def test_plans_show_argument_and_policy_durations_and_sizes_as_manifests_write_them() -> None:
+    from topoctl.engine.diff import diff
+    from topoctl.render.text import render_change
+
+    queue = Resource(
+        Address(B, "queue", ("v", "q")),
+        {**queue_attrs(**{"x-message-ttl": 3_600_000, "x-max-length-bytes": 1024**3, "x-max-length": 5})},
+    )
+    policy = Resource(
+        Address(B, "policy", ("v", "p")),
+        {"pattern": ".", "apply_to": "all", "priority": 0, "definition": {"expires": 86_400_000}},
+    )
+    plan = diff([queue, policy], [], lambda a: KINDS[a.kind])
+    text = "\n".join(line for change in plan.changes for line in render_change(change))
+    assert 'arguments.x-message-ttl      = "1h"' in text
+    assert 'arguments.x-max-length-bytes = "1GiB"' in text
+    assert "arguments.x-max-length       = 5" in text
+    assert 'definition.expires = "1d"' in text

@@ -20,6 +20,14 @@ from dataclasses import dataclass
 
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import KindSpec
+from topoctl.providers.rabbitmq.values import BYTE_KEYS, MS_KEYS
+
+
+def _units(prefix: str, dashed: bool) -> dict[str, str]:
+    """Plan display units of the queue arguments (`x-` keys) or policy definition keys."""
+    keys = sorted([(k, "ms") for k in MS_KEYS] + [(k, "bytes") for k in BYTE_KEYS])
+    return {f"{prefix}.{k}": unit for k, unit in keys if k.startswith("x-") == dashed}
+
 
 VHOST = "vhost"
 EXCHANGE = "exchange"
@@ -135,11 +143,12 @@ KINDS: dict[str, KindSpec] = {
         immutable=frozenset({"type", "durable", "auto_delete", "arguments"}),
         cascades=True,
         rank=30,
+        units=_units("arguments", dashed=True),
     ),
     BINDING: KindSpec(
         BINDING,
         immutable=frozenset({"source", "destination", "destination_type", "routing_key", "arguments"}),
         rank=40,
     ),
-    POLICY: KindSpec(POLICY, rank=50),
+    POLICY: KindSpec(POLICY, rank=50, units=_units("definition", dashed=False)),
 }
