@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from topoctl.model import Address, Resource
 from topoctl.providers.aws import arns
 from topoctl.providers.aws.attributes import QUEUE_ATTRS, SUBSCRIPTION_ATTRS
@@ -148,5 +150,16 @@ def test_condition_values_compare_as_the_strings_iam_sees() -> None:
         '{"Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sqs:*", "Resource": "*",'
         ' "Condition": {"Bool": {"aws:SecureTransport": "false"}, "NumericLessThan": {"s3:max-keys": ["10"]}}}]}',
         ACCOUNT,
+    )
+    assert declared == live
+
+
+def test_bare_account_placeholder_principal_is_the_root_arn() -> None:
+    # IAM stores a bare account id as the account's root ARN; `{account}` is a bare id too.
+    attr = QUEUE_ATTRS["policy"]
+    statement = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}
+    declared = attr.normalise({"Statement": [{**statement, "Principal": {"AWS": "{account}"}}]}, ACCOUNT)
+    live = attr.decode(
+        json.dumps({"Statement": [{**statement, "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}]}), ACCOUNT
     )
     assert declared == live

@@ -20,7 +20,7 @@ SID_PREFIX = "topoctl-sns-"
 
 # Statement keys whose value is one string or a list of strings, in no particular order.
 _SET_KEYS = ("Action", "NotAction", "Resource", "NotResource")
-_BARE_ACCOUNT = re.compile(r"\d{12}")
+_BARE_ACCOUNT = re.compile(r"\d{12}|\{account\}")  # a bare id, or the placeholder of ours (arns.py)
 
 
 def _dump(value: JSON) -> str:
