@@ -4,6 +4,7 @@ cannot show on demand (timeouts, refused connections, failed imports) and the ex
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -458,3 +459,29 @@ def test_plans_show_argument_and_policy_durations_and_sizes_as_manifests_write_t
     assert 'arguments.x-max-length-bytes = "1GiB"' in text
     assert "arguments.x-max-length       = 5" in text
     assert 'definition.expires = "1d"' in text
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("rabbit.example:15672", "http://rabbit.example:15672"),  # no scheme: not scheme `rabbit.example`
+        ("http://rabbit.example:15672/api/", "http://rabbit.example:15672"),  # the API's own prefix
+        ("https://rabbit.example/proxy/api", "https://rabbit.example/proxy"),
+        (" http://rabbit.example:15672 ", "http://rabbit.example:15672"),
+    ],
+)
+def test_urls_as_people_write_them(url: str, base: str) -> None:
+    assert ConnectionSettings.from_manifest({"url": url}).base_url == base
+
+
+def test_a_url_that_is_not_the_management_api_says_so() -> None:
+    def not_found(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, text="Not Found")
+
+    def reset(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+
+    with pytest.raises(BrokerError, match=re.escape("is http://rabbit.example:15672/x the management API's base URL")):
+        make_driver(not_found, url="http://rabbit.example:15672/x").read([], [])
+    with pytest.raises(BrokerError, match="5672/5671 are AMQP ports"):
+        make_driver(reset, url="http://rabbit.example:5672").read([], [])

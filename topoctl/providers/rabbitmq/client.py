@@ -44,7 +44,9 @@ class ConnectionSettings:
 
     @classmethod
     def from_manifest(cls, connection: Mapping[str, Any]) -> ConnectionSettings:
-        url = str(connection.get("url") or DEFAULT_URL)
+        url = str(connection.get("url") or DEFAULT_URL).strip()
+        if "://" not in url:  # `rabbit:15672` would otherwise parse as scheme `rabbit`
+            url = f"http://{url}"
         parts = urlsplit(url)
         username = connection.get("username") or parts.username or "guest"
         password = connection.get("password") or parts.password or "guest"
@@ -52,7 +54,10 @@ class ConnectionSettings:
         if ":" in host:  # IPv6 literal
             host = f"[{host}]"
         netloc = f"{host}:{parts.port}" if parts.port else host
-        base = urlunsplit((parts.scheme or "http", netloc, parts.path.rstrip("/"), "", ""))
+        path = parts.path.rstrip("/")
+        if path.endswith("/api"):  # the API's own prefix: every request path starts with /api/
+            path = path[: -len("/api")]
+        base = urlunsplit((parts.scheme or "http", netloc, path, "", ""))
         ca_file = connection.get("ca_file")
         timeout = connection.get("timeout", DEFAULT_TIMEOUT)
         return cls(
@@ -137,12 +142,22 @@ class ManagementApi:
                 self.broker, self.endpoint, f"cannot connect: timed out while {what} ({type(exc).__name__})"
             ) from None
         except httpx.TransportError as exc:
-            raise Unreachable(self.broker, self.endpoint, f"cannot connect: {exc or type(exc).__name__}") from None
+            raise Unreachable(
+                self.broker, self.endpoint, f"cannot connect: {exc or type(exc).__name__}{self._port_hint()}"
+            ) from None
         if response.status_code == 404 and ok_missing:
             return None
+        if response.status_code == 404 and path.startswith("/api/") and "/" not in path[5:].split("?")[0]:
+            # A collection itself is missing: this is not the management API (wrong URL or port).
+            raise self.error(f"{what}: HTTP 404: is {self.endpoint} the management API's base URL?{self._port_hint()}")
         if response.status_code >= 400:
             raise self.error(f"{what}: {_describe(response)}")
         return response
+
+    def _port_hint(self) -> str:
+        if urlsplit(self.endpoint).port in (5671, 5672):
+            return " (5672/5671 are AMQP ports; the management API listens on 15672/15671 by default)"
+        return ""
 
     def get_json(self, path: str, *, what: str) -> Any:
         response = self.request("GET", path, what=what)
