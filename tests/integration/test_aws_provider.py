@@ -500,3 +500,19 @@ def test_empty_kms_key_means_none(aws: Aws, ns: str, tmp_path: Path) -> None:
     apply_and_settle(
         manifest(tmp_path, "m3.yaml", sqs={"queues": {f"{ns}new": none}}, sns={"topics": {f"{ns}new": none}})
     )
+
+
+def test_fifo_deduplication_settings_update_in_place(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q, t = f"{ns}q.fifo", f"{ns}t.fifo"
+
+    def doc(dedup: bool, scope: str) -> dict[str, Any]:
+        queue = {"content_based_deduplication": dedup, "deduplication_scope": scope}
+        topic = {"content_based_deduplication": dedup, "subscriptions": [{"protocol": "sqs", "endpoint": q}]}
+        return {"sqs": {"queues": {q: queue}}, "sns": {"topics": {t: topic}}}
+
+    apply_and_settle(manifest(tmp_path, **doc(True, "queue")))
+    path = manifest(tmp_path, "m2.yaml", **doc(False, "messageGroup"))
+    assert planned(plan_json(path)) == {f"{B}/sqs_queue/{q}": "update", f"{B}/sns_topic/{t}": "update"}
+    apply_and_settle(path)
+    assert aws.attrs(q)["ContentBasedDeduplication"] == "false"
+    assert aws.attrs(q)["DeduplicationScope"] == "messageGroup"
