@@ -402,3 +402,19 @@ def test_dlq_written_as_own_arn_is_the_declared_queue(tmp_path: Path) -> None:
     assert r[f"{B}/sqs_queue/errors"].attrs["policy"]["Statement"] == [sns_statement("errors", "t")]
     mismatch = error(tmp_path, sqs=queues(**{"a.fifo": {"dead_letter": {"queue": arn}}}, errors={}))
     assert "must be a FIFO queue" in str(mismatch)
+
+
+def test_dead_letter_cycle_is_refused(tmp_path: Path) -> None:
+    # SQS creates a queue only once its DLQ exists: a -> b -> c -> a cannot be applied.
+    err = error(
+        tmp_path,
+        sqs=queues(
+            a={"dead_letter": {"queue": "b"}},
+            b={"dead_letter": {"queue": "c"}},
+            c={"dead_letter": {"queue": "a"}},
+            d={"dead_letter": {"queue": "a"}},
+        ),
+    )
+    assert "dead-letter queues form a cycle: a -> b -> c -> a" in str(err)
+    assert err.location and err.location.startswith(str(tmp_path))
+    assert compiled(tmp_path, sqs=queues(a={"dead_letter": {"queue": "b"}}, b={"dead_letter": {"queue": "c"}}, c={}))

@@ -76,6 +76,7 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         compiler.declare_queue(str(name), spec, queues_ctx.at(name))
     for name, spec in queues.items():
         compiler.queue_dead_letter(str(name), spec, queues_ctx.at(name))
+    compiler.refuse_dead_letter_cycles()
     topics_ctx = ctx.at("sns", "topics")
     topics = topics_ctx.mapping(ctx.at("sns").mapping(section.get("sns")).get("topics"))
     for name, spec in topics.items():
@@ -161,6 +162,24 @@ class _Compiler:
             arn = arns.queue_arn(self.region, target)
             queue.depends_on.append(self.address(SQS_QUEUE, target))
         queue.attrs["redrive_policy"] = canonical_redrive({"deadLetterTargetArn": arn, "maxReceiveCount": count})
+
+    def refuse_dead_letter_cycles(self) -> None:
+        """SQS creates a queue only after its dead-letter queue: a cycle can never be applied."""
+        for start in self.queues.values():
+            path = [start.name]
+            queue = start
+            while True:
+                following = [d.name[0] for d in queue.depends_on if d.kind == SQS_QUEUE]
+                if not following or following[0] not in self.queues:
+                    break
+                queue = self.queues[following[0]]
+                if queue.name == start.name:
+                    raise start.ctx.at("dead_letter").error(
+                        "dead-letter queues form a cycle: " + " -> ".join([*path, start.name])
+                    )
+                if queue.name in path:
+                    break  # a cycle that does not pass through `start`: reported from its own queue
+                path.append(queue.name)
 
     def _own_queue(self, target: str) -> str:
         """A dead-letter target: the name of a declared queue written as its `{account}` ARN is that
