@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pika
@@ -247,14 +248,19 @@ def test_the_arguments_the_compiler_refuses_per_queue_type_are_the_brokers(clien
 def test_dot_names_cannot_be_addressed_through_the_management_api(client: httpx.Client, vhost: str) -> None:
     """Why the compiler refuses `.` and `..` as names and warns about them as routing keys."""
     client.put(f"/api/vhosts/{seg(vhost)}", json={})
+
+    def refused(method: str, path: str, body: Any = None) -> bool:
+        # A new connection each: the broker may close one after refusing such a path.
+        with api() as c:
+            return c.request(method, path, json=body).status_code >= 400
+
     for name in (".", "..", "%2E", "%2E%2E"):
-        r = client.put(f"/api/queues/{seg(vhost)}/{name}", json={"durable": True})
-        assert r.status_code >= 400, name
+        assert refused("PUT", f"/api/queues/{seg(vhost)}/{name}", {"durable": True}), name
     client.put(f"/api/exchanges/{seg(vhost)}/x", json={"type": "direct", "durable": True})
     client.put(f"/api/queues/{seg(vhost)}/q", json={"durable": True})
     assert client.post(f"/api/bindings/{seg(vhost)}/e/x/q/q", json={"routing_key": "."}).status_code == 201
     (row,) = client.get(f"/api/bindings/{seg(vhost)}/e/x/q/q").json()
     assert row["properties_key"] == "."
     for key in (".", "%2E"):
-        assert client.delete(f"/api/bindings/{seg(vhost)}/e/x/q/q/{key}").status_code >= 400
+        assert refused("DELETE", f"/api/bindings/{seg(vhost)}/e/x/q/q/{key}")
     assert len(client.get(f"/api/bindings/{seg(vhost)}/e/x/q/q").json()) == 1
