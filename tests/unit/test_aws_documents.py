@@ -163,3 +163,9 @@ def test_bare_account_placeholder_principal_is_the_root_arn() -> None:
         json.dumps({"Statement": [{**statement, "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}]}), ACCOUNT
     )
     assert declared == live
+
+
+def test_queue_durations_and_sizes_carry_their_units_for_plans() -> None:
+    assert QUEUE.units["visibility_timeout"] == "s"
+    assert QUEUE.units["maximum_message_size"] == "bytes"
+    assert "policy" not in QUEUE.units and "fifo" not in QUEUE.units

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from topoctl.model import JSON, FieldChange, Resource
-from topoctl.providers.aws.attributes import QUEUE_ATTRS, STR, SUBSCRIPTION_ATTRS, TOPIC_ATTRS, Attr
+from topoctl.providers.aws.attributes import BYTES, QUEUE_ATTRS, SECONDS, STR, SUBSCRIPTION_ATTRS, TOPIC_ATTRS, Attr
 from topoctl.providers.aws.documents import without_composed
 from topoctl.providers.base import KindSpec
 
@@ -104,7 +104,12 @@ class SubscriptionKind(AwsKind):
         return []
 
 
-QUEUE = QueueKind(SQS_QUEUE, immutable=frozenset({"fifo"}), rank=10, attributes=QUEUE_ATTRS)
+# So plans show `visibility_timeout = 30s -> 2m` and `maximum_message_size = 256KiB`.
+_QUEUE_UNITS = {
+    a.key: "s" if a.codec == SECONDS else "bytes" for a in QUEUE_ATTRS.values() if a.codec in (SECONDS, BYTES)
+}
+
+QUEUE = QueueKind(SQS_QUEUE, immutable=frozenset({"fifo"}), rank=10, units=_QUEUE_UNITS, attributes=QUEUE_ATTRS)
 TOPIC = TopicKind(SNS_TOPIC, immutable=frozenset({"fifo"}), cascades=True, rank=20, attributes=TOPIC_ATTRS)
 SUBSCRIPTION = SubscriptionKind(SNS_SUBSCRIPTION, rank=30, attributes=SUBSCRIPTION_ATTRS)
 
