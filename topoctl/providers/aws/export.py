@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from topoctl.export import duration_s, size
 from topoctl.model import JSON, Resource
-from topoctl.providers.aws.attributes import BYTES, DEFAULT_REDRIVE_ALLOW, QUEUE_ATTRS, SECONDS, TAGS, TOPIC_ATTRS
+from topoctl.providers.aws.attributes import DEFAULT_REDRIVE_ALLOW, TAGS
 from topoctl.providers.aws.compile import SID_PREFIX
-from topoctl.providers.aws.kinds import SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
+from topoctl.providers.aws.kinds import QUEUE, SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE, SUBSCRIPTION, TOPIC
+from topoctl.units import readable
 
 # What AWS does when an attribute is not set: not worth writing out.
 _QUEUE_DEFAULTS: dict[str, JSON] = {
@@ -93,7 +93,7 @@ def _senders(subscriptions: Sequence[Resource], queues: set[str]) -> dict[str, s
 
 def _queue(r: Resource, queues: set[str], senders: Mapping[str, set[str]]) -> dict[str, JSON]:
     name = r.address.name[0]
-    out = _attrs(r.attrs, QUEUE_ATTRS, _QUEUE_DEFAULTS)
+    out = _attrs(r.attrs, QUEUE.units, _QUEUE_DEFAULTS)
     policy = _without_composed(r.attrs.get("policy"), senders.get(name, set()))
     if policy is not None:
         out["policy"] = policy
@@ -109,7 +109,7 @@ def _queue(r: Resource, queues: set[str], senders: Mapping[str, set[str]]) -> di
 
 
 def _topic(r: Resource) -> dict[str, JSON]:
-    out = _attrs(r.attrs, TOPIC_ATTRS, {**_TOPIC_DEFAULTS, "policy": None})
+    out = _attrs(r.attrs, TOPIC.units, {**_TOPIC_DEFAULTS, "policy": None})
     policy = r.attrs.get("policy")
     if isinstance(policy, Mapping) and not _is_aws_default_topic_policy(policy):
         out["policy"] = dict(policy)
@@ -119,22 +119,22 @@ def _topic(r: Resource) -> dict[str, JSON]:
 def _subscription(r: Resource, queues: set[str]) -> dict[str, JSON]:
     _, protocol, endpoint = r.address.name
     out: dict[str, JSON] = {"protocol": protocol, "endpoint": endpoint}
-    out.update(_attrs(r.attrs, {}, _SUBSCRIPTION_DEFAULTS))
+    out.update(_attrs(r.attrs, SUBSCRIPTION.units, _SUBSCRIPTION_DEFAULTS))
     target = _redrive_target(r.attrs.get("redrive_policy"))
     if target is not None:
         out["dead_letter"] = {"queue": _queue_of(target, queues) or target}
     return out
 
 
-def _attrs(attrs: Mapping[str, JSON], table: Mapping[str, Any], defaults: Mapping[str, JSON]) -> dict[str, JSON]:
+def _attrs(attrs: Mapping[str, JSON], units: Mapping[str, str], defaults: Mapping[str, JSON]) -> dict[str, JSON]:
     out: dict[str, JSON] = {}
     for key, value in sorted(attrs.items()):
         if key in defaults and (defaults[key] is None or value == defaults[key]):
             continue
         if key == TAGS and not value:
             continue
-        codec = getattr(table.get(key), "codec", None)
-        out[key] = duration_s(value) if codec == SECONDS else size(value) if codec == BYTES else value
+        unit = units.get(key)
+        out[key] = readable(value, unit) if unit else value
     return out
 
 
