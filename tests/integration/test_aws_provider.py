@@ -516,3 +516,19 @@ def test_fifo_deduplication_settings_update_in_place(aws: Aws, ns: str, tmp_path
     apply_and_settle(path)
     assert aws.attrs(q)["ContentBasedDeduplication"] == "false"
     assert aws.attrs(q)["DeduplicationScope"] == "messageGroup"
+
+
+def test_target_applies_a_subscription_with_what_it_needs(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q, other, t = f"{ns}q", f"{ns}other", f"{ns}t"
+    sections: dict[str, Any] = {
+        "sqs": {"queues": {q: {"dead_letter": {}}, other: {}}},
+        "sns": {"topics": {t: {"subscriptions": [{"protocol": "sqs", "endpoint": q}]}}},
+    }
+    path = manifest(tmp_path, **sections)
+    target = f"{B}/sns_subscription/{t}/sqs/{q}"
+    needed = {target, f"{B}/sns_topic/{t}", f"{B}/sqs_queue/{q}", f"{B}/sqs_queue/{q}-dlq"}
+    result = topoctl("plan", "-f", path, "--format", "json", "--target", target)
+    assert set(planned(result)) == needed
+    apply_ok(path, "--target", target)
+    assert planned(plan_json(path)) == {f"{B}/sqs_queue/{other}": "create"}
+    assert [s["Sid"] for s in json.loads(aws.attrs(q)["Policy"])["Statement"]] == [f"topoctl-sns-{t}"]
