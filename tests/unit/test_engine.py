@@ -10,7 +10,7 @@ from topoctl.engine.applier import apply_plan, execute, refuse_destructive
 from topoctl.engine.diff import diff
 from topoctl.engine.order import waves
 from topoctl.engine.planner import Session
-from topoctl.errors import ApplyError, BrokerError, DestructiveRefused, StalePlanError, TopoctlError
+from topoctl.errors import ApplyError, BrokerError, DestructiveRefused, PlanError, StalePlanError, TopoctlError
 from topoctl.model import Action, Address, Plan, Resource
 from topoctl.providers.base import KindSpec, PruneScope
 
@@ -204,3 +204,11 @@ def test_changes_carry_their_kinds_units_through_json() -> None:
     (change,) = plan.changes
     assert change.units == {"max_age": "ns"}
     assert Plan.from_json(plan.to_json()).changes[0].units == {"max_age": "ns"}
+
+
+def test_a_dependency_cycle_is_a_plan_error_naming_it() -> None:
+    a = Resource(Address("b", "queue", ("v", "a")), {}, depends_on=(Address("b", "queue", ("v", "b")),))
+    b = Resource(Address("b", "queue", ("v", "b")), {}, depends_on=(Address("b", "queue", ("v", "a")),))
+    plan = diff([a, b], [], spec_of)
+    with pytest.raises(PlanError, match=r"dependency cycle: b/queue/v/a -> b/queue/v/b -> b/queue/v/a"):
+        waves(plan)

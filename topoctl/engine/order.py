@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from topoctl.errors import PlanError
 from topoctl.model import Action, Address, Change, Plan
 
 
@@ -54,21 +55,21 @@ def waves(plan: Plan) -> list[list[Change]]:
     return out
 
 
-def _levels(
-    nodes: dict[Address, Change], before: Callable[[Address], Sequence[Address]]
-) -> dict[Address, int]:
-    """level(a) = 1 + max(level(b) for b that must run before a); cycles are broken, not looped."""
+def _levels(nodes: dict[Address, Change], before: Callable[[Address], Sequence[Address]]) -> dict[Address, int]:
+    """level(a) = 1 + max(level(b) for b that must run before a). A cycle has no order that
+    works, so it is an error naming it, before anything runs."""
     levels: dict[Address, int] = {}
-    visiting: set[Address] = set()
+    path: list[Address] = []
 
     def level(a: Address) -> int:
         if a in levels:
             return levels[a]
-        if a in visiting:
-            return 0
-        visiting.add(a)
+        if a in path:
+            cycle = [*path[path.index(a) :], a]
+            raise PlanError("dependency cycle: " + " -> ".join(str(x) for x in cycle))
+        path.append(a)
         result = 1 + max((level(b) for b in before(a)), default=-1)
-        visiting.discard(a)
+        path.pop()
         levels[a] = result
         return result
 

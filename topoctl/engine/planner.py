@@ -8,6 +8,7 @@ from dataclasses import replace
 from types import TracebackType
 
 from topoctl.engine.diff import diff
+from topoctl.engine.order import waves
 from topoctl.errors import PlanError, StalePlanError, TopoctlError
 from topoctl.manifest.loader import BrokerSpec, Manifest
 from topoctl.model import Address, Plan, Resource, fingerprint
@@ -79,6 +80,7 @@ class Session:
         desired = [r for name in brokers for r in self.manifest.brokers[name].resources]
         prune = {name: self.manifest.brokers[name].compiled.prune for name in brokers}
         plan = diff(desired, observed, self.spec_of, prune, targets)
+        waves(plan)  # an order must exist (no dependency cycle) before the plan is shown
         return replace(
             plan,
             manifests=self.manifest.paths,
@@ -94,9 +96,7 @@ class Session:
         for target in targets:
             broker = target.split("/", 1)[0]
             if broker not in self.manifest.brokers:
-                raise PlanError(
-                    f"--target {target}: no broker {broker!r} in the manifest (have: {', '.join(names)})"
-                )
+                raise PlanError(f"--target {target}: no broker {broker!r} in the manifest (have: {', '.join(names)})")
             wanted.append(broker)
         return list(dict.fromkeys(wanted))
 
@@ -104,9 +104,7 @@ class Session:
         """Refuse a saved plan when anything it touches changed since it was made."""
         brokers = sorted({c.broker for c in plan.changes})
         live = {r.address: r for r in self.read(brokers)}
-        stale = [
-            str(c.address) for c in plan.changes if fingerprint(live.get(c.address)) != c.observed_fingerprint
-        ]
+        stale = [str(c.address) for c in plan.changes if fingerprint(live.get(c.address)) != c.observed_fingerprint]
         if stale:
             shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
             raise StalePlanError(
