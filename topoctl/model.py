@@ -222,9 +222,7 @@ class Summary:
         counts = {a: 0 for a in Action}
         for c in changes:
             counts[c.action] += 1
-        return cls(
-            counts[Action.CREATE], counts[Action.UPDATE], counts[Action.REPLACE], counts[Action.DELETE]
-        )
+        return cls(counts[Action.CREATE], counts[Action.UPDATE], counts[Action.REPLACE], counts[Action.DELETE])
 
 
 PLAN_FORMAT_VERSION = "1"
