@@ -49,9 +49,7 @@ def refuse_destructive(plan: Plan, allow_destructive: bool) -> None:
     )
 
 
-def execute(
-    session: Session, plan: Plan, parallelism: int = 8, progress: Progress | None = None
-) -> ApplyResult:
+def execute(session: Session, plan: Plan, parallelism: int = 8, progress: Progress | None = None) -> ApplyResult:
     """Run the plan's steps. Stops after the first wave with a failure; what ran is reported."""
     result = ApplyResult()
 
