@@ -102,3 +102,9 @@ def test_schema_requires_version_one(tmp_path: Path) -> None:
     doc, sources = read_documents([str(path)], env={})
     with pytest.raises(ManifestError, match="version"):
         validate_document(doc, sources)
+
+
+def test_unquoted_timestamps_stay_the_text_written(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.yaml", "start: 2024-01-01T00:00:00Z\nday: 2024-01-01\n")
+    doc, _ = read_documents([str(path)], env={})
+    assert doc == {"start": "2024-01-01T00:00:00Z", "day": "2024-01-01"}

@@ -15,6 +15,7 @@ from topoctl.manifest.source import Path, SourceMap
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -82,7 +83,9 @@ class _Builder:
                 return self._collection(node, path)
             finally:
                 self._open.discard(id(node))
-        value = node.value if node.tag == _STR_TAG else self.loader.construct_object(node, deep=True)
+        # Timestamps stay the text that was written: brokers take RFC 3339 strings, not datetimes.
+        plain = node.tag in (_STR_TAG, _TIMESTAMP_TAG)
+        value = node.value if plain else self.loader.construct_object(node, deep=True)
         if isinstance(value, str) and "$" in value:
             value = self._interpolated(node, value)
         return value
