@@ -52,8 +52,22 @@ class Address:
         return own == target or own.startswith(target + "/")
 
 
+class _Addressed:
+    """`broker` and `kind` of anything that has an address."""
+
+    address: Address
+
+    @property
+    def broker(self) -> str:
+        return self.address.broker
+
+    @property
+    def kind(self) -> str:
+        return self.address.kind
+
+
 @dataclass(frozen=True)
-class Resource:
+class Resource(_Addressed):
     """One broker object, desired (from the manifest) or observed (read from the broker).
 
     `attrs` holds normalised values, so the engine compares them with `==`. For a desired
@@ -68,14 +82,6 @@ class Resource:
     absent: bool = False  # desired `state: absent`
     source: str | None = None  # "file:line" of the manifest entry
     info: Mapping[str, JSON] = field(default_factory=dict)
-
-    @property
-    def broker(self) -> str:
-        return self.address.broker
-
-    @property
-    def kind(self) -> str:
-        return self.address.kind
 
 
 class Action(str, enum.Enum):
@@ -126,7 +132,7 @@ def fingerprint(resource: Resource | None) -> str | None:
 
 
 @dataclass(frozen=True)
-class Change:
+class Change(_Addressed):
     address: Address
     action: Action
     before: Mapping[str, JSON] | None  # observed attrs (None when creating)
@@ -144,14 +150,6 @@ class Change:
     @property
     def destructive(self) -> bool:
         return self.action.destructive
-
-    @property
-    def broker(self) -> str:
-        return self.address.broker
-
-    @property
-    def kind(self) -> str:
-        return self.address.kind
 
     def to_json(self) -> dict[str, JSON]:
         out: dict[str, JSON] = {
