@@ -14,7 +14,7 @@ import yaml
 
 from tests.cli import topoctl, write_manifest
 from tests.integration.export_support import assert_targets_cover
-from tests.integration.test_rabbitmq_support import AUTH, URL, api, delete_vhost, seg, unique_vhost
+from tests.integration.rabbitmq_support import AUTH, URL, api, delete_vhost, seg, unique_vhost
 
 pytestmark = pytest.mark.integration
 BROKER = "exp-rabbit"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.cli import apply_ok, topoctl
-from tests.integration.test_rabbitmq_support import api, delete_vhost, manifest_file, unique_vhost
+from tests.integration.rabbitmq_support import api, delete_vhost, manifest_file, unique_vhost
 from tests.unit.test_plan_schema import assert_valid_plan
 
 pytestmark = pytest.mark.integration

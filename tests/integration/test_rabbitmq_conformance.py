@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conformance import Conformance
-from tests.integration.test_rabbitmq_support import BROKER, api, delete_vhost, document
+from tests.integration.rabbitmq_support import BROKER, api, delete_vhost, document
 from topoctl.model import Address
 
 

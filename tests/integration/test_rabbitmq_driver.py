@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_rabbitmq_support import AUTH, URL, api, delete_vhost, queue, seg, unique_vhost
+from tests.integration.rabbitmq_support import AUTH, URL, api, delete_vhost, queue, seg, unique_vhost
 from topoctl.errors import BrokerError
 from topoctl.model import Action, Address, Change
 from topoctl.providers.rabbitmq.driver import BULK_MIN, RabbitMQDriver

@@ -3,7 +3,6 @@ warnings say about precedence, what the compiler refuses, what is frozen, what t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,31 +11,16 @@ import pika
 import pytest
 
 from tests.cli import apply_ok, assert_empty, topoctl
-from tests.integration.test_rabbitmq_support import (
+from tests.integration.rabbitmq_support import (
     api,
-    delete_vhost,
     manifest_file,
     publish,
     seg,
-    unique_vhost,
     wait_for,
 )
 from topoctl.providers.rabbitmq.driver import BULK_MIN
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with api() as c:
-        yield c
-
-
-@pytest.fixture
-def vhost(client: httpx.Client) -> Iterator[str]:
-    name = unique_vhost()
-    yield name
-    delete_vhost(client, name)
 
 
 def depth(vhost: str, queue: str) -> int:

@@ -16,9 +16,8 @@ import yaml
 from tests.cli import apply_ok as apply
 from tests.cli import assert_empty as assert_no_changes
 from tests.cli import planned, topoctl, write_manifest
-from tests.integration.test_rabbitmq_support import (
+from tests.integration.rabbitmq_support import (
     BROKER,
-    api,
     bindings,
     delete_vhost,
     manifest_file,
@@ -31,19 +30,6 @@ from tests.integration.test_rabbitmq_support import (
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with api() as c:
-        yield c
-
-
-@pytest.fixture
-def vhost(client: httpx.Client) -> Iterator[str]:
-    name = unique_vhost()
-    yield name
-    delete_vhost(client, name)
 
 
 @pytest.fixture

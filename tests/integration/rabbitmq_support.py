@@ -1,5 +1,5 @@
-"""Shared helpers (no tests) for the RabbitMQ integration tests: a raw management API client and
-unique vhosts. The file is named test_* only to sit with the tests it serves.
+"""Shared helpers for the RabbitMQ integration tests: a raw management API client and unique
+vhosts (their fixtures are in conftest.py).
 The tests talk to the broker that `dev/brokers up rabbitmq` starts (127.0.0.1:15672, guest/guest);
 when it is unreachable they fail, they never skip.
 """
