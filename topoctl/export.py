@@ -68,10 +68,25 @@ def export_broker(paths: Sequence[str], broker: str) -> Export:
     with Session(manifest) as session:
         # Nothing desired, nothing pruned: the driver reads everything it can manage.
         observed = session.driver(broker).read([], [])
-    section = export(broker, observed)
+    section = escape_dollars(export(broker, observed))
     connection, warnings = raw_connection(paths, broker)
     document = {"version": 1, "brokers": {broker: {"type": spec.type, "connection": connection, **section}}}
     return Export(document, warnings)
+
+
+def escape_dollars(value: Any) -> Any:
+    """Live names and values are literal: write `$$` and `$${` where the manifest loader would
+    otherwise interpolate, so `${X}` in a queue name exports as `$${X}` and loads back as `${X}`."""
+    if isinstance(value, str):
+        return _INTERPOLATED.sub("$$", value)
+    if isinstance(value, dict):
+        return {escape_dollars(k): escape_dollars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape_dollars(v) for v in value]
+    return value
+
+
+_INTERPOLATED = re.compile(r"\$(?=[${])")
 
 
 # -- the connection, as written -------------------------------------------------------------------

@@ -92,3 +92,14 @@ def test_dump_is_sorted_and_readable() -> None:
         "          b: {type: classic}\n"
     )
     assert yaml.safe_load(dump({"k": "on", "n": "007", "h": "#"})) == {"k": "on", "n": "007", "h": "#"}
+
+
+def test_live_dollar_signs_survive_the_manifest_loader() -> None:
+    from topoctl.export import escape_dollars
+    from topoctl.manifest.yaml_source import interpolate
+
+    live = {"q-${ENV}": {"x": ["a$$b", "$plain", "cost: 5$"]}}
+    exported = escape_dollars(live)
+    assert exported == {"q-$${ENV}": {"x": ["a$$$b", "$plain", "cost: 5$"]}}
+    assert interpolate("q-$${ENV}", {}, "f:1") == "q-${ENV}"
+    assert [interpolate(v, {}, "f:1") for v in exported["q-$${ENV}"]["x"]] == live["q-${ENV}"]["x"]
