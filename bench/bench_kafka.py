@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
-from timing import show, timed, topoctl  # bench/timing.py
+from timing import show, timed, topoctl, verdict  # bench/timing.py
 
 from topoctl.engine.planner import make_plan
 from topoctl.manifest.loader import load_manifest
@@ -87,9 +87,7 @@ def main() -> int:
         raw_m = show("raw read (list_topics + describe_configs)", raw)
         plan_m = show("no-change plan, in-process", in_process)
         cli_m = show("no-change plan, `topoctl plan` process", cli)
-        print(f"plan - raw read: {(plan_m - raw_m) * 1000:.1f} ms in-process, {(cli_m - raw_m) * 1000:.1f} ms as a CLI")
-        verdict = "OK" if plan_m - raw_m <= 1.0 else "OVER TARGET"
-        print(f"target (plan within 1 s of the raw read): {verdict}")
+        verdict(raw_m, plan_m, cli_m, 1.0, "the raw read")
 
     if not opts.keep:
         names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(PREFIX)]

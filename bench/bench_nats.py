@@ -26,7 +26,7 @@ from typing import Any
 
 import nats
 import yaml
-from timing import show, timed, topoctl  # bench/timing.py
+from timing import show, timed, topoctl, verdict  # bench/timing.py
 
 from topoctl.engine.planner import make_plan
 from topoctl.manifest.loader import load_manifest
@@ -131,9 +131,7 @@ def main() -> int:
         raw_m = show("raw paged reads (STREAM.LIST + CONSUMER.LIST)", raw)
         plan_m = show("no-change plan, in-process", in_process)
         cli_m = show("no-change plan, `topoctl plan` process", cli)
-        print(f"plan - raw read: {(plan_m - raw_m) * 1000:.1f} ms in-process, {(cli_m - raw_m) * 1000:.1f} ms as a CLI")
-        verdict = "OK" if plan_m - raw_m <= 1.0 else "OVER TARGET"
-        print(f"target (plan within 1 s of the raw reads): {verdict}")
+        verdict(raw_m, plan_m, cli_m, 1.0, "the raw reads")
 
     if not opts.keep:
         print(f"deleted {delete_bench_streams()} bench streams")

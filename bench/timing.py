@@ -31,3 +31,11 @@ def show(name: str, times: list[float], width: int = 52) -> float:
 
 def topoctl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", _CLI, *args], capture_output=True, text=True, check=False)
+
+
+def verdict(raw: float, in_process: float, cli: float, target: float, what: str) -> bool:
+    """Report a no-change plan against the raw read it cannot avoid; True when within `target` s."""
+    print(f"plan - raw read: {(in_process - raw) * 1000:.1f} ms in-process, {(cli - raw) * 1000:.1f} ms as a CLI")
+    ok = in_process - raw <= target
+    print(f"target (plan within {target:g} s of {what}): {'OK' if ok else 'OVER TARGET'}")
+    return ok
