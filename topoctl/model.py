@@ -146,6 +146,10 @@ class Change(_Addressed):
     notes: tuple[str, ...] = ()
     # Units of duration and size fields by path (from the kind), for readable rendering only.
     units: Mapping[str, str] = field(default_factory=dict)
+    # What a destructive change takes with it, as approved: the object and every live object that
+    # goes with it, by address, with their volatile counts (messages, ...). A saved plan is stale
+    # when this grew (see `engine.risk`).
+    exposure: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     @property
     def destructive(self) -> bool:
@@ -173,6 +177,8 @@ class Change(_Addressed):
             out["notes"] = list(self.notes)
         if self.units:
             out["units"] = dict(self.units)
+        if self.exposure:
+            out["exposure"] = {a: dict(counts) for a, counts in self.exposure.items()}
         return out
 
     @classmethod
@@ -190,6 +196,7 @@ class Change(_Addressed):
             source=data.get("source"),
             notes=tuple(data.get("notes", ())),
             units=dict(data.get("units", {})),
+            exposure={a: dict(counts) for a, counts in data.get("exposure", {}).items()},
         )
 
 

@@ -212,3 +212,50 @@ def test_a_dependency_cycle_is_a_plan_error_naming_it() -> None:
     plan = diff([a, b], [], spec_of)
     with pytest.raises(PlanError, match=r"dependency cycle: b/queue/v/a -> b/queue/v/b -> b/queue/v/a"):
         waves(plan)
+
+
+def test_saved_plan_is_stale_when_a_replace_loses_more(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    """The approved replace lost 0 messages; 4 arrived since: applying it would lose them unseen."""
+    broker.put(replace(q("billing", type="classic"), info={"messages": 0, "consumers": 0}))
+    session = session_for(monkeypatch, broker, [q("billing", type="quorum")])
+    plan = Plan.from_json(session.plan().to_json())
+    assert plan.changes[0].exposure == {"b/queue/v/billing": {"messages": 0}}
+    broker.put(replace(q("billing", type="classic"), info={"messages": 0, "consumers": 3}))
+    session.check_fresh(plan)  # consumers come and go: not something a delete loses
+    broker.put(replace(q("billing", type="classic"), info={"messages": 4}))
+    with pytest.raises(StalePlanError, match=r"b/queue/v/billing: messages 0 -> 4"):
+        session.check_fresh(plan)
+
+
+def test_fewer_messages_at_risk_keep_a_saved_plan_fresh(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    broker.put(replace(q("billing", type="classic"), info={"messages": 9}))
+    session = session_for(monkeypatch, broker, [replace(q("billing"), absent=True)])
+    plan = Plan.from_json(session.plan().to_json())
+    broker.put(replace(q("billing", type="classic"), info={"messages": 2}))
+    session.check_fresh(plan)
+
+
+def test_saved_plan_is_stale_when_a_delete_would_take_a_new_dependent(
+    monkeypatch: pytest.MonkeyPatch, broker: FakeBroker
+) -> None:
+    """Deleting an exchange takes its bindings (the kind cascades, transitively); one bound after the
+    plan was saved was never reviewed."""
+    broker.put(ex("orders", type="topic"))
+    broker.put(q("billing"))
+    broker.put(binding("orders", "billing"))
+    session = session_for(monkeypatch, broker, [replace(ex("orders"), absent=True), q("billing")])
+    plan = Plan.from_json(session.plan().to_json())
+    assert set(plan.changes[0].exposure) == {"b/exchange/v/orders", "b/binding/v/orders/billing/"}
+    session.check_fresh(plan)
+    broker.put(binding("orders", "billing", "late"))
+    with pytest.raises(StalePlanError, match="b/binding/v/orders/billing/late would now be deleted with it"):
+        session.check_fresh(plan)
+
+
+def test_each_completed_change_of_a_failed_wave_counts(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    """A failure early in a wave must not hide the changes that completed after it."""
+    desired = [q(f"q{i}") for i in range(6)]
+    broker.fail_on.add("b/queue/v/q0")
+    session = session_for(monkeypatch, broker, desired)
+    with pytest.raises(ApplyError, match="5 added"):
+        execute(session, session.plan(), parallelism=4)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+from topoctl.engine.risk import dependents as _dependents
+from topoctl.engine.risk import exposure
 from topoctl.model import Action, Address, Change, Plan, Resource, fingerprint
 from topoctl.providers.base import KindSpec, PruneScope
 
@@ -64,6 +65,10 @@ def diff(
     _cascade(changes, wanted, observed, spec_of)
     if targets:
         changes = _select(changes, targets, observed)
+    below = _dependents(observed)
+    for address, change in changes.items():
+        if change.destructive:
+            changes[address] = replace(change, exposure=exposure(live[address], below, spec_of))
     ordered = sorted(changes.values(), key=lambda c: _sort_key(c, spec_of))
     noted = sorted(notes, key=lambda c: _sort_key(c, spec_of))
     return Plan(changes=tuple(_with_units(c, spec_of) for c in ordered), notes=tuple(noted))
@@ -116,14 +121,6 @@ def _delete(have: Resource, spec: KindSpec, source: str | None) -> Change:
         observed_fingerprint=fingerprint(have),
         source=source,
     )
-
-
-def _dependents(observed: Iterable[Resource]) -> dict[Address, list[Resource]]:
-    index: dict[Address, list[Resource]] = defaultdict(list)
-    for r in observed:
-        for dep in r.depends_on:
-            index[dep].append(r)
-    return index
 
 
 def _cascade(

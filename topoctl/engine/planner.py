@@ -9,11 +9,14 @@ from types import TracebackType
 
 from topoctl.engine.diff import diff
 from topoctl.engine.order import waves
+from topoctl.engine.risk import dependents, exposure, grown
 from topoctl.errors import PlanError, StalePlanError, TopoctlError
 from topoctl.manifest.loader import BrokerSpec, Manifest
 from topoctl.model import Address, Plan, Resource, fingerprint
 from topoctl.providers import provider
 from topoctl.providers.base import Driver, KindSpec
+
+MAX_SHOWN = 10
 
 
 class Session:
@@ -101,14 +104,28 @@ class Session:
         return list(dict.fromkeys(wanted))
 
     def check_fresh(self, plan: Plan) -> None:
-        """Refuse a saved plan when anything it touches changed since it was made."""
+        """Refuse a saved plan when anything it touches changed since it was made, or when a
+        destructive change would now take more with it than was approved (see `engine.risk`)."""
         brokers = sorted({c.broker for c in plan.changes})
-        live = {r.address: r for r in self.read(brokers)}
+        observed = self.read(brokers)
+        live = {r.address: r for r in observed}
+        below = dependents(observed)
         stale = [str(c.address) for c in plan.changes if fingerprint(live.get(c.address)) != c.observed_fingerprint]
-        if stale:
+        more: list[str] = []
+        for change in plan.destructive:
+            if change.address in live:
+                now = exposure(live[change.address], below, self.spec_of)
+                more += [f"{change.address}: {m}" for m in grown(change.exposure, now)]
+        if stale or more:
             shown = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+            lines = [f"{shown} changed since the plan was made"] if stale else []
+            if more:
+                lines.append("what its destructive changes would delete grew since the plan was made:")
+                lines += [f"  {m}" for m in more[:MAX_SHOWN]]
+                if len(more) > MAX_SHOWN:
+                    lines.append(f"  and {len(more) - MAX_SHOWN} more")
             raise StalePlanError(
-                f"saved plan is stale: {shown} changed since the plan was made; run `topoctl plan` again"
+                "saved plan is stale: " + "\n".join(lines) + "\nNothing was changed; run `topoctl plan` again"
             )
 
 

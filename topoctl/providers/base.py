@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -38,6 +38,9 @@ class KindSpec:
     # Unit of the integer fields that hold durations or sizes ("ms", "s", "ns", "bytes"), by field
     # path (`max_age`, `consumer_limits.inactive_threshold`), so plans can show `7d`, not 604800000.
     units: Mapping[str, str] = field(default_factory=dict)
+    # Volatile counts in an observed resource's `info` that a delete of it loses (messages, pending
+    # entries, values of a bucket). A saved plan is refused when one of them grew since it was made.
+    risk_counts: tuple[str, ...] = ("messages",)
 
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
         """Compare the declared fields of `desired` with `observed`. Override for special cases
@@ -65,6 +68,15 @@ class KindSpec:
         """What the plan should say about a live object that no action changes (an SNS subscription
         waiting for confirmation). Shown with the resource, never applied."""
         return []
+
+    def exposure(self, observed: Resource) -> dict[str, int]:
+        """The `risk_counts` of `observed`, for the staleness check of saved plans."""
+        counts = {}
+        for key in self.risk_counts:
+            value = observed.info.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                counts[key] = value
+        return counts
 
     def at_risk(self, observed: Resource) -> list[str]:
         """What a delete of `observed` loses, from its volatile `info`."""
@@ -147,9 +159,19 @@ class Driver(abc.ABC):
                 self.apply_one(change)
                 done(change)
             return
+        # Every change that completes is reported, also when another one of the wave fails: the
+        # summary of a failed apply must name all that was done.
         with ThreadPoolExecutor(max_workers=parallelism) as pool:
-            for change in pool.map(lambda c: (self.apply_one(c), c)[1], changes):
-                done(change)
+            futures = {pool.submit(self.apply_one, c): c for c in changes}
+            errors: list[BaseException] = []
+            for future in as_completed(futures):
+                error = future.exception()
+                if error is None:
+                    done(futures[future])
+                else:
+                    errors.append(error)
+        if errors:
+            raise errors[0]
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
