@@ -108,3 +108,26 @@ def test_unquoted_timestamps_stay_the_text_written(tmp_path: Path) -> None:
     path = write(tmp_path / "m.yaml", "start: 2024-01-01T00:00:00Z\nday: 2024-01-01\n")
     doc, _ = read_documents([str(path)], env={})
     assert doc == {"start": "2024-01-01T00:00:00Z", "day": "2024-01-01"}
+
+
+def test_a_resource_changed_by_a_later_file_names_both_places(tmp_path: Path) -> None:
+    """The plan's "declared at" must lead to the override that changed the resource, not only to the
+    base entry; a resource the override adds, or one it leaves alone, keeps its own place."""
+    from topoctl.manifest.loader import load_manifest
+
+    base = write(
+        tmp_path / "base.yaml",
+        "version: 1\nbrokers:\n  r:\n    type: rabbitmq\n    connection: {url: http://a}\n    vhosts:\n"
+        "      shop:\n        queues:\n          billing:\n            arguments:\n              x-max-length: 10\n"
+        "          other: {}\n",
+    )
+    prod = write(
+        tmp_path / "prod.yaml",
+        "brokers:\n  r:\n    vhosts:\n      shop:\n        queues:\n          billing:\n            arguments:\n"
+        "              x-max-length: 20\n          added: {}\n",
+    )
+    sources = {str(r.address): r.source for r in load_manifest([str(base), str(prod)], env={}).resources}
+    assert sources["r/queue/shop/billing"] == f"{base}:9, overridden at {prod}:8"
+    assert sources["r/queue/shop/other"] == f"{base}:12"
+    assert sources["r/queue/shop/added"] == f"{prod}:9"
+    assert sources["r/vhost/shop"] == f"{base}:7"

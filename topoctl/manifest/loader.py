@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,47 @@ def load_manifest(paths: Sequence[str], env: Mapping[str, str] | None = None) ->
             compiled=compiled,
             where=ctx.where(),
         )
+    _name_overrides(brokers, sources)
     return Manifest(brokers=brokers, paths=tuple(str(p) for p in paths), document=document)
+
+
+def _name_overrides(brokers: Mapping[str, BrokerSpec], sources: SourceMap) -> None:
+    """`-f base.yaml -f prod.yaml`: a resource declared in one file and changed by a later one says
+    both (`base.yaml:12, overridden at prod.yaml:4`), so the plan points at the line that changed it.
+    One pass over the located values: each marks the nearest resource entry around it when that was
+    declared in another file; the first line of the last file that did so is named."""
+    files = list(dict.fromkeys(_file_of(loc) for loc in sources.locations.values()))
+    if len(files) < 2:
+        return
+    rank = {file: i for i, file in enumerate(files)}
+
+    def order(location: str) -> tuple[int, int]:
+        file, _, line = location.rpartition(":")
+        return (-rank[file], int(line) if line.isdigit() else 0)
+
+    entries = {r.source for spec in brokers.values() for r in spec.resources if r.source}
+    overridden: dict[str, str] = {}  # location of an entry -> location of the override to name
+    for path, loc in sources.locations.items():
+        if loc in entries:
+            continue  # an entry itself (a queue added by prod.yaml) overrides nothing above it
+        for n in range(len(path) - 1, 1, -1):
+            above = sources.locations.get(path[:n])
+            if above not in entries:
+                continue
+            # The nearest resource around the value: changed from another file, or not at all.
+            if _file_of(above) != _file_of(loc) and (above not in overridden or order(loc) < order(overridden[above])):
+                overridden[above] = loc
+            break
+    for spec in brokers.values():
+        resources = spec.compiled.resources
+        for i, resource in enumerate(resources):
+            if resource.source in overridden:
+                where = f"{resource.source}, overridden at {overridden[resource.source]}"
+                resources[i] = replace(resource, source=where)
+
+
+def _file_of(location: str) -> str:
+    return location.rpartition(":")[0]
 
 
 def _check_unique(compiled: Compiled, ctx: Context) -> None:
