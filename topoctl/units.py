@@ -1,8 +1,19 @@
-"""Durations and sizes as the manifest writes them (`7d`, `500ms`, `1GiB`), normalised to integers."""
+"""Durations and sizes as the manifest writes them (`7d`, `500ms`, `1GiB`), normalised to integers.
+
+Exact integer arithmetic throughout: brokers store these as 64-bit integers (Kafka's Long.MAX is
+the "never" of `max.compaction.lag.ms`, NATS durations are int64 nanoseconds), and a float has 53
+bits, so `9223372036854775807ms` through a float comes back as ...808, a value the broker refuses.
+Fractional inputs (`1.5h`, `0.5GiB`) are read as exact fractions and must come to a whole number
+of the unit asked for. What `format_*`/`readable` write parses back to the very same integer.
+"""
 
 from __future__ import annotations
 
 import re
+from fractions import Fraction
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 
 _DURATION_UNITS_NS = {
     "ns": 1,
@@ -16,7 +27,10 @@ _DURATION_UNITS_NS = {
     "w": 7 * 86400 * 1_000_000_000,
 }
 _UNIT_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
+# ASCII digits only: `\d` and str.isdigit() also take '²' or '٣', which int() then refuses.
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_INTEGER = re.compile(r"-?[0-9]+")
+_DURATION_PART = re.compile(rf"({_NUMBER})(ns|us|µs|ms|s|m|h|d|w)")
 
 _SIZE_UNITS = {
     "": 1,
@@ -38,35 +52,40 @@ _SIZE_UNITS = {
     "ti": 1024**4,
     "tib": 1024**4,
 }
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)")
+_SIZE = re.compile(rf"({_NUMBER})\s*([a-zA-Z]*)")
+
+# The largest magnitude up to which every whole number is a float: beyond it a YAML float such as
+# `1.0e+19` is already rounded, so it cannot say which integer was meant.
+_EXACT_FLOAT = 2**53
 
 
 def parse_duration(value: object, unit: str = "ms") -> int:
     """`value` in `unit` (ns, us, ms or s). Plain integers are already in `unit`.
 
-    Accepts compound forms (`1h30m`). Raises ValueError with a message fit for a user.
+    Accepts compound forms (`1h30m`) and decimals (`1.5h`) that come to a whole number of `unit`.
+    Raises ValueError with a message fit for a user.
     """
     if isinstance(value, bool):
         raise ValueError(f"expected a duration, got {value!r}")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        return _whole_float(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a duration such as 30s or 7d, got {value!r}")
     text = value.strip().lower()
-    if text.lstrip("-").isdigit():
+    if _INTEGER.fullmatch(text):
         return int(text)
-    pos, total = 0, 0.0
+    pos, total = 0, Fraction(0)
     for m in _DURATION_PART.finditer(text):
         if m.start() != pos:
             break
-        total += float(m.group(1)) * _DURATION_UNITS_NS[m.group(2)]
+        total += Fraction(m.group(1)) * _DURATION_UNITS_NS[m.group(2)]
         pos = m.end()
     if pos != len(text) or not text:
         raise ValueError(f"not a duration: {value!r} (use e.g. 500ms, 30s, 5m, 1h, 7d)")
     result = total / _UNIT_NS[unit]
-    if not result.is_integer():
+    if result.denominator != 1:
         raise ValueError(f"duration {value!r} is not a whole number of {unit}")
     return int(result)
 
@@ -82,15 +101,30 @@ def parse_size(value: object) -> int:
     m = _SIZE.fullmatch(value.strip())
     if not m or m.group(2).lower() not in _SIZE_UNITS:
         raise ValueError(f"not a size: {value!r} (use e.g. 512KiB, 10MiB, 1GiB or a number of bytes)")
-    result = float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
-    if not result.is_integer():
+    result = Fraction(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+    if result.denominator != 1:
         raise ValueError(f"size {value!r} is not a whole number of bytes")
     return int(result)
 
 
+def _whole_float(value: float) -> int:
+    if abs(value) > _EXACT_FLOAT:
+        raise ValueError(
+            f"{value!r} is too large to be exact as a decimal number: write it as a whole number "
+            "(no '.', no exponent) or with a unit, e.g. 7d"
+        )
+    return int(value)
+
+
+_DURATION_SUFFIXES_MS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000))
+
+
 def format_duration_ms(ms: int) -> str:
-    """The shortest exact rendering, for exported manifests (`604800000` -> `7d`)."""
-    for suffix, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+    """The shortest exact rendering, for exported manifests (`604800000` -> `7d`). Zero is `0ms`;
+    a negative number (a broker's "unlimited" marker) stays a plain integer, which parses back."""
+    if ms < 0:
+        return str(ms)
+    for suffix, size in _DURATION_SUFFIXES_MS:
         if ms and ms % size == 0:
             return f"{ms // size}{suffix}"
     return f"{ms}ms"
@@ -100,19 +134,27 @@ _TO_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 _SIZE_SUFFIXES = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
 
 
+def format_size(size: int) -> str | None:
+    """`52428800` -> `50MiB`: the largest binary unit that divides `size` exactly, or None for a
+    size that is not a positive whole number of KiB (written as plain bytes)."""
+    if size <= 0:
+        return None
+    for suffix, unit in _SIZE_SUFFIXES:
+        if size % unit == 0:
+            return f"{size // unit}{suffix}"
+    return None
+
+
 def readable(value: object, unit: str) -> object:
     """A value in a broker's unit as a person writes it: `604800000` ms -> `7d`, `52428800` bytes
     -> `50MiB`. Anything else (negative "unlimited" markers, zeros, odd amounts) stays as it is;
-    lists are converted item by item."""
+    lists are converted item by item. What this returns parses back to `value` exactly."""
     if isinstance(value, list):
         return [readable(v, unit) for v in value]
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         return value
     if unit == "bytes":
-        for suffix, size in _SIZE_SUFFIXES:
-            if value % size == 0:
-                return f"{value // size}{suffix}"
-        return value
+        return format_size(value) or value
     ns = value * _TO_NS.get(unit, 0)
     if not ns or ns % 1_000_000:
         return value

@@ -100,3 +100,46 @@ def test_export_of_hand_built_topics_and_acls_plans_empty(tmp_path: Path, admin:
     plan = topoctl("plan", "-f", exported, "--detailed-exitcode", *targets)
     assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
     assert "No changes." in plan.stdout
+
+
+LONG_MAX = 2**63 - 1
+
+
+def test_export_of_extreme_configs_plans_empty(tmp_path: Path, admin: AdminClient, ns: str) -> None:  # noqa: F811
+    """Values at the ends of what Kafka accepts, set out of band: Long.MAX (the broker's own
+    "never" for max.compaction.lag.ms), -1 ("infinite" retention), -2 (local retention follows
+    retention) and 0. The export must load back to the same integers, so the plan is empty."""
+    configs = {
+        f"{ns}.lmax": {"max.compaction.lag.ms": str(LONG_MAX), "retention.bytes": str(LONG_MAX)},
+        f"{ns}.forever": {"retention.ms": "-1", "retention.bytes": "-1", "local.retention.ms": "-2"},
+        f"{ns}.zero": {"min.compaction.lag.ms": "0", "segment.jitter.ms": "0"},
+        # Long.MAX rounded down to whole days, seconds and KiB: a unit that a float would round.
+        f"{ns}.big": {
+            "delete.retention.ms": str(LONG_MAX - LONG_MAX % 86_400_000),
+            "segment.ms": str(LONG_MAX - LONG_MAX % 1000),
+            "local.retention.bytes": str(LONG_MAX - LONG_MAX % 1024),
+        },
+    }
+    topics = [NewTopic(name, num_partitions=1, replication_factor=1, config=config) for name, config in configs.items()]
+    for future in admin.create_topics(topics, operation_timeout=30).values():
+        future.result()
+    wait_for(lambda: set(configs) <= set(admin.list_topics(timeout=10).topics), "the hand-built topics")
+    connection = write_manifest(
+        tmp_path / "connection.yaml",
+        {"version": 1, "brokers": {BROKER: {"type": "kafka", "connection": {"bootstrap_servers": BOOTSTRAP}}}},
+    )
+    result = topoctl("export", "--broker", BROKER, "-f", connection)
+    assert result.code == 0, str(result)
+    exported = tmp_path / "exported.yaml"
+    exported.write_text(result.stdout, encoding="utf-8")
+
+    body = yaml.safe_load(result.stdout)["brokers"][BROKER]["topics"]
+    assert body[f"{ns}.forever"]["config"]["retention.ms"] == "-1"
+    assert body[f"{ns}.big"]["config"]["delete.retention.ms"] == f"{LONG_MAX // 86_400_000}d"
+    targets: list[str] = []
+    for name in configs:
+        targets += ["--target", f"{BROKER}/topic/{name}"]
+    assert_targets_cover(exported, targets, lambda a: ns in "/".join(a.name))
+    plan = topoctl("plan", "-f", exported, "--detailed-exitcode", *targets)
+    assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
+    assert "No changes." in plan.stdout

@@ -13,9 +13,7 @@ from topoctl.model import Resource
 from topoctl.providers.kafka import acls
 from topoctl.providers.kafka.kinds import ACL, TOPIC
 from topoctl.providers.kafka.values import is_duration_key, is_size_key
-from topoctl.units import format_duration_ms
-
-_BINARY_UNITS = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+from topoctl.units import format_duration_ms, format_size
 
 
 def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
@@ -57,14 +55,13 @@ def _acl(resource: Resource) -> dict[str, Any]:
 
 def friendly(key: str, value: str) -> str | int:
     """`604800000` -> `7d` for a duration key, `1073741824` -> `1GiB` for a size key; values
-    that are not positive whole numbers stay as they are."""
-    if not value.isdigit() or int(value) == 0:
+    that are not positive whole numbers stay as they are. Exact: the manifest's compiler reads
+    the result back to the very integer the broker holds (Long.MAX included)."""
+    if not (value.isascii() and value.isdigit()) or int(value) == 0:
         return value
     number = int(value)
     if is_duration_key(key):
         return format_duration_ms(number)
     if is_size_key(key):
-        for suffix, size in _BINARY_UNITS:
-            if number % size == 0:
-                return f"{number // size}{suffix}"
+        return format_size(number) or value
     return value

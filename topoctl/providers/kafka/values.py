@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from topoctl.units import parse_duration, parse_size
+from topoctl.units import INT64_MAX, INT64_MIN, parse_duration, parse_size
 
 ConfigValue = str | int | float | bool | list[object] | None
 
@@ -51,9 +51,9 @@ def canonical_value(key: str, value: object) -> str:
     if isinstance(value, str):
         text = value.strip()
         if is_duration_key(key) and text:
-            return str(parse_duration(text, "ms"))
+            return _long(key, parse_duration(text, "ms"))
         if is_size_key(key) and text:
-            return str(_parse_size_signed(text))
+            return _long(key, _parse_size_signed(text))
         if text.lower() in ("true", "false"):
             return text.lower()
         if _is_integer(text):
@@ -63,12 +63,12 @@ def canonical_value(key: str, value: object) -> str:
             return ",".join(part.strip() for part in text.split(","))
         return text
     if isinstance(value, int):
-        return str(value)
+        return _long(key, value) if numeric else str(value)
     if isinstance(value, float):
-        if is_duration_key(key) or is_size_key(key):
+        if numeric:
             if not value.is_integer():
                 raise ValueError(f"{key} must be a whole number, got {value!r}")
-            return str(int(value))
+            return _long(key, parse_duration(value))  # exact, or refused when a float cannot be
         return repr(value)
     raise ValueError(f"{key}: expected a string, number, boolean or list, got {type(value).__name__}")
 
@@ -103,9 +103,17 @@ def canonical_or_raw(key: str, value: str) -> str:
         return value
 
 
+def _long(key: str, number: int) -> str:
+    # Every `.ms` and `.bytes` topic config is a Java int or long: beyond a long, the broker
+    # cannot even parse it, so say so offline (the INT ones are left to the plan's dry run).
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError(f"{key} is {number}, beyond what Kafka can store (at most {INT64_MAX}, Long.MAX)")
+    return str(number)
+
+
 def _is_integer(text: str) -> bool:
     digits = text[1:] if text[:1] in "+-" else text
-    return digits.isdigit()
+    return digits.isascii() and digits.isdigit()  # '²' is a digit to isdigit(), not to int()
 
 
 def _parse_size_signed(text: str) -> int:
