@@ -346,3 +346,181 @@ def test_a_topic_that_exists_but_cannot_be_seen_is_a_plan_error_not_a_create() -
         info.value
     )
     assert "create_topics" not in admin.call_names() and "validate_create_topics" in admin.call_names()
+
+
+# -- a failed apply reports every change that completed ---------------------------------------------
+
+
+def _create(name: str, partitions: int = 1) -> Change:
+    return Change(Address("k", "topic", (name,)), Action.CREATE, None, {"partitions": partitions})
+
+
+@pytest.fixture
+def quick_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waiting for KRaft to show a write gives up after a moment instead of 30 s."""
+    monkeypatch.setattr("topoctl.providers.kafka.driver.SETTLE_TIMEOUT_S", 0.2)
+
+
+def test_a_created_topic_the_broker_is_slow_to_show_still_counts_as_added(quick_settle: None) -> None:
+    """The broker accepted the CreateTopics: the topic exists, so "Applied before the failure"
+    must count it, even though the apply fails for not seeing it in time."""
+
+    class SlowAdmin(FakeAdmin):
+        def list_topics(self, timeout: float) -> Metadata:
+            meta = super().list_topics(timeout)
+            meta.topics.pop("slow", None)
+            return meta
+
+    done: list[Change] = []
+    with pytest.raises(BrokerError) as info:
+        driver(SlowAdmin()).apply([_create("good"), _create("slow")], 8, done.append)
+    assert sorted(c.address.name[0] for c in done) == ["good", "slow"]
+    assert "'slow' was created but did not become ready in time" in str(info.value)
+
+
+def test_a_lost_connection_while_waiting_keeps_what_completed_and_every_failure(quick_settle: None) -> None:
+    class LostAdmin(FakeAdmin):
+        lost = False
+
+        def create_topics(self, new_topics: list[Any], validate_only: bool = False, **kw: Any) -> Any:
+            out = super().create_topics(new_topics, validate_only, **kw)
+            self.lost = True
+            return out
+
+        def list_topics(self, timeout: float) -> Metadata:
+            if self.lost:
+                raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection refused"))
+            return super().list_topics(timeout)
+
+    admin = LostAdmin()
+    admin.create_errors["bad"] = KafkaError(KafkaError.POLICY_VIOLATION, "refused")
+    done: list[Change] = []
+    with pytest.raises(BrokerError) as info:
+        driver(admin).apply([_create("good"), _create("bad")], 8, done.append)
+    assert [c.address.name[0] for c in done] == ["good"]
+    text = str(info.value)
+    assert "cannot create topic 'bad'" in text and "'good'" in text and "Connection refused" in text
+
+
+def test_a_config_change_the_broker_accepted_counts_as_changed_even_if_not_shown_yet(quick_settle: None) -> None:
+    class ForgetfulAdmin(FakeAdmin):
+        def incremental_alter_configs(self, resources: list[Any], validate_only: bool = False, **kw: Any) -> Any:
+            self.calls.append(("incremental_alter_configs", [r.name for r in resources]))
+            return {r: done_future() for r in resources}  # accepted, but describe keeps the old value
+
+    admin = ForgetfulAdmin()
+    admin.add_topic("tune", **{"retention.ms": ("1", DYNAMIC_TOPIC)})
+    change = Change(
+        Address("k", "topic", ("tune",)),
+        Action.UPDATE,
+        {"partitions": 1, "config": {"retention.ms": "1"}},
+        {"config": {"retention.ms": "5"}},
+        fields=(FieldChange("config.retention.ms", "1", "5"),),
+    )
+    done: list[Change] = []
+    with pytest.raises(BrokerError, match="'tune' was changed but the broker does not show it yet"):
+        driver(admin).apply([change], 8, done.append)
+    assert done == [change]
+
+
+def test_a_refused_batch_fails_its_topics_at_once_and_counts_none_of_them(quick_settle: None) -> None:
+    class NoPartitionsAdmin(FakeAdmin):
+        def create_partitions(self, new: list[Any], **_: Any) -> Any:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection reset"))
+
+    admin = NoPartitionsAdmin()
+    admin.add_topic("grow", partitions=1)
+    admin.add_topic("tune", **{"retention.ms": ("1", DYNAMIC_TOPIC)})
+    grow = Change(
+        Address("k", "topic", ("grow",)),
+        Action.UPDATE,
+        {"partitions": 1},
+        {"partitions": 3},
+        fields=(FieldChange("partitions", 1, 3),),
+    )
+    tune = Change(
+        Address("k", "topic", ("tune",)),
+        Action.UPDATE,
+        {"partitions": 1, "config": {"retention.ms": "1"}},
+        {"config": {"retention.ms": "5"}},
+        fields=(FieldChange("config.retention.ms", "1", "5"),),
+    )
+    done: list[Change] = []
+    with pytest.raises(BrokerError) as info:
+        driver(admin).apply([grow, tune], 8, done.append)
+    assert done == [tune]
+    assert "cannot add partitions" in str(info.value)
+    assert "does not show it yet" not in str(info.value)  # it was refused, not slow
+
+
+def test_an_update_that_only_half_happened_is_not_counted_but_says_what_did(quick_settle: None) -> None:
+    admin = FakeAdmin()
+    admin.add_topic("both", partitions=1, **{"retention.ms": ("1", DYNAMIC_TOPIC)})
+    admin.alter_errors["both"] = KafkaError(KafkaError.INVALID_CONFIG, "bad value")
+
+    def refuse(resources: list[Any], validate_only: bool = False, **_: Any) -> Any:
+        return {r: done_future(None, admin.alter_errors.get(r.name)) for r in resources}
+
+    admin.incremental_alter_configs = refuse  # type: ignore[method-assign]
+    change = Change(
+        Address("k", "topic", ("both",)),
+        Action.UPDATE,
+        {"partitions": 1, "config": {"retention.ms": "1"}},
+        {"partitions": 2, "config": {"retention.ms": "5"}},
+        fields=(FieldChange("partitions", 1, 2), FieldChange("config.retention.ms", "1", "5")),
+    )
+    done: list[Change] = []
+    with pytest.raises(BrokerError) as info:
+        driver(admin).apply([change], 8, done.append)
+    assert done == []
+    assert "cannot change configs of topic 'both'" in str(info.value)
+    assert "its partitions were added (1 -> 2)" in str(info.value)
+
+
+def test_an_update_the_driver_cannot_make_is_not_reported_done() -> None:
+    admin = FakeAdmin()
+    admin.add_topic("rf")
+    change = Change(
+        Address("k", "topic", ("rf",)),
+        Action.UPDATE,
+        {"replication_factor": 1},
+        {"replication_factor": 3},
+        fields=(FieldChange("replication_factor", 1, 3),),
+    )
+    done: list[Change] = []
+    with pytest.raises(BrokerError, match="cannot change replication_factor"):
+        driver(admin).apply([change], 8, done.append)
+    assert done == []
+
+
+def test_an_acl_the_broker_accepted_counts_even_if_not_listed_in_time(quick_settle: None) -> None:
+    attrs = {
+        "resource_type": "topic",
+        "pattern_type": "literal",
+        "resource_name": "t",
+        "principal": "User:a",
+        "host": "*",
+        "operation": "read",
+        "permission": "allow",
+    }
+
+    class AclAdmin(FakeAdmin):
+        def create_acls(self, bindings: list[Any], **_: Any) -> dict[Any, Future[Any]]:
+            return {b: done_future() for b in bindings}  # accepted; describe_acls never lists it
+
+    change = Change(Address("k", "acl", tuple(attrs.values())), Action.CREATE, None, attrs)
+    done: list[Change] = []
+    with pytest.raises(BrokerError, match="does not show it yet"):
+        driver(AclAdmin()).apply([change], 1, done.append)
+    assert done == [change]
+
+
+def test_internal_topics_are_never_written_even_from_a_hand_made_plan() -> None:
+    admin = FakeAdmin()
+    admin.add_topic("__consumer_offsets", partitions=50)
+    change = Change(Address("k", "topic", ("__consumer_offsets",)), Action.DELETE, {"partitions": 50}, None)
+    done: list[Change] = []
+    with pytest.raises(BrokerError, match="internal to Kafka"):
+        driver(admin).apply([change], 1, done.append)
+    assert done == [] and "delete_topics" not in admin.call_names()
+    assert "__consumer_offsets" in admin.topics

@@ -390,8 +390,18 @@ class KafkaDriver(Driver):
         self.apply([change], 1, lambda _: None)
 
     def apply(self, changes: Sequence[Change], parallelism: int, done: ProgressCallback) -> None:
-        """One wave: every kind of write batched into one request, deletes first."""
+        """One wave: every kind of write batched into one request, deletes first.
+
+        `done` is called for every change the broker accepted, also when the apply then fails
+        (a write that KRaft is slow to show still happened), so the count of what was applied
+        before a failure is true. A change only partly made is not counted; its failure says
+        which part was made."""
         failures: list[str] = []
+        # System objects are never touched, even by a plan file written by hand.
+        internal = [c for c in changes if c.kind == TOPIC and is_internal(_topic(c))]
+        for change in internal:
+            failures.append(f"topic {_topic(change)!r} is internal to Kafka: topoctl never changes it")
+        changes = [c for c in changes if not (c.kind == TOPIC and is_internal(_topic(c)))]
 
         def pick(kind: str, action: Action) -> list[Change]:
             return [c for c in changes if c.kind == kind and c.action == action]
@@ -427,12 +437,15 @@ class KafkaDriver(Driver):
                     failures.append(f"cannot delete topic {name!r}: {self._text(exc)}")
                     continue
             deleted.append(change)
-        missing = self._settle(lambda meta: [_topic(c) for c in deleted if _topic(c) in meta.topics])
+        missing = self._settle(
+            lambda meta: [_topic(c) for c in deleted if _topic(c) in meta.topics],
+            [_topic(c) for c in deleted],
+            failures,
+        )
         for change in deleted:
+            done(change)  # the broker accepted the delete: it happened, shown yet or not
             if _topic(change) in missing:
                 failures.append(f"topic {_topic(change)!r} was deleted but still shows in metadata")
-            else:
-                done(change)
 
     def _create_topics(self, changes: list[Change], done: ProgressCallback, failures: list[str]) -> None:
         if not changes:
@@ -472,79 +485,81 @@ class KafkaDriver(Driver):
                     waiting.append(name)
             return waiting
 
-        missing = self._settle(not_ready)
+        missing = self._settle(not_ready, [_topic(c) for c in created], failures)
         for change in created:
+            done(change)  # the broker accepted the create: the topic exists, ready or not
             if _topic(change) in missing:
                 failures.append(f"topic {_topic(change)!r} was created but did not become ready in time")
-            else:
-                done(change)
 
     def _update_topics(self, changes: list[Change], done: ProgressCallback, failures: list[str]) -> None:
         if not changes:
             return
-        increases: dict[str, int] = {}
+        increases: dict[str, tuple[object, int]] = {}
         entries: dict[str, list[ConfigEntry]] = {}
+        # What each topic's change could not do, and what of it the broker did (for a partial one).
+        errors: dict[str, list[str]] = {}
+        made: dict[str, list[str]] = {}
         for change in changes:
             name = _topic(change)
             for field in _applied_fields(change):
                 if field.field == "partitions":
-                    increases[name] = int(field.after)
+                    increases[name] = (field.before, int(field.after))
                 elif field.field.startswith(CONFIG_PREFIX):
                     key = field.field[len(CONFIG_PREFIX) :]
                     entries.setdefault(name, []).append(_config_entry(key, field.after))
                 elif field.field == "replication_factor":
-                    failures.append(f"cannot change replication_factor of topic {name!r} in place")
-        errors: dict[str, list[str]] = {}
+                    errors.setdefault(name, []).append(f"cannot change replication_factor of topic {name!r} in place")
         partition_futures: Mapping[str, Future[Any]] = {}
         config_futures: Mapping[Any, Future[Any]] = {}
         if increases:
-            new = [NewPartitions(name, count) for name, count in increases.items()]
-            partition_futures = (
-                self._call(
-                    "add partitions",
-                    failures,
-                    lambda: self.admin.create_partitions(
-                        new, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
-                    ),
+            new = [NewPartitions(name, count) for name, (_, count) in increases.items()]
+            partition_futures, refused = self._request(
+                lambda: self.admin.create_partitions(
+                    new, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
                 )
-                or {}
             )
+            for name in increases if refused else ():
+                errors.setdefault(name, []).append(f"cannot add partitions to topic {name!r}: {refused}")
         if entries:
             resources = [
                 ConfigResource(ResourceType.TOPIC, name, incremental_configs=items) for name, items in entries.items()
             ]
-            config_futures = (
-                self._call(
-                    "alter topic configs",
-                    failures,
-                    lambda: self.admin.incremental_alter_configs(resources, request_timeout=WRITE_TIMEOUT_S),
-                )
-                or {}
+            config_futures, refused = self._request(
+                lambda: self.admin.incremental_alter_configs(resources, request_timeout=WRITE_TIMEOUT_S)
             )
-        for name, future in partition_futures.items():
+            for name in entries if refused else ():
+                errors.setdefault(name, []).append(f"cannot change configs of topic {name!r}: {refused}")
+        for name, future in (partition_futures or {}).items():
             try:
                 future.result()
             except KafkaException as exc:
                 errors.setdefault(name, []).append(f"cannot add partitions to topic {name!r}: {self._text(exc)}")
-        for resource, future in config_futures.items():
+                continue
+            before, after = increases[name]
+            made.setdefault(name, []).append(f"its partitions were added ({before} -> {after})")
+        for resource, future in (config_futures or {}).items():
             try:
                 future.result()
             except KafkaException as exc:
                 errors.setdefault(resource.name, []).append(
                     f"cannot change configs of topic {resource.name!r}: {self._text(exc)}"
                 )
+                continue
+            made.setdefault(resource.name, []).append("its configs were changed")
         pending = [c for c in changes if _topic(c) not in errors]
-        late = self._settle_updates(pending)
+        late = self._settle_updates(pending, failures)
         for change in changes:
             name = _topic(change)
             if name in errors:
                 failures.extend(errors[name])
-            elif name in late:
+                if made.get(name):
+                    failures.append(f"topic {name!r} is only partly changed: {' and '.join(made[name])}")
+                continue
+            done(change)  # the broker accepted every part of it
+            if name in late:
                 failures.append(f"topic {name!r} was changed but the broker does not show it yet")
-            else:
-                done(change)
 
-    def _settle_updates(self, changes: list[Change]) -> set[str]:
+    def _settle_updates(self, changes: list[Change], failures: list[str]) -> set[str]:
         """Wait until metadata and configs show what was applied; the topics that never did."""
         partitions = {_topic(c): int(f.after) for c in changes for f in _applied_fields(c) if f.field == "partitions"}
         keys = {
@@ -564,7 +579,9 @@ class KafkaDriver(Driver):
                         n
                         for n, want in partitions.items()
                         if n not in meta.topics or len(meta.topics[n].partitions) < want
-                    ]
+                    ],
+                    partitions,
+                    failures,
                 )
             )
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
@@ -636,24 +653,36 @@ class KafkaDriver(Driver):
                 break
             time.sleep(_POLL_S)
         for change in waiting.values():
+            done(change)  # the broker accepted it: it happened, listed yet or not
             failures.append(f"ACL {change.address.display_name} was changed but the broker does not show it yet")
 
     def _call(self, what: str, failures: list[str], call: Callable[[], Any]) -> Any:
-        try:
-            return call()
-        except (KafkaException, ValueError, TypeError) as exc:
-            failures.append(f"cannot {what}: {self._text(exc)}")
-            return None
+        result, refused = self._request(call)
+        if refused is not None:
+            failures.append(f"cannot {what}: {refused}")
+        return result
 
-    def _settle(self, pending: Callable[[Any], list[str]]) -> set[str]:
-        """Poll metadata until `pending(metadata)` is empty; what is still pending at the deadline."""
+    def _request(self, call: Callable[[], Any]) -> tuple[Any, str | None]:
+        """A batch request's futures, or None and why the whole request was refused."""
+        try:
+            return call(), None
+        except (KafkaException, ValueError, TypeError) as exc:
+            return None, self._text(exc)
+
+    def _settle(self, pending: Callable[[Any], list[str]], awaited: Iterable[str], failures: list[str]) -> set[str]:
+        """Poll metadata until `pending(metadata)` is empty; what is still pending at the deadline.
+        Losing the connection meanwhile is a failure (said once) and leaves all of `awaited`
+        unconfirmed: the writes were accepted, so the caller still reports them done."""
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while True:
             try:
                 left = set(pending(self.admin.list_topics(timeout=self._timeout_s)))
             except KafkaException as exc:
                 if time.monotonic() > deadline:
-                    raise self._error(f"lost the connection while waiting for a change: {self._text(exc)}") from None
+                    failures.append(
+                        f"lost the connection while waiting for the broker to show a change: {self._text(exc)}"
+                    )
+                    return set(awaited)
                 time.sleep(_POLL_S)
                 continue
             if not left or time.monotonic() > deadline:
