@@ -84,6 +84,20 @@ CommentKey = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _set_debug(ctx: typer.Context, value: bool) -> None:
+    # The top-level option is parsed first on every run (in-process runs too): it sets the state;
+    # the subcommand's may only turn it on.
+    if ctx.parent is None or value:
+        _state["debug"] = value
+
+
+# `--debug` works before the subcommand (`topoctl --debug plan`) and after it (`topoctl plan --debug`).
+Debug = Annotated[
+    bool,
+    typer.Option("--debug", help="Show tracebacks on errors.", callback=_set_debug, expose_value=False, is_eager=True),
+]
+
+
 def _err(message: str) -> None:
     sys.stderr.write(message if message.endswith("\n") else message + "\n")
     sys.stderr.flush()
@@ -123,12 +137,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    debug: Debug = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    _state["debug"] = debug
+    """Options before the subcommand; their callbacks do the work."""
 
 
 def _check_format(fmt: str, formats: tuple[str, ...] | None = None) -> str:
@@ -148,9 +162,14 @@ def _colour() -> bool:
     """Colours only on a terminal, never in CI or with NO_COLOR, unless FORCE_COLOR asks."""
     if os.environ.get("FORCE_COLOR"):
         return True
-    if os.environ.get("NO_COLOR") or os.environ.get("CI", "").lower() in ("true", "1"):
+    if os.environ.get("NO_COLOR") or _in_ci():
         return False
     return sys.stdout.isatty()
+
+
+def _in_ci() -> bool:
+    """CI=true: no colours and no prompts, even when the job has a terminal (a prompt would hang it)."""
+    return os.environ.get("CI", "").lower() in ("true", "1")
 
 
 def _write_document(text: str, fmt: str) -> None:
@@ -181,6 +200,7 @@ def validate(
         ),
     ] = None,
     files: Files = None,
+    debug: Debug = False,
 ) -> None:
     """Check manifests offline: schema and semantic checks; no broker is contacted."""
     manifest = _load([*(files or []), *(paths or [])])
@@ -199,6 +219,7 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes (0: none, 1: error).")
     ] = False,
     comment_key: CommentKey = None,
+    debug: Debug = False,
 ) -> None:
     """Show what apply would change on the brokers."""
     from topoctl.engine.planner import Session
@@ -306,6 +327,7 @@ def apply(
     parallelism: Annotated[
         int, typer.Option("--parallelism", min=1, max=256, help="Changes in flight per broker.")
     ] = 8,
+    debug: Debug = False,
 ) -> None:
     """Make the brokers match the manifest (or carry out a saved plan)."""
     from topoctl.engine.applier import execute, refuse_destructive
@@ -345,6 +367,10 @@ def apply(
 
 
 def _confirm() -> None:
+    if _in_ci():
+        raise TopoctlError(
+            "refusing to apply without confirmation: CI is set, so there is no prompt (use --auto-approve)"
+        )
     if not sys.stdin.isatty():
         raise TopoctlError("refusing to apply without confirmation: stdin is not a terminal (use --auto-approve)")
     _err("\nDo you want to perform these actions? Only 'yes' will be accepted.")
@@ -372,6 +398,7 @@ def show(
     planfile: Annotated[Path, typer.Argument(metavar="PLANFILE", help="A plan saved with `plan -o`.")],
     fmt: Format = "text",
     comment_key: CommentKey = None,
+    debug: Debug = False,
 ) -> None:
     """Render a saved plan."""
     from topoctl.render import render
@@ -385,6 +412,7 @@ def show(
 def export_(
     broker: Annotated[str, typer.Option("--broker", help="The broker to export, as named in the manifest.")],
     files: Files = None,
+    debug: Debug = False,
 ) -> None:
     """Print the live topology of a broker as manifest YAML (import / bootstrap).
 
@@ -405,6 +433,7 @@ def graph(
     fmt: Annotated[
         str, typer.Option("--format", help="mermaid (renders in GitHub Markdown) or dot (Graphviz).")
     ] = "mermaid",
+    debug: Debug = False,
 ) -> None:
     """Draw the message flow of the manifest: exchanges, queues, topics, streams, dead letters. Offline."""
     from topoctl.graph import graph_of

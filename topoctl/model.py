@@ -46,10 +46,11 @@ class Address:
         return cls(unquote(parts[0]), parts[1], tuple(unquote(p) for p in parts[2:]))
 
     def matches(self, target: str) -> bool:
-        """`--target` selects an address exactly, or everything below a prefix of it."""
-        own = str(self)
-        target = target.rstrip("/")
-        return own == target or own.startswith(target + "/")
+        """`--target` selects an address exactly, or everything below a prefix of whole segments.
+        Empty segments count: a binding address ends in `/` or `//` (empty routing key, no
+        arguments), so `.../queue/q//` must not also select `.../queue/q/k/3807d1168e7b`."""
+        parts = target.split("/")
+        return str(self).split("/")[: len(parts)] == parts
 
 
 class _Addressed:

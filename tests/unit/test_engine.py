@@ -259,3 +259,17 @@ def test_each_completed_change_of_a_failed_wave_counts(monkeypatch: pytest.Monke
     session = session_for(monkeypatch, broker, desired)
     with pytest.raises(ApplyError, match="5 added"):
         execute(session, session.plan(), parallelism=4)
+
+
+def test_an_exact_address_target_selects_only_that_address() -> None:
+    """Binding addresses end in `/` or `//`: the exact one must not pick its siblings, and a prefix
+    matches whole segments only (`.../q` is not a prefix of `.../q2`)."""
+    empty_key = Address("r", "binding", ("v", "x", "queue", "q", "", ""))
+    other = Address("r", "binding", ("v", "x", "queue", "q", "k", "3807d1168e7b"))
+    sibling = Address("r", "binding", ("v", "x", "queue", "q2", "", ""))
+    assert str(empty_key) == "r/binding/v/x/queue/q//"
+    assert empty_key.matches("r/binding/v/x/queue/q//")
+    assert not other.matches("r/binding/v/x/queue/q//")
+    assert {a.matches("r/binding/v/x/queue/q") for a in (empty_key, other)} == {True}
+    assert not sibling.matches("r/binding/v/x/queue/q")
+    assert other.matches("r") and other.matches("r/binding") and not other.matches("r/bind")

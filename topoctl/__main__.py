@@ -1,0 +1,5 @@
+"""`python -m topoctl`: the same as the `topoctl` command."""
+
+from topoctl.cli import main
+
+main()
