@@ -581,6 +581,29 @@ def test_internal_topics_are_never_read(admin: AdminClient, ns: str) -> None:
     assert not [n for n in names if n.startswith("__")]
 
 
+def test_prune_never_covers_internal_topics(tmp_path: Path, admin: AdminClient, ns: str) -> None:
+    """System objects are never touched: a prune whose prefix is `__` finds nothing to delete,
+    although `__consumer_offsets` is live (and would match)."""
+    ensure_consumer_offsets(admin)
+    path = write_manifest(tmp_path / "m.yaml", manifest({}, prune={"topics": True, "prefix": "__"}))
+    result = plan(path)
+    assert result.code == 0, str(result)
+    assert result.json["changes"] == []
+
+
+def ensure_consumer_offsets(admin: AdminClient) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    if "__consumer_offsets" in admin.list_topics(timeout=10).topics:
+        return
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"g{uuid.uuid4().hex[:6]}"})
+    # The commit itself may fail; looking up the group coordinator creates the topic.
+    with contextlib.suppress(KafkaException):
+        consumer.commit(offsets=[TopicPartition("__topoctl_never", 0, 0)], asynchronous=False)
+    consumer.close()
+    wait_for(lambda: "__consumer_offsets" in admin.list_topics(timeout=10).topics, "__consumer_offsets")
+
+
 def test_broker_down_fails_fast_with_a_clear_message_and_no_secret(tmp_path: Path) -> None:
     document = manifest({"x": {"partitions": 1}})
     document["brokers"]["k"]["connection"] = {

@@ -318,3 +318,31 @@ def test_a_prune_prefix_without_topics_or_acls_is_a_warning(tmp_path: Path) -> N
     assert warning.startswith(f"{path}:6: prune.prefix 'shop.' narrows nothing")
     path.write_text(HEAD + "    prune: {prefix: shop., topics: true}\n    topics: {shop.a: {}}\n", encoding="utf-8")
     assert load_manifest([str(path)], env={}).warnings == []
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ("    topics:\n      ok: {}\n      __consumer_offsets: {state: absent}\n", 8),
+        ("    topics:\n      __transaction_state: {partitions: 50}\n", 7),
+        ("    topics:\n      __cluster_metadata: {}\n", 7),
+        ("    topics:\n      orders:\n        dead_letter: {topic: __orders_dlq}\n", 8),
+    ],
+)
+def test_internal_topics_cannot_be_declared_nor_deleted(tmp_path: Path, body: str, line: int) -> None:
+    """Kafka's `__*` topics are system objects: never managed, whether declared, planned
+    absent, or named as a dead-letter topic."""
+    err = error(tmp_path, body)
+    assert "internal to Kafka" in str(err)
+    assert err.location == f"{tmp_path / 'm.yaml'}:{line}"
+
+
+def test_validate_refuses_an_internal_topic_with_exit_1_and_no_traceback(tmp_path: Path) -> None:
+    from tests.cli import topoctl
+
+    path = tmp_path / "m.yaml"
+    path.write_text(HEAD + "    topics:\n      __consumer_offsets: {state: absent}\n", encoding="utf-8")
+    result = topoctl("validate", "-f", path)
+    assert result.code == 1, str(result)
+    assert f"{path}:7" in result.stderr and "__consumer_offsets" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
