@@ -180,3 +180,53 @@ def test_export_of_an_unreachable_broker_names_it(tmp_path: Path) -> None:
     assert BROKER in result.stderr and "Traceback" not in result.stderr
     assert "s3cr3t-pw" not in result.stderr + result.stdout
     assert result.stdout == ""
+
+
+def _default_vhost_untouched(client: httpx.Client) -> bool:
+    """`/` as RabbitMQ creates it: its own description, no tags, nothing declared in it."""
+    vhost = client.get("/api/vhosts/%2F").json()
+    user_exchanges = [
+        e for e in client.get("/api/exchanges/%2F").json() if e["name"] and not e["name"].startswith("amq.")
+    ]
+    user_bindings = [b for b in client.get("/api/bindings/%2F").json() if b["source"]]
+    return (
+        vhost.get("description") == "Default virtual host"
+        and not vhost.get("tags")
+        and not client.get("/api/queues/%2F").json()
+        and not user_exchanges
+        and not user_bindings
+        and not client.get("/api/policies/%2F").json()
+    )
+
+
+def test_export_leaves_out_the_untouched_default_vhost_and_round_trips(tmp_path: Path, client: httpx.Client) -> None:
+    vhost = unique_vhost()
+    v = seg(vhost)
+    try:
+        _ok(client.put(f"/api/vhosts/{v}", json={}))
+        _ok(client.put(f"/api/exchanges/{v}/match", json={"type": "headers", "durable": True}))
+        _ok(client.put(f"/api/queues/{v}/mail", json={"durable": True}))
+        # Header values that look like durations are values to match, not settings: kept as written.
+        arguments = {"x-match": "all", "expires": "30s", "max-age": "7d"}
+        _ok(client.post(f"/api/bindings/{v}/e/match/q/mail", json={"routing_key": "", "arguments": arguments}))
+        untouched = _default_vhost_untouched(client)
+        result = topoctl("export", "--broker", BROKER, "-f", _connection_manifest(tmp_path), env=ENV)
+        assert result.code == 0, str(result)
+        exported = yaml.safe_load(result.stdout)["brokers"][BROKER]["vhosts"]
+        if untouched and _default_vhost_untouched(client):
+            assert "/" not in exported, exported.get("/")
+            assert "Default virtual host" not in result.stdout
+        else:  # someone put something in `/` meanwhile: still none of RabbitMQ's own defaults
+            assert exported.get("/", {}).get("description") != "Default virtual host"
+        assert exported[vhost] == {
+            "exchanges": {"match": {"type": "headers"}},
+            "queues": {"mail": {"type": "classic"}},
+            "bindings": [{"source": "match", "destination": "mail", "arguments": arguments}],
+        }
+        path = tmp_path / "exported.yaml"
+        path.write_text(result.stdout, encoding="utf-8")
+        targets = [*_targets(vhost), *_targets("/")]
+        plan = topoctl("plan", "-f", path, "--detailed-exitcode", *targets, env=ENV)
+        assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
+    finally:
+        delete_vhost(client, vhost)

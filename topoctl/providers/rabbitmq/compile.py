@@ -16,6 +16,7 @@ from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Compiled
 from topoctl.providers.rabbitmq.kinds import (
+    DEFAULT_VHOST,
     binding_address,
     destination_address,
     exchange_address,
@@ -98,6 +99,11 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
 
 
 def _absent_vhost(broker: str, vhost: str, body: Mapping[str, Any], ctx: Context) -> Resource:
+    if vhost == DEFAULT_VHOST:
+        raise ctx.at("state").error(
+            "the default vhost '/' is RabbitMQ's own and is never deleted; remove state: absent"
+            " (to remove objects in it, mark them state: absent or use prune)"
+        )
     extra = sorted(k for k in body if k not in ("state", "description", "tags", "prune"))
     if extra:
         raise ctx.error(
@@ -117,10 +123,19 @@ def _check_length(name: str, what: str, ctx: Context, url_segment: bool = True) 
 
 
 def _check_user_name(name: object, what: str, ctx: Context) -> str:
+    """A name of an object the manifest may declare or delete: never a system object's."""
+    if name == "" and what.endswith("exchange"):
+        raise ctx.error(
+            "the default exchange ('') is RabbitMQ's own: it cannot be declared, changed or deleted"
+            " (it routes to every queue by name already)"
+        )
     if not isinstance(name, str) or not name:
         raise ctx.error(f"{what} name must be a non-empty string")
     if name.startswith("amq."):
-        raise ctx.error(f"{what} name {name!r} starts with 'amq.', a prefix RabbitMQ reserves for itself")
+        raise ctx.error(
+            f"{what} name {name!r} starts with 'amq.', a prefix RabbitMQ reserves for its own objects"
+            " (built-in exchanges, server-named queues), which topoctl never declares or deletes"
+        )
     _check_length(name, what, ctx)
     return name
 
@@ -377,10 +392,17 @@ class _VhostCompiler:
             raise ctx.at("destination").error("destination must be a queue or exchange name")
         if destination_type not in ("queue", "exchange"):
             raise ctx.at("destination_type").error("destination_type must be queue or exchange")
+        if destination_type == "queue" and destination.startswith("amq."):
+            raise ctx.at("destination").error(
+                f"queue {destination!r} is server-named (amq.*): it belongs to one client connection, and"
+                " topoctl never declares or deletes its bindings"
+            )
         if not isinstance(routing_key, str):
             raise ctx.at("routing_key").error("routing_key must be a string (quote it in YAML)")
         _check_length(routing_key, "routing key", ctx.at("routing_key"), url_segment=False)
-        arguments = self._arguments(spec, ctx)
+        # Verbatim: a binding's arguments are values a headers exchange matches messages against,
+        # not queue settings; `expires: 30s` there must stay the text "30s".
+        arguments = dict(ctx.at("arguments").mapping(spec.get("arguments")))
         if routing_key in DOT_SEGMENTS and not arguments and not _state_absent(spec):
             self.warnings.append(
                 f"{ctx.at('routing_key').where()}: a binding with routing key {routing_key!r} can be created but"

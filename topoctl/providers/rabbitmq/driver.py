@@ -31,6 +31,7 @@ from topoctl.providers.rabbitmq.observe import (
     exchange_attrs,
     observe,
     queue_attrs,
+    system_object,
 )
 from topoctl.providers.rabbitmq.wire import (
     binding_body,
@@ -151,6 +152,9 @@ class RabbitMQDriver(Driver):
     def _delete(self, change: Change) -> None:
         address = change.address
         what = f"deleting {describe(address)}"
+        system = system_object(address)
+        if system is not None:
+            raise self.api.error(f"{what}: refused, {system} is RabbitMQ's own and topoctl never deletes it")
         if address.kind == BINDING:
             self._delete_binding(change)
             return

@@ -1,10 +1,14 @@
 """Observed RabbitMQ resources -> the `vhosts:` section of a manifest (`topoctl export`).
 
-Every attribute the compiler fills in by default (durable, auto_delete, internal, arguments) is
-compared, so the export writes each one whose live value differs from that default and leaves the
-rest out. `dead_letter:` sugar is not reconstructed: a DLX, its DLQ, their binding and the
-queue's `x-dead-letter-*` arguments come out as the plain objects and arguments they are, which
-plan identically.
+Only what differs from a default is written. The compiler fills in the same defaults (durable,
+auto_delete, internal, arguments, a policy's apply_to and priority), so leaving one out plans the
+same. A vhost's description is written when it differs from the one RabbitMQ gives it (none, or
+"Default virtual host" for `/`), so an untouched, empty `/` is not exported at all. The `type` of
+exchanges and queues is always written: it says what the object is.
+
+`dead_letter:` sugar is not reconstructed: a DLX, its DLQ, their binding and the queue's
+`x-dead-letter-*` arguments come out as the plain objects and arguments they are, which plan
+identically.
 """
 
 from __future__ import annotations
@@ -15,12 +19,18 @@ from typing import Any
 
 from topoctl.export import duration_ms, size
 from topoctl.model import JSON, Resource
-from topoctl.providers.rabbitmq.kinds import BINDING, EXCHANGE, POLICY, QUEUE, VHOST
+from topoctl.providers.rabbitmq.kinds import (
+    BINDING,
+    DEFAULT_VHOST,
+    DEFAULT_VHOST_DESCRIPTION,
+    EXCHANGE,
+    POLICY,
+    QUEUE,
+    VHOST,
+)
 
 # The keys the compiler normalises to ms and bytes: the same sets, so both directions agree.
 from topoctl.providers.rabbitmq.values import BYTE_KEYS, MAX_AGE_KEYS, MS_KEYS
-
-DEFAULT_VHOST = "/"
 
 
 def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
@@ -29,8 +39,9 @@ def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
         vhost, *name = r.address.name
         body = vhosts[vhost]
         if r.kind == VHOST:
-            if r.attrs.get("description"):
-                body["description"] = r.attrs["description"]
+            description = r.attrs.get("description") or ""
+            if description != _default_description(vhost):
+                body["description"] = description
             if r.attrs.get("tags"):
                 body["tags"] = list(r.attrs["tags"])
         elif r.kind == EXCHANGE:
@@ -51,10 +62,16 @@ def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
                 str(b.get("arguments")),
             )
         )
-    # The default vhost exists on every broker; empty, it says nothing about this topology.
+    # The default vhost exists on every broker; untouched and empty, it says nothing about this
+    # topology (and declaring it would only plan what is already there).
     if vhosts.get(DEFAULT_VHOST) == {}:
         del vhosts[DEFAULT_VHOST]
     return {"vhosts": dict(vhosts)} if vhosts else {}
+
+
+def _default_description(vhost: str) -> str:
+    """What RabbitMQ describes a vhost as when nobody set a description."""
+    return DEFAULT_VHOST_DESCRIPTION if vhost == DEFAULT_VHOST else ""
 
 
 def _exchange(attrs: Mapping[str, JSON]) -> dict[str, JSON]:
@@ -77,18 +94,22 @@ def _binding(attrs: Mapping[str, JSON]) -> dict[str, JSON]:
         out["destination_type"] = "exchange"
     if attrs.get("routing_key"):
         out["routing_key"] = attrs["routing_key"]
-    _arguments(out, attrs)
+    arguments = attrs.get("arguments") or {}
+    if arguments:  # verbatim: values a headers exchange matches, not durations or sizes
+        out["arguments"] = dict(arguments)
     return out
 
 
 def _policy(attrs: Mapping[str, JSON]) -> dict[str, JSON]:
     definition = attrs.get("definition") or {}
-    return {
-        "pattern": attrs.get("pattern"),
-        "apply_to": attrs.get("apply_to", "all"),
-        "priority": attrs.get("priority", 0),
-        "definition": {k: _readable(k, v) for k, v in dict(definition).items()},
-    }
+    out: dict[str, JSON] = {"pattern": attrs.get("pattern")}
+    # The compiler's defaults, which are RabbitMQ's: apply to all, priority 0.
+    if attrs.get("apply_to", "all") != "all":
+        out["apply_to"] = attrs["apply_to"]
+    if attrs.get("priority", 0) != 0:
+        out["priority"] = attrs["priority"]
+    out["definition"] = {k: _readable(k, v) for k, v in dict(definition).items()}
+    return out
 
 
 def _unless_default(out: dict[str, JSON], attrs: Mapping[str, JSON], **defaults: bool) -> None:

@@ -35,6 +35,11 @@ QUEUE = "queue"
 BINDING = "binding"
 POLICY = "policy"
 
+# The vhost every broker has, with the description RabbitMQ gives it. Its content is managed like
+# any other vhost's; the vhost itself is never deleted.
+DEFAULT_VHOST = "/"
+DEFAULT_VHOST_DESCRIPTION = "Default virtual host"
+
 # Kinds a `prune:` scope covers; vhosts are never pruned (only `state: absent` deletes one).
 PRUNABLE = frozenset({EXCHANGE, QUEUE, BINDING, POLICY})
 

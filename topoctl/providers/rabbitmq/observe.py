@@ -19,6 +19,11 @@ from typing import Any
 
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.rabbitmq.kinds import (
+    BINDING,
+    DEFAULT_VHOST,
+    EXCHANGE,
+    QUEUE,
+    VHOST,
     binding_address,
     destination_address,
     exchange_address,
@@ -52,6 +57,27 @@ def is_system_exchange(name: str) -> bool:
 
 def is_system_queue(row: Mapping[str, Any]) -> bool:
     return str(row.get("name", "")).startswith("amq.") or bool(row.get("exclusive"))
+
+
+def system_object(address: Address) -> str | None:
+    """Why the object at `address` is RabbitMQ's own and must never be deleted, or None.
+
+    The compiler refuses such addresses and `observe` never reports them; this is the last guard,
+    for a plan that names one anyway (say, a plan file edited by hand)."""
+    vhost, *name = address.name
+    if address.kind == VHOST and vhost == DEFAULT_VHOST:
+        return "the default vhost '/'"
+    if address.kind == EXCHANGE and is_system_exchange(name[0]):
+        return "the default exchange" if name[0] == "" else f"the built-in exchange {name[0]!r}"
+    if address.kind == QUEUE and name[0].startswith("amq."):
+        return f"the server-named queue {name[0]!r}"
+    if address.kind == BINDING:
+        source, destination_type, destination = name[0], name[1], name[2]
+        if source == "":
+            return "a binding of the default exchange"
+        if destination_type == "queue" and destination.startswith("amq."):
+            return f"a binding of the server-named queue {destination!r}"
+    return None
 
 
 def queue_type(row: Mapping[str, Any]) -> str:

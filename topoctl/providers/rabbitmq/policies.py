@@ -22,6 +22,7 @@ from itertools import combinations
 
 from topoctl.model import JSON, Resource
 from topoctl.providers.rabbitmq.kinds import EXCHANGE, POLICY, QUEUE
+from topoctl.providers.rabbitmq.values import MAX_AGE_KEYS, max_age_seconds
 
 APPLIES_TO = {"queues": frozenset({QUEUE}), "exchanges": frozenset({EXCHANGE}), "all": frozenset({QUEUE, EXCHANGE})}
 
@@ -36,6 +37,7 @@ MINIMUM_WINS = {
     "x-max-length": "max-length",
     "x-max-length-bytes": "max-length-bytes",
     "x-delivery-limit": "delivery-limit",
+    "x-max-age": "max-age",  # streams: compared by length (`1M` is 30 days)
 }
 _LISTED = 3  # object names shown in one warning before "and N more"
 
@@ -175,7 +177,7 @@ def _argument_overlaps(queues: Sequence[Resource], policies: Sequence[Policy]) -
             mine, theirs = arguments.get(argument), definition.get(key)
             if argument not in arguments or key not in definition or mine == theirs:
                 continue
-            if argument in MINIMUM_WINS and not (isinstance(mine, int) and isinstance(theirs, int)):
+            if argument in MINIMUM_WINS and (_length(argument, mine) is None or _length(key, theirs) is None):
                 continue
             found[(policy.name, argument)].append((queue, mine, theirs))
     out = []
@@ -194,12 +196,23 @@ def _argument_overlaps(queues: Sequence[Resource], policies: Sequence[Policy]) -
         if argument in ARGUMENT_WINS:
             outcome = "the queue's argument wins, the policy's value does not apply"
         elif len(hits) == 1:
-            smaller = "the queue's argument" if mine < theirs else f"policy {policy_name!r}"
+            ours = _length(argument, mine) or 0  # both are lengths: checked when found
+            smaller = "the queue's argument" if ours < (_length(key, theirs) or 0) else f"policy {policy_name!r}"
             outcome = f"the smaller value applies, so {smaller} decides"
         else:
             outcome = "the smaller of the two values applies to each queue"
         out.append(f"{_at(first)}{who} and policy {policy_name!r} {sets}: {outcome}")
     return out
+
+
+def _length(key: str, value: JSON) -> int | None:
+    """A numeric limit as a number to compare (a max-age in seconds), or None if it is not one."""
+    if key in MAX_AGE_KEYS:
+        try:
+            return max_age_seconds(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _objects(found: list[tuple[str, str]]) -> str:
