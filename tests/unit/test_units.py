@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from topoctl.render.text import shown
 from topoctl.units import INT64_MAX, INT64_MIN, format_duration_ms, format_size, parse_duration, parse_size, readable
 
 LONG_MAX = INT64_MAX  # Java's Long.MAX_VALUE, Kafka's "never" and NATS' largest duration in ns
@@ -217,3 +219,14 @@ def test_readable_durations_parse_back_exactly(value: int, unit: str) -> None:
 @at_edges
 def test_readable_sizes_parse_back_exactly(size: int) -> None:
     assert parse_size(readable(size, "bytes")) == size
+
+
+@settings(database=None, max_examples=300)
+@given(VALUES, st.sampled_from([*DURATION_UNITS, "bytes"]))
+@at_edges_in_every_unit
+def test_the_text_plan_shows_values_that_parse_back_exactly(value: int, unit: str) -> None:
+    """What `topoctl plan` prints for a duration or size field (`"30d"`, `"1GiB"`, or the plain
+    integer) is what a user may paste into a manifest: it must mean the same integer."""
+    printed = json.loads(shown(value, "f", {"f": unit}))
+    back = parse_size(printed) if unit == "bytes" else parse_duration(printed, unit)
+    assert back == value
