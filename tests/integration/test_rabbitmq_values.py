@@ -1,6 +1,9 @@
-"""Stream retention against the real RabbitMQ: `x-max-age` / `max-age` in months and years (`1M` is
-30 days, `1Y` 365 days to the broker) equal a manifest's `30d` / `365d`, so the plan is empty and
-nothing is replaced (a replace of a stream deletes its messages)."""
+"""Argument and policy values against the real RabbitMQ, compared by what they mean to the broker.
+
+Stream retention: `x-max-age` / `max-age` in months and years (`1M` is 30 days, `1Y` 365 days to
+the broker) equal a manifest's `30d` / `365d`, so the plan is empty and nothing is replaced (a
+replace of a stream deletes its messages). Extremes: the largest and smallest values the broker
+accepts export to a manifest that plans empty, and plan empty as written."""
 
 from __future__ import annotations
 
@@ -115,3 +118,40 @@ def test_an_export_of_months_and_years_plans_empty(tmp_path: Path, client: httpx
     # The export writes the literal password as a placeholder (an export carries no secret).
     plan = topoctl("plan", "-f", path, "--detailed-exitcode", *targets, env={"IT_RABBIT_PASSWORD": AUTH[1]})
     assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
+
+
+def test_the_extremes_the_broker_accepts_export_and_plan_empty(
+    tmp_path: Path, client: httpx.Client, vhost: str
+) -> None:
+    long_max = 2**63 - 1
+    _ok(client.put(f"/api/vhosts/{seg(vhost)}", json={}))
+    queues = {
+        # RabbitMQ takes any non-negative integer here, beyond a long too.
+        "big": {"x-max-length-bytes": long_max, "x-message-ttl": 0},
+        "bigger": {"x-max-length-bytes": 2**64, "x-message-ttl": 2**32},
+        "odd": {"x-max-length-bytes": (2**53 + 1) * 1024, "x-expires": 2**32 - 1},
+        "zero": {"x-max-length-bytes": 0, "x-max-length": 0},
+    }
+    for name, arguments in queues.items():
+        _ok(client.put(f"/api/queues/{seg(vhost)}/{name}", json={"durable": True, "arguments": arguments}))
+    _stream(client, vhost, "s.long", "1000000000000000000000000Y")
+    _stream(client, vhost, "s.zeros", "007D")
+    policy = {"pattern": "^zz", "definition": {"max-length-bytes": long_max, "message-ttl": 0, "max-age": "99999Y"}}
+    _ok(client.put(f"/api/policies/{seg(vhost)}/limits", json=policy))
+
+    connection = manifest_file(tmp_path, {}, name="connection.yaml")
+    exported = topoctl("export", "--broker", BROKER, "-f", connection)
+    assert exported.code == 0, str(exported)
+    path = tmp_path / "exported.yaml"
+    path.write_text(exported.stdout, encoding="utf-8")
+    targets = [arg for kind in ("queue", "policy") for arg in ("--target", f"{BROKER}/{kind}/{seg(vhost)}")]
+    env = {"IT_RABBIT_PASSWORD": AUTH[1]}
+    plan = topoctl("plan", "-f", path, "--detailed-exitcode", *targets, env=env)
+    assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
+
+    # The same values written as the broker holds them.
+    as_written = {name: {"arguments": arguments} for name, arguments in queues.items()}
+    as_written["s.long"] = {"type": "stream", "arguments": {"x-max-age": "1000000000000000000000000Y"}}
+    as_written["s.zeros"] = {"type": "stream", "arguments": {"x-max-age": "007D"}}
+    policies = {"limits": {"pattern": "^zz", "definition": policy["definition"]}}
+    assert_empty(manifest_file(tmp_path, {vhost: {"queues": as_written, "policies": policies}}))
