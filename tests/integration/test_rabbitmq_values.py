@@ -8,6 +8,7 @@ accepts export to a manifest that plans empty, and plan empty as written."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -150,7 +151,7 @@ def test_the_extremes_the_broker_accepts_export_and_plan_empty(
     assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
 
     # The same values written as the broker holds them.
-    as_written = {name: {"arguments": arguments} for name, arguments in queues.items()}
+    as_written: dict[str, dict[str, Any]] = {name: {"arguments": arguments} for name, arguments in queues.items()}
     as_written["s.long"] = {"type": "stream", "arguments": {"x-max-age": "1000000000000000000000000Y"}}
     as_written["s.zeros"] = {"type": "stream", "arguments": {"x-max-age": "007D"}}
     policies = {"limits": {"pattern": "^zz", "definition": policy["definition"]}}
