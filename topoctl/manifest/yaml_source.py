@@ -40,6 +40,12 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
 
 _LOADER = _Loader
 
+# Hostile input: nesting deeper than any manifest needs would overflow the C composer's stack (a
+# crash, not an error), and aliases can expand exponentially ("billion laughs"). Both are refused
+# before anything is built, in time linear in the text.
+MAX_DEPTH = 64
+MAX_EXPANDED = 1_000_000  # values after aliases are expanded, or 10 per byte of text if more
+
 
 def interpolate(text: str, env: Mapping[str, str], where: str) -> str:
     """Replace `${VAR}` and `${VAR:-default}`; `$$` is a literal `$`."""
@@ -136,12 +142,72 @@ class _Builder:
         return result
 
 
+def _depth_bound(text: str) -> int:
+    """An upper bound of the nesting depth, cheap enough for every file: block nesting needs
+    indentation (or `- `/`? ` indicators) on its line; flow nesting needs an opening bracket each."""
+    block = max((len(line) - len(line.lstrip(" -?")) for line in text.splitlines()), default=0)
+    return block + text.count("[") + text.count("{")
+
+
+def _check_depth(text: str, filename: str) -> None:
+    """Walks the parser's events (no recursion, nothing built) when the text could nest too deep."""
+    if _depth_bound(text) <= MAX_DEPTH:
+        return
+    loader = _LOADER(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    where = f"{filename}:{mark.line + 1}" if mark else filename
+                    raise ManifestError(f"nested deeper than {MAX_DEPTH} levels; no manifest needs that", where)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, text: str, filename: str) -> None:
+    """Counts the values the document has once its aliases are expanded, visiting each node once
+    (an alias is the same node object again), and refuses an alias bomb before building it."""
+    limit = max(MAX_EXPANDED, 10 * len(text))
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            sizes[id(node)] = 1
+            continue
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        size = 1 + sum(sizes.get(id(c), 1) for c in children)  # a cycle (missing size) is reported later
+        if size > limit:
+            where = f"{filename}:{node.start_mark.line + 1}"
+            raise ManifestError(
+                f"YAML aliases here expand to more than {limit:,} values (an alias bomb?); "
+                "anchors and merge keys of ordinary size are fine",
+                where,
+            )
+        sizes[id(node)] = size
+
+
 def load_yaml(text: str, filename: str, env: Mapping[str, str]) -> tuple[Any, SourceMap]:
     loader = _LOADER(text)
     try:
+        _check_depth(text, filename)
         node = loader.get_single_node()
         if node is None:
             return None, SourceMap()
+        if "*" in text:  # only aliases expand
+            _check_expansion(node, text, filename)
         builder = _Builder(loader, filename, env)
         return builder.build(node, ()), builder.sources
     except yaml.MarkedYAMLError as exc:
