@@ -581,6 +581,34 @@ def test_internal_topics_are_never_read(admin: AdminClient, ns: str) -> None:
     assert not [n for n in names if n.startswith("__")]
 
 
+def test_extreme_values_apply_exactly_and_plan_empty(tmp_path: Path, admin: AdminClient, ns: str) -> None:
+    """Long.MAX written with a unit (it went through a float, and Kafka got ...808), -1 and 0."""
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        manifest(
+            {
+                f"{ns}.extreme": {
+                    "partitions": 1,
+                    "config": {
+                        "max.compaction.lag.ms": "9223372036854775807ms",
+                        "retention.ms": -1,
+                        "retention.bytes": "-1",
+                        "min.compaction.lag.ms": "0ms",
+                        "segment.jitter.ms": "1.5h",
+                        "local.retention.bytes": "0.5GiB",
+                    },
+                }
+            }
+        ),
+    )
+    apply(path)
+    config = live_config(admin, f"{ns}.extreme")
+    assert config["max.compaction.lag.ms"] == "9223372036854775807"
+    assert config["retention.ms"] == "-1" and config["min.compaction.lag.ms"] == "0"
+    assert config["segment.jitter.ms"] == "5400000" and config["local.retention.bytes"] == str(2**29)
+    assert_empty(path)
+
+
 def test_prune_never_covers_internal_topics(tmp_path: Path, admin: AdminClient, ns: str) -> None:
     """System objects are never touched: a prune whose prefix is `__` finds nothing to delete,
     although `__consumer_offsets` is live (and would match)."""
