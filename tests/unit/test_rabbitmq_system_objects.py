@@ -191,3 +191,34 @@ def test_export_leaves_out_policy_defaults() -> None:
         "all0": {"pattern": "^a", "definition": {"max-length": 5}},
         "queues3": {"pattern": "^a", "apply_to": "queues", "priority": 3, "definition": {"max-length": 5}},
     }
+
+
+def test_no_prune_scope_covers_a_system_object_or_a_vhost(tmp_path: Path) -> None:
+    from topoctl.manifest.loader import load_manifest
+
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        HEAD.replace("    vhosts:\n", "    prune: true\n    vhosts:\n")
+        + '      "/": {}\n      v: {prune: {prefix: "amq."}}\n',
+        encoding="utf-8",
+    )
+    scopes = load_manifest([str(path)], env={}).brokers[B].compiled.prune
+    never = [
+        Address(B, "vhost", ("/",)),
+        Address(B, "vhost", ("v",)),
+        Address(B, "vhost", ("undeclared",)),
+        Address(B, "exchange", ("/", "")),
+        Address(B, "exchange", ("/", "amq.topic")),
+        Address(B, "exchange", ("v", "amq.direct")),
+        Address(B, "queue", ("/", "amq.gen-x")),
+        Address(B, "queue", ("v", "amq.gen-x")),
+        Address(B, "binding", ("/", "", "queue", "q", "q", "")),
+        Address(B, "binding", ("/", "amq.topic", "queue", "amq.gen-x", "k", "")),
+        Address(B, "binding", ("v", "amq.topic", "queue", "amq.gen-x", "k", "")),
+    ]
+    for address in never:
+        assert not any(scope.covers(address) for scope in scopes), address
+    # What is the user's in those vhosts stays covered.
+    assert any(scope.covers(Address(B, "queue", ("/", "jobs"))) for scope in scopes)
+    assert any(scope.covers(Address(B, "binding", ("/", "amq.topic", "queue", "jobs", "k", ""))) for scope in scopes)
+    assert any(scope.covers(Address(B, "binding", ("v", "x", "exchange", "amq.direct", "k", ""))) for scope in scopes)

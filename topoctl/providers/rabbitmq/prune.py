@@ -16,9 +16,19 @@ from topoctl.manifest.source import Context
 from topoctl.model import Address
 from topoctl.providers.base import PruneScope
 from topoctl.providers.rabbitmq.kinds import BINDING, EXCHANGE, POLICY, PRUNABLE, QUEUE
+from topoctl.providers.rabbitmq.observe import system_object
 
 _NAMED = frozenset({EXCHANGE, QUEUE, POLICY})
 _DESTINATION = 3  # index of the destination in a binding's name parts
+
+
+@dataclass(frozen=True)
+class VhostPruneScope(PruneScope):
+    """A vhost's named objects, never RabbitMQ's own: `observe` leaves those out already, and a
+    scope that cannot cover them keeps it so whatever the live state says."""
+
+    def covers(self, address: Address) -> bool:
+        return super().covers(address) and system_object(address) is None
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class BindingPruneScope(PruneScope):
             and len(name) > _DESTINATION
             and name[: len(self.parent)] == self.parent
             and name[_DESTINATION].startswith(self.prefix)
+            and system_object(address) is None
         )
 
 
@@ -55,8 +66,8 @@ def prune_scopes(broker_prune: Any, vhosts: Sequence[tuple[str, Any, Context]], 
         if prefix is None:
             continue
         if prefix == "":
-            scopes.append(PruneScope(kinds=PRUNABLE, parent=(vhost,)))
+            scopes.append(VhostPruneScope(kinds=PRUNABLE, parent=(vhost,)))
         else:
-            scopes.append(PruneScope(kinds=_NAMED, parent=(vhost,), prefix=prefix))
+            scopes.append(VhostPruneScope(kinds=_NAMED, parent=(vhost,), prefix=prefix))
             scopes.append(BindingPruneScope(kinds=frozenset({BINDING}), parent=(vhost,), prefix=prefix))
     return scopes
