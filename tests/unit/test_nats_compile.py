@@ -363,24 +363,6 @@ def test_a_sealed_stream_cannot_declare_what_sealing_overrides(tmp_path: Path, f
     compiled(tmp_path, streams={"S": {"subjects": ["s"], "sealed": True, "discard": "new", "deny_delete": True}})
 
 
-@pytest.mark.parametrize(
-    ("pattern", "subject", "match"),
-    [
-        ("a.>", "a.b.c", True),
-        ("a.>", "a", False),
-        ("a.*", "a.b", True),
-        ("a.*", "a.b.c", False),
-        ("a.b", "a.b", True),
-        ("a.b", "a.c", False),
-        (">", "x", True),
-    ],
-)
-def test_subject_matching(pattern: str, subject: str, match: bool) -> None:
-    from topoctl.providers.nats.compile import subject_matches
-
-    assert subject_matches(pattern, subject) is match
-
-
 def test_a_push_consumer_delivering_into_its_own_stream_is_refused(tmp_path: Path) -> None:
     err = error(tmp_path, streams={"S": {"subjects": ["s.>"], "consumers": {"c": {"deliver_subject": "s.push"}}}})
     assert "deliver_subject 's.push' is one of the stream's subjects (s.>)" in str(err)
@@ -406,25 +388,6 @@ def test_stream_combinations_the_server_refuses(tmp_path: Path, stream: dict[str
     assert message in str(err) and "m.yaml:" in str(err)
 
 
-@pytest.mark.parametrize(
-    ("a", "b", "overlap"),
-    [
-        ("a.>", "a.b", True),
-        ("a.*", "a.b", True),
-        ("a.*", "a.b.c", False),
-        ("a.b", "a.c", False),
-        ("*.b", "a.*", True),
-        (">", "x.y", True),
-        ("a", "a.b", False),
-    ],
-)
-def test_subjects_overlap(a: str, b: str, overlap: bool) -> None:
-    from topoctl.providers.nats.compile import subjects_overlap
-
-    assert subjects_overlap(a, b) is overlap
-    assert subjects_overlap(b, a) is overlap
-
-
 def test_two_streams_capturing_the_same_subject_are_refused(tmp_path: Path) -> None:
     err = error(tmp_path, streams={"A": {"subjects": ["orders.>"]}, "B": {"subjects": ["x", "orders.paid"]}})
     assert "subject 'orders.paid' of stream 'B' overlaps 'orders.>' of stream 'A'" in str(err)
@@ -433,21 +396,6 @@ def test_two_streams_capturing_the_same_subject_are_refused(tmp_path: Path) -> N
     assert "overlaps" in str(err)
     # Distinct subjects, and a stream's own overlapping subjects (the server's business), pass.
     compiled(tmp_path, streams={"A": {"subjects": ["a.>"]}, "B": {"subjects": ["b.>", "*"]}})
-
-
-def test_the_overlap_index_agrees_with_pairwise_comparison() -> None:
-    import itertools
-
-    from topoctl.providers.nats.compile import _Node, subjects_overlap
-
-    tokens = ["a", "b", "*"]
-    patterns = [">"] + [
-        ".".join(p) + tail for n in (1, 2, 3) for p in itertools.product(tokens, repeat=n) for tail in ("", ".>")
-    ]
-    for mine, theirs in itertools.product(patterns, repeat=2):
-        index = _Node()
-        index.insert(theirs.split("."), ("other", theirs))
-        assert any(True for _ in index.overlapping(mine.split("."))) is subjects_overlap(mine, theirs), (mine, theirs)
 
 
 def test_dead_letters_of_a_stream_that_removes_failed_messages_are_warned_about(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from topoctl.model import JSON
 from topoctl.providers.nats import fields as F
+from topoctl.providers.nats.kinds import KV_BUCKET
 
 KV_PREFIX = "KV_"
 OBJ_PREFIX = "OBJ_"
@@ -133,3 +134,10 @@ def overlay(config: dict[str, Any], api: Mapping[str, JSON]) -> None:
             config.pop(key, None)
         else:
             config[key] = value
+
+
+def bucket_subjects(kind: str, bucket: str, attrs: Mapping[str, JSON]) -> list[str]:
+    """The subjects the stream of a bucket captures once created (a KV read replica: none)."""
+    if kind == KV_BUCKET:
+        return [] if attrs.get("mirror") else [f"$KV.{bucket}.>"]
+    return [f"$O.{bucket}.C.>", f"$O.{bucket}.M.>"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +17,10 @@ from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Compiled, PruneScope
 from topoctl.providers.nats import fields as F
-from topoctl.providers.nats.buckets import SERVER_PREFIX, kv_origins
+from topoctl.providers.nats.buckets import SERVER_PREFIX, bucket_subjects, kv_origins
 from topoctl.providers.nats.connection import check as check_connection
 from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
+from topoctl.providers.nats.subjects import SubjectIndex, subject_matches, subjects_overlap
 
 # Streams behind buckets: managed only through `key_value:` / `object_stores:`.
 SYSTEM_STREAM_PREFIXES = ("KV_", "OBJ_")
@@ -29,17 +30,6 @@ ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER"
 DLQ_ADVISORIES = ("MAX_DELIVERIES", "MSG_TERMINATED")
 PULL_ONLY = ("max_waiting", "max_batch", "max_expires", "max_bytes")
 PUSH_ONLY = ("deliver_group", "idle_heartbeat", "flow_control", "rate_limit_bps")
-
-
-def subject_matches(pattern: str, subject: str) -> bool:
-    """Whether the literal `subject` is matched by `pattern` (NATS wildcards `*` and `>`)."""
-    want, have = pattern.split("."), subject.split(".")
-    for i, token in enumerate(want):
-        if token == ">":
-            return len(have) > i
-        if i >= len(have) or (token != "*" and token != have[i]):
-            return False
-    return len(want) == len(have)
 
 
 def dlq_subjects(stream: str, consumer: str) -> list[str]:
@@ -146,8 +136,22 @@ def compile_fields(
         f = table.get(key)
         if f is None:
             raise ctx.at(key).error(f"unknown field {key!r}")
+        if value is None:
+            attrs[key] = _cleared(f, ctx.at(key))
+            continue
         attrs[key] = _zero(f, normalise_value(f, value, ctx.at(key)), ctx.at(key), key in zero_ok)
     return attrs
+
+
+def _cleared(f: F.Field, ctx: Context) -> JSON:
+    """`key: null` removes the setting: the field compares as, and is sent as, the server's unset value."""
+    if not F.clearable(f):
+        if f.zero == F.SERVER_DEFAULT:
+            why = "the server puts its own default in its place; declare the value you want or leave it out"
+        else:
+            why = "declare the value you want, or leave the field out to leave it as it is"
+        raise ctx.error(f"{f.name} cannot be null: {why}")
+    return f.empty
 
 
 def _zero(f: F.Field, value: JSON, ctx: Context, zero_ok: bool) -> JSON:
@@ -327,13 +331,15 @@ class _Compiler:
     def check_consumer(self, attrs: Mapping[str, JSON], ctx: Context) -> None:
         """What the server would refuse, said with the manifest line instead of at apply time."""
         push = bool(attrs.get("deliver_subject"))
+        # A field declared unset (`deliver_group: null` on a consumer becoming pull) is no setting.
+        declared = {k for k, v in attrs.items() if v != F.CONSUMER_FIELDS[k].empty}
         for key in PULL_ONLY if push else PUSH_ONLY:
-            if key in attrs:
+            if key in declared:
                 kind = "push (deliver_subject set)" if push else "pull (no deliver_subject)"
                 raise ctx.at(key).error(f"{key} does not apply to a {kind} consumer")
         if attrs.get("flow_control") and not attrs.get("idle_heartbeat"):
             raise ctx.at("flow_control").error("flow_control needs idle_heartbeat")
-        if "filter_subject" in attrs and "filter_subjects" in attrs:
+        if "filter_subject" in declared and "filter_subjects" in declared:
             raise ctx.at("filter_subjects").error("give filter_subject or filter_subjects, not both")
         policy = attrs.get("deliver_policy")
         if "opt_start_seq" in attrs and policy != "by_start_sequence":
@@ -448,74 +454,32 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         if attrs.get("subjects") == [] and not attrs.get("mirror") and not attrs.get("sources"):
             # The server gives a stream without subjects (nor mirror or sources) its own name.
             streams[name] = dataclasses.replace(stream, attrs={**attrs, "subjects": [name]})
-    _check_overlaps(streams, ctx)
+    _check_overlaps(streams, c.resources, ctx)
     resources = list(streams.values()) + c.resources
     return Compiled(resources, _prune_scopes(section.get("prune"), streams, ctx.at("prune")), c.warnings)
 
 
-def subjects_overlap(a: str, b: str) -> bool:
-    """Whether some subject matches both patterns (NATS wildcards `*` and `>`)."""
-    left, right = a.split("."), b.split(".")
-    for i in range(min(len(left), len(right))):
-        x, y = left[i], right[i]
-        if ">" in (x, y):
-            return True
-        if x != y and "*" not in (x, y):
-            return False
-    return len(left) == len(right)
-
-
-@dataclass
-class _Node:
-    """A trie of subject patterns by token, to find an overlapping one without comparing all pairs."""
-
-    children: dict[str, _Node] = field(default_factory=dict)
-    ends: list[tuple[str, str]] = field(default_factory=list)  # (stream, pattern) ending here
-
-    def insert(self, tokens: list[str], entry: tuple[str, str]) -> None:
-        node = self
-        for token in tokens:
-            node = node.children.setdefault(token, _Node())
-        node.ends.append(entry)
-
-    def every(self) -> Iterator[tuple[str, str]]:
-        yield from self.ends
-        for child in self.children.values():
-            yield from child.every()
-
-    def overlapping(self, tokens: list[str], i: int = 0) -> Iterator[tuple[str, str]]:
-        if i == len(tokens):
-            yield from self.ends
-            return
-        token = tokens[i]
-        if token == ">":  # anything with at least one more token
-            for child in self.children.values():
-                yield from child.every()
-            return
-        if ">" in self.children:
-            yield from self.children[">"].ends
-        if token == "*":
-            keys: list[str] = [k for k in self.children if k != ">"]
-        else:
-            keys = [k for k in (token, "*") if k in self.children]
-        for key in keys:
-            yield from self.children[key].overlapping(tokens, i + 1)
-
-
-def _check_overlaps(streams: Mapping[str, Resource], ctx: Context) -> None:
-    """Two declared streams may not capture the same subject (the server refuses the second, 10065)."""
-    trie = _Node()
+def _check_overlaps(streams: Mapping[str, Resource], buckets: Sequence[Resource], ctx: Context) -> None:
+    """Two declared streams may not capture the same subject (the server refuses the second, 10065),
+    nor may a stream capture the subjects of a declared bucket (`$KV.<bucket>.>`, `$O.<bucket>.>`)."""
+    index = SubjectIndex()
+    for bucket in buckets:
+        if bucket.absent:
+            continue
+        label = f"{'KV bucket' if bucket.kind == KV_BUCKET else 'object store'} {bucket.address.name[0]!r}"
+        for subject in bucket_subjects(bucket.kind, bucket.address.name[0], bucket.attrs):
+            index.insert(subject, label)
     for name, stream in streams.items():
+        label = f"stream {name!r}"
         subjects = stream.attrs.get("subjects")
         for subject in subjects if isinstance(subjects, list) else []:
-            tokens = str(subject).split(".")
-            for other, theirs in trie.overlapping(tokens):
-                if other != name:
+            for other, theirs in index.overlapping(str(subject)):
+                if other != label:
                     raise ctx.at("streams", name, "subjects").error(
-                        f"subject {subject!r} of stream {name!r} overlaps {theirs!r} of stream {other!r}: "
+                        f"subject {subject!r} of stream {name!r} overlaps {theirs!r} of {other}: "
                         "a message may be stored by one stream only"
                     )
-            trie.insert(tokens, (name, str(subject)))
+            index.insert(str(subject), label)
 
 
 def _prune_scopes(value: Any, streams: Mapping[str, Resource], ctx: Context) -> list[PruneScope]:

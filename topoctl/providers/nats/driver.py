@@ -14,11 +14,12 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, ClassVar, TypeVar
 
-from topoctl.errors import BrokerError
+from topoctl.errors import BrokerError, PlanError
 from topoctl.model import JSON, Action, Address, Change, Resource
 from topoctl.providers.base import Driver, PruneScope
 from topoctl.providers.nats import buckets as B
 from topoctl.providers.nats import fields as F
+from topoctl.providers.nats.conflicts import Review, describe, label, review, stream_name
 from topoctl.providers.nats.connection import ConnectionSettings, safe_endpoint, settings
 from topoctl.providers.nats.jsapi import ApiError, JetStreamApi, NoJetStream
 from topoctl.providers.nats.kinds import CONSUMER, FILTER_PAIRS, KV_BUCKET, OBJECT_STORE, STREAM
@@ -28,6 +29,10 @@ T = TypeVar("T")
 # Consumers topoctl creates without a declared ack_policy ack explicitly, as the nats CLI and the
 # clients default to (the server's own default, none, would silently drop redeliveries).
 DEFAULT_ACK_POLICY = "explicit"
+# Answers to a create of a name that exists: the config passed validation and nothing changed.
+# 10027 (too many streams) is checked before the name; a replace does not add a stream.
+STREAM_EXISTS_CODES = frozenset({10058, 10027})
+CONSUMER_EXISTS_CODES = frozenset({10148, 10013, 10105})
 
 
 class NatsDriver(Driver):
@@ -43,6 +48,9 @@ class NatsDriver(Driver):
         self._nc: Any = None
         self._api: JetStreamApi | None = None
         self._connect_lock: asyncio.Lock | None = None
+        # What the last read found the plan replaces, and which of those apply checked again.
+        self._review: Review | None = None
+        self._guarded: set[str] = set()
 
     @property
     def endpoint(self) -> str:
@@ -144,9 +152,9 @@ class NatsDriver(Driver):
     # -- read -------------------------------------------------------------------------------
 
     def read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
-        return self._run(self._read())
+        return self._run(self._read(desired, prune))
 
-    async def _read(self) -> list[Resource]:
+    async def _read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
         api = await self._connection()
         version = str(getattr(self._nc, "connected_server_version", "") or "")
         try:
@@ -169,7 +177,110 @@ class NatsDriver(Driver):
         out = [self._observed_stream(info, version) for info in streams]
         for consumers in consumer_lists:
             out.extend(r for r in (self._observed_consumer(info) for info in consumers) if r is not None)
+        # Every live stream's subjects, the server's own `$` streams included: they all take part in
+        # the server's overlap check.
+        live_subjects = {str(i["config"]["name"]): list(i["config"].get("subjects") or []) for i in listed}
+        found = review(self.name, desired, prune, out, live_subjects)
+        problems = found.problems + await self._dry_run_replaces(found)
+        if problems:
+            raise PlanError(
+                f"NATS broker {self.name!r} ({self.endpoint}) would refuse this plan:\n  " + "\n  ".join(problems)
+            )
+        self._review = found
+        self._guarded = set()
         return out
+
+    # -- what a replace needs before its delete may run -------------------------------------
+
+    async def _dry_run_replaces(self, found: Review) -> list[str]:
+        """Ask the server whether it would create each replaced stream, bucket and consumer again.
+
+        JetStream has no validate-only create, but a create of a name that exists validates the
+        whole config first (names, limits, durations, replicas) and only then answers "name in
+        use" (10058 for a stream, 10148 for a consumer) without changing anything: that answer
+        means the config itself is accepted. Subject overlaps are checked after the name, so
+        `conflicts.review` checks those from what was read.
+        """
+        checks = [self._dry_run_stream(name, want) for name, want in found.replacing.items()]
+        checks += [self._dry_run_consumer(want) for want in found.consumer_replaces]
+        results = await asyncio.gather(*checks)
+        return [problem for problem in results if problem]
+
+    async def _dry_run_stream(self, name: str, want: Resource) -> str | None:
+        config, _ = _create_config(want)
+        try:
+            answer = await self._call_raw(f"STREAM.CREATE.{name}", config)
+        except ApiError as exc:
+            if exc.err_code in STREAM_EXISTS_CODES:
+                return None
+            return f"{label(want)}: cannot replace it: the server would refuse to create it again ({exc})"
+        if answer.get("did_create"):
+            return (
+                f"{label(want)}: the stream was deleted while the plan was made, and the check created it "
+                "again with the manifest's config; plan again"
+            )
+        return None
+
+    async def _dry_run_consumer(self, want: Resource) -> str | None:
+        stream, name = want.address.name
+        try:
+            await self._call_raw(f"CONSUMER.CREATE.{stream}.{name}", _consumer_create_body(stream, name, want.attrs))
+        except ApiError as exc:
+            if exc.err_code in CONSUMER_EXISTS_CODES:
+                return None
+            where = f" (declared at {want.source})" if want.source else ""
+            return f"consumer {stream}/{name}{where}: cannot replace it: the server would refuse to create it ({exc})"
+        return None
+
+    async def _call_raw(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A request whose ApiError the caller interprets; anything else is a BrokerError."""
+        api = await self._connection()
+        try:
+            return await api.request(subject, body)
+        except ApiError:
+            raise
+        except NoJetStream as exc:
+            raise self._error(str(exc)) from None
+        except Exception as exc:
+            raise self._error(f"{subject}: {_describe(exc)}") from None
+
+    async def _guard(self, changes: Sequence[Change]) -> None:
+        """Before the first step of a replace deletes anything (its consumers go first), check
+        again, on the server, that the stream can be created again: a stream that captures one of
+        its subjects may have appeared since the plan was read."""
+        found = self._review
+        if found is None:
+            return
+        touched = []
+        for change in changes:
+            if change.action is not Action.DELETE:
+                continue
+            kind, name = change.address.kind, change.address.name
+            stream = name[0] if kind == CONSUMER else stream_name(change.address)
+            if stream in found.replacing and stream not in self._guarded:
+                touched.append(stream)
+        problems: list[str] = []
+        for stream in dict.fromkeys(touched):
+            problems += await self._still_creatable(stream, found.replacing[stream], found.replacing_subjects[stream])
+            self._guarded.add(stream)
+        if problems:
+            raise self._error("refusing to replace, nothing of it was deleted:\n  " + "\n  ".join(problems))
+
+    async def _still_creatable(self, stream: str, want: Resource, subjects: Sequence[str]) -> list[str]:
+        answers = await asyncio.gather(
+            *(self._call(f"cannot check subject {s}", "STREAM.NAMES", {"subject": s}) for s in subjects)
+        )
+        problems = []
+        for subject, answer in zip(subjects, answers, strict=True):
+            others = sorted(n for n in answer.get("streams") or [] if n != stream)
+            if others:
+                problems.append(
+                    f"{label(want)}: subject {subject!r} is now captured by live "
+                    + ", ".join(describe(o) for o in others)
+                    + "; the server would refuse (10065) to create it again once it is deleted"
+                )
+        problem = await self._dry_run_stream(stream, want)
+        return problems + ([problem] if problem else [])
 
     @staticmethod
     async def _consumers_of(api: JetStreamApi, stream: str) -> list[dict[str, Any]]:
@@ -219,7 +330,16 @@ class NatsDriver(Driver):
         self._run(self._apply(change))
 
     def apply(self, changes: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
-        """All changes of a wave go onto the one connection at once (bounded by `parallelism`)."""
+        """All changes of a wave go onto the one connection at once (bounded by `parallelism`),
+        except that updates that take subjects away from a stream run first: another stream of
+        the same wave may be about to capture them."""
+        self._run(self._guard(changes))
+        first = [c for c in changes if _releases_subjects(c)]
+        rest = [c for c in changes if not _releases_subjects(c)]
+        for group in (first, rest):
+            self._apply_group(group, parallelism, done)
+
+    def _apply_group(self, changes: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
         if len(changes) <= 1 or parallelism <= 1:
             for change in changes:
                 self.apply_one(change)
@@ -248,6 +368,9 @@ class NatsDriver(Driver):
     async def _apply(self, change: Change) -> None:
         kind, name = change.address.kind, change.address.name
         after = change.after or {}
+        if kind in (STREAM, CONSUMER) and _system(name[0]):
+            # Bucket streams change only as buckets, `$` streams never (a hand-edited plan file).
+            raise self._error(f"refusing to touch {describe(name[0])} as a {kind}: it is not a plain stream")
         if kind == STREAM:
             await self._apply_stream(change.action, name[0], after)
         elif kind == CONSUMER:
@@ -273,10 +396,7 @@ class NatsDriver(Driver):
             await self._delete(what, f"STREAM.DELETE.{name}")
             return
         if action == Action.CREATE:
-            config: dict[str, Any] = {"name": name, **F.to_api(F.STREAM_FIELDS, after)}
-            config = {k: v for k, v in config.items() if v is not None}
-            # The server refuses to create a sealed stream: create, then seal.
-            sealed = config.pop("sealed", False)
+            config, sealed = _stream_create_config(name, after)
             await self._call(f"cannot create {what}", f"STREAM.CREATE.{name}", config)
             if not sealed:
                 return
@@ -293,11 +413,8 @@ class NatsDriver(Driver):
         if action == Action.DELETE:
             await self._delete(what, f"CONSUMER.DELETE.{stream}.{name}")
             return
-        declared = {k: v for k, v in F.to_api(F.CONSUMER_FIELDS, after).items() if v is not None}
         if action == Action.CREATE:
-            config: dict[str, Any] = {"durable_name": name, "ack_policy": DEFAULT_ACK_POLICY, **declared}
-            body = {"stream_name": stream, "config": config, "action": "create"}
-            await self._call(f"cannot create {what}", subject, body)
+            await self._call(f"cannot create {what}", subject, _consumer_create_body(stream, name, after))
             return
         info = await self._call(f"cannot read {what}", f"CONSUMER.INFO.{stream}.{name}")
         config = dict(info["config"])
@@ -323,6 +440,44 @@ class NatsDriver(Driver):
         config = dict(info["config"])
         B.apply_bucket_attrs(config, F.KV_FIELDS if is_kv else F.OBJECT_STORE_FIELDS, after)
         await self._call(f"cannot update {what}", f"STREAM.UPDATE.{stream}", config)
+
+
+def _system(stream: str) -> bool:
+    """Streams never read or changed as streams: the server's `$` ones, and those behind buckets."""
+    return stream.startswith((B.SERVER_PREFIX, B.KV_PREFIX, B.OBJ_PREFIX))
+
+
+def _stream_create_config(name: str, after: Mapping[str, JSON]) -> tuple[dict[str, Any], bool]:
+    """The STREAM.CREATE body of a declared stream, and whether to seal it afterwards (the server
+    refuses to create a sealed stream)."""
+    config: dict[str, Any] = {"name": name, **F.to_api(F.STREAM_FIELDS, after)}
+    config = {k: v for k, v in config.items() if v is not None}
+    sealed = bool(config.pop("sealed", False))
+    return config, sealed
+
+
+def _create_config(want: Resource) -> tuple[dict[str, Any], bool]:
+    """The create body of the stream behind a declared stream, KV bucket or object store."""
+    name = want.address.name[0]
+    if want.kind == KV_BUCKET:
+        return B.kv_create_config(name, want.attrs), False
+    if want.kind == OBJECT_STORE:
+        return B.obj_create_config(name, want.attrs), False
+    return _stream_create_config(name, want.attrs)
+
+
+def _consumer_create_body(stream: str, name: str, after: Mapping[str, JSON]) -> dict[str, Any]:
+    declared = {k: v for k, v in F.to_api(F.CONSUMER_FIELDS, after).items() if v is not None}
+    config: dict[str, Any] = {"durable_name": name, "ack_policy": DEFAULT_ACK_POLICY, **declared}
+    return {"stream_name": stream, "config": config, "action": "create"}
+
+
+def _releases_subjects(change: Change) -> bool:
+    """An update that takes subjects away from a stream."""
+    if change.action is not Action.UPDATE or change.kind != STREAM:
+        return False
+    before, after = (change.before or {}).get("subjects"), (change.after or {}).get("subjects")
+    return isinstance(before, list) and isinstance(after, list) and bool(set(before) - set(after))
 
 
 def _describe(exc: BaseException) -> str:

@@ -177,6 +177,22 @@ NESTED_DEFAULTS: dict[str, dict[str, JSON]] = {"republish": {"src": ">"}}
 SYSTEM_METADATA_PREFIX = "_nats."
 
 
+# Fields whose `null` is not "unset": a list of subjects is never empty on the server (it falls back
+# to the stream's name), and these counts have no unset state (history 1, replicas as the stream).
+NOT_CLEARABLE = frozenset({"subjects", "replicas", "history", "first_seq", "opt_start_seq"})
+
+
+def clearable(f: Field) -> bool:
+    """Whether `null` may be declared for the field, meaning "not set": what the server has when
+    the key is left out (`Field.empty`), so an update removes a description, a deliver group, a
+    filter, metadata, a limit. Not for choices and flags (declare the value), and not for the
+    fields whose unset value the server replaces by a default of its own choosing (it would
+    never read back as unset)."""
+    if f.choices or f.type in (BOOL, TIME) or f.zero == SERVER_DEFAULT:
+        return False
+    return f.name not in NOT_CLEARABLE
+
+
 def units(table: Mapping[str, Field]) -> dict[str, str]:
     """attrs path -> unit of its integer values (`ns` durations, `bytes` sizes; a list's unit is its
     items'), so a plan can show `30d` and `1GiB` instead of the API's integers. See kinds.py."""
