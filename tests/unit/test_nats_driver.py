@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from topoctl.errors import BrokerError
-from topoctl.model import Action, Address, Change
+from topoctl.errors import BrokerError, PlanError
+from topoctl.model import Action, Address, Change, Resource
 from topoctl.providers.nats.driver import NatsDriver
 from topoctl.providers.nats.jsapi import JetStreamApi
 
@@ -264,3 +264,107 @@ def test_a_stream_deleted_while_reading_does_not_fail_the_plan() -> None:
     observed = {str(r.address) for r in driver.read([], [])}
     driver.close()
     assert "n/consumer/KEPT/c" in observed and not [a for a in observed if "consumer/GONE" in a]
+
+
+# -- a replace must be known to succeed before its delete runs ------------------------------
+
+
+def _replacing(dry_run: dict[str, Any]) -> tuple[NatsDriver, FakeNc]:
+    """A driver whose read found stream S (file storage, 2 messages, a consumer) that the manifest
+    wants in memory; `dry_run` is the server's answer to the create of S sent as a check."""
+    live = stream("S", consumers=1, messages=2)
+    listing = paged_lists([live], {"S": [{"stream_name": "S", "name": "c", "config": {"durable_name": "c"}}]})
+
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        if subject == "$JS.API.STREAM.CREATE.S":
+            return dry_run
+        if subject == "$JS.API.STREAM.NAMES":
+            return {"streams": ["S"]}
+        if "DELETE" in subject:
+            return {"success": True}
+        return dict(listing(subject, body))
+
+    return driver_with(handler)
+
+
+WANT = [Resource(Address("n", "stream", ("S",)), {"subjects": ["s"], "storage": "memory"}, source="m.yaml:3")]
+NAME_IN_USE = {"error": {"code": 400, "err_code": 10058, "description": "stream name already in use"}}
+
+
+def test_the_create_of_a_replace_is_dry_run_by_creating_the_name_that_exists() -> None:
+    driver, nc = _replacing(NAME_IN_USE)
+    driver.read(WANT, [])
+    driver.close()
+    [(subject, body)] = [r for r in nc.requests if "CREATE" in r[0]]
+    assert subject == "$JS.API.STREAM.CREATE.S" and body == {"name": "S", "subjects": ["s"], "storage": "memory"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (
+            {"error": {"code": 500, "err_code": 10074, "description": "replicas > 1 not supported"}},
+            "stream 'S' (declared at m.yaml:3): cannot replace it: the server would refuse to create it again "
+            "(replicas > 1 not supported",
+        ),
+        ({"did_create": True, "config": {"name": "S"}}, "the stream was deleted while the plan was made"),
+    ],
+)
+def test_a_replace_whose_create_the_server_would_refuse_is_a_plan_error(answer: dict[str, Any], message: str) -> None:
+    driver, _ = _replacing(answer)
+    with pytest.raises(PlanError) as err:
+        driver.read(WANT, [])
+    driver.close()
+    assert str(err.value).startswith("NATS broker 'n' (nats://127.0.0.1:4222) would refuse this plan:")
+    assert message in str(err.value)
+
+
+def test_apply_checks_a_replace_again_before_its_first_delete() -> None:
+    driver, nc = _replacing(NAME_IN_USE)
+    driver.read(WANT, [])
+    late: list[str] = []
+    handler = nc.handler
+
+    def now(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        if subject == "$JS.API.STREAM.NAMES":
+            return {"streams": ["S", *late]}
+        return handler(subject, body)
+
+    nc.handler = now
+    consumer_delete = Change(Address("n", "consumer", ("S", "c")), Action.DELETE, {}, None)
+    late.append("LATE")  # a stream capturing subject s appeared after the plan
+    with pytest.raises(BrokerError) as err:
+        driver.apply([consumer_delete], 4, lambda c: None)
+    assert "refusing to replace, nothing of it was deleted" in str(err.value)
+    assert "subject 's' is now captured by live stream 'LATE'" in str(err.value)
+    assert not [s for s, _ in nc.requests if "DELETE" in s]
+    assert ("$JS.API.STREAM.NAMES", {"subject": "s"}) in nc.requests
+    late.clear()
+    done: list[Change] = []
+    driver.apply([consumer_delete], 4, done.append)  # checked again: clear now, so it runs
+    driver.close()
+    assert done == [consumer_delete] and nc.requests[-1][0] == "$JS.API.CONSUMER.DELETE.S.c"
+
+
+def test_updates_that_give_subjects_up_run_before_the_rest_of_their_wave() -> None:
+    driver, nc = driver_with(lambda s, b: {"config": {"name": s.rsplit(".", 1)[1], "subjects": ["x", "moving"]}})
+    take = Change(Address("n", "stream", ("Y",)), Action.CREATE, None, {"subjects": ["moving"]})
+    give = Change(Address("n", "stream", ("X",)), Action.UPDATE, {"subjects": ["x", "moving"]}, {"subjects": ["x"]})
+    driver.apply([take, give], 8, lambda c: None)
+    driver.close()
+    subjects = [s for s, _ in nc.requests]
+    assert subjects.index("$JS.API.STREAM.UPDATE.X") < subjects.index("$JS.API.STREAM.CREATE.Y")
+
+
+@pytest.mark.parametrize("name", ["KV_sessions", "OBJ_files", "$MQTT_msgs"])
+def test_bucket_and_server_streams_are_never_changed_as_streams(name: str) -> None:
+    """Even from a hand-edited plan file: KV_/OBJ_ streams change only as their buckets."""
+    driver, nc = driver_with(lambda s, b: {})
+    for change in (
+        Change(Address("n", "stream", (name,)), Action.DELETE, {}, None),
+        Change(Address("n", "consumer", (name, "c")), Action.DELETE, {}, None),
+    ):
+        with pytest.raises(BrokerError, match="refusing to touch"):
+            driver.apply_one(change)
+    driver.close()
+    assert nc.requests == []

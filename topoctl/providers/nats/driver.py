@@ -261,8 +261,10 @@ class NatsDriver(Driver):
                 touched.append(stream)
         problems: list[str] = []
         for stream in dict.fromkeys(touched):
-            problems += await self._still_creatable(stream, found.replacing[stream], found.replacing_subjects[stream])
-            self._guarded.add(stream)
+            found_now = await self._still_creatable(stream, found.replacing[stream], found.replacing_subjects[stream])
+            if not found_now:
+                self._guarded.add(stream)
+            problems += found_now
         if problems:
             raise self._error("refusing to replace, nothing of it was deleted:\n  " + "\n  ".join(problems))
 
