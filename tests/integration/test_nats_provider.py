@@ -730,3 +730,73 @@ def test_streams_without_subjects_replan_empty(tmp_path: Path, ns: str) -> None:
     apply(path)
     assert_empty(path)
     assert stream_info(own)["config"]["subjects"] == [own]
+
+
+def test_null_removes_a_setting_and_the_next_plan_is_empty(tmp_path: Path, ns: str) -> None:
+    """`deliver_group: null` (issue 17) and the other settings the server has an unset state for:
+    an update that removes them, then an empty plan; the server's config no longer has them."""
+    name = f"{ns}_CLR"
+
+    def doc(cleared: bool) -> dict[str, Any]:
+        def v(value: Any) -> Any:
+            return None if cleared else value
+
+        push = {
+            "deliver_subject": f"{ns}.push",
+            "deliver_group": v("workers"),
+            "description": v("pushes"),
+            "filter_subject": v(f"{ns}.clr.a"),
+            "metadata": v({"team": "a"}),
+            "sample_freq": v("50%"),
+            "rate_limit_bps": v(1_000_000),
+        }
+        pull = {"max_deliver": v(5), "backoff": v(["1s", "2s"]), "inactive_threshold": v("10m"), "max_batch": v(10)}
+        stream = {
+            "subjects": [f"{ns}.clr.>"],
+            "description": v("to be cleared"),
+            "metadata": v({"owner": "x"}),
+            "max_age": v("1h"),
+            "max_msgs": v(100),
+            "republish": v({"dest": f"{ns}.rep.>"}),
+            "consumers": {"push": push, "pull": pull},
+        }
+        kv = {"description": v("sessions"), "ttl": v("1h"), "max_value_size": v("1KiB")}
+        return manifest({name: stream}, key_value={f"{ns}_kv": kv})
+
+    apply(write(tmp_path, doc(False), "set.yaml"))
+    assert consumer_info(name, "push")["config"]["deliver_group"] == "workers"
+    cleared = write(tmp_path, doc(True), "cleared.yaml")
+    changes = planned(plan(cleared))
+    assert changes == {
+        f"n/stream/{name}": "update",
+        f"n/consumer/{name}/push": "update",
+        f"n/consumer/{name}/pull": "update",
+        f"n/kv_bucket/{ns}_kv": "update",
+    }
+    apply(cleared)
+    assert_empty(cleared)
+    push_config = consumer_info(name, "push")["config"]
+    for key in ("deliver_group", "description", "filter_subject", "sample_freq", "rate_limit_bps"):
+        assert not push_config.get(key), (key, push_config)
+    assert not {k for k in push_config.get("metadata") or {} if not k.startswith("_nats.")}
+    pull_config = consumer_info(name, "pull")["config"]
+    assert pull_config["max_deliver"] == -1 and not pull_config.get("backoff") and not pull_config.get("max_batch")
+    config = stream_info(name)["config"]
+    assert not config.get("description") and config["max_age"] == 0 and config["max_msgs"] == -1
+    assert not config.get("republish")
+    kv = stream_info(f"KV_{ns}_kv")["config"]
+    assert kv["max_age"] == 0 and kv["max_msg_size"] == -1 and not kv.get("description")
+    # And setting them again is an update back.
+    assert planned(plan(write(tmp_path, doc(False), "again.yaml")))[f"n/consumer/{name}/push"] == "update"
+
+
+def test_null_deliver_subject_makes_a_pull_consumer(tmp_path: Path, ns: str) -> None:
+    name = f"{ns}_PULL"
+    consumer = {"deliver_subject": f"{ns}.to", "deliver_group": "g"}
+    apply(write(tmp_path, manifest({name: {"subjects": [f"{ns}.p"], "consumers": {"c": consumer}}}), "push.yaml"))
+    pull = {"deliver_subject": None, "deliver_group": None}
+    path = write(tmp_path, manifest({name: {"subjects": [f"{ns}.p"], "consumers": {"c": pull}}}), "pull.yaml")
+    assert planned(plan(path)) == {f"n/consumer/{name}/c": "replace"}
+    apply(path, "--allow-destructive")
+    assert_empty(path)
+    assert not consumer_info(name, "c")["config"].get("deliver_subject")

@@ -462,3 +462,44 @@ def test_consumers_are_held_to_their_streams_consumer_limits(
     assert message in str(err) and "m.yaml:" in str(err)
     within = {"c": {"inactive_threshold": "10m", "max_ack_pending": 50}}
     compiled(tmp_path, streams={"S": {"subjects": ["s"], "consumer_limits": limits, "consumers": within}})
+
+
+def test_null_declares_the_server_s_unset_value(tmp_path: Path) -> None:
+    consumer = {"deliver_subject": "p", "deliver_group": None, "description": None, "filter_subject": None}
+    consumers = {"push": consumer, "pull": {"deliver_group": None, "max_deliver": None}}
+    streams = {"S": {"subjects": ["s"], "description": None, "max_age": None, "metadata": None, "consumers": consumers}}
+    rs = compiled(tmp_path, streams=streams, key_value={"kv": {"ttl": None, "max_bytes": None}})
+    assert rs["n/stream/S"].attrs == {"subjects": ["s"], "description": "", "max_age": 0, "metadata": {}}
+    push = rs["n/consumer/S/push"].attrs
+    assert push == {"deliver_subject": "p", "deliver_group": "", "description": "", "filter_subject": ""}
+    # A push-only setting declared unset is no setting: fine on a pull consumer.
+    assert rs["n/consumer/S/pull"].attrs == {"deliver_group": "", "max_deliver": -1}
+    assert rs["n/kv_bucket/kv"].attrs == {"ttl": 0, "max_bytes": -1}
+    # Switching filter forms: the one cleared, the other declared.
+    both = {"S": {"subjects": ["s.>"], "consumers": {"c": {"filter_subject": None, "filter_subjects": ["s.a", "s.b"]}}}}
+    assert compiled(tmp_path, streams=both)["n/consumer/S/c"].attrs["filter_subjects"] == ["s.a", "s.b"]
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"streams": {"S": {"subjects": ["s"], "consumers": {"c": {"ack_wait": None}}}}}, "ack_wait"),
+        ({"streams": {"S": {"subjects": None}}}, "subjects"),
+        ({"streams": {"S": {"storage": None}}}, "storage"),
+    ],
+)
+def test_null_is_refused_where_the_server_has_no_unset_state(
+    tmp_path: Path, section: dict[str, Any], message: str
+) -> None:
+    err = error(tmp_path, **section)
+    assert message in str(err) and "m.yaml:" in str(err)
+
+
+def test_a_stream_may_not_capture_the_subjects_of_a_declared_bucket(tmp_path: Path) -> None:
+    err = error(tmp_path, streams={"ALL": {"subjects": ["$KV.>"]}}, key_value={"sessions": {}})
+    assert "subject '$KV.>' of stream 'ALL' overlaps '$KV.sessions.>' of KV bucket 'sessions'" in str(err)
+    err = error(tmp_path, streams={"ALL": {"subjects": ["$O.files.*.x"]}}, object_stores={"files": {}})
+    assert "of object store 'files'" in str(err)
+    # A KV read replica has no subjects of its own; an absent bucket none either.
+    compiled(tmp_path, streams={"ALL": {"subjects": ["$KV.>"]}}, key_value={"r": {"mirror": {"name": "o"}}})
+    compiled(tmp_path, streams={"ALL": {"subjects": ["$KV.>"]}}, key_value={"gone": {"state": "absent"}})

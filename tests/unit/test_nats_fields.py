@@ -106,3 +106,30 @@ def test_republish_src_filled_in_by_the_server_is_not_drift() -> None:
     assert F.observed_attrs(F.KV_FIELDS, raw)["republish"] == {"dest": "r.>"}
     own: dict[str, Any] = {"republish": {"src": "a.>", "dest": "r.>", "headers_only": True}}
     assert F.observed_attrs(F.STREAM_FIELDS, own)["republish"] == own["republish"]
+
+
+@pytest.mark.parametrize(
+    ("definition", "table"),
+    [
+        ("stream", F.STREAM_FIELDS),
+        ("consumer", F.CONSUMER_FIELDS),
+        ("kv", F.KV_FIELDS),
+        ("object_store", F.OBJECT_STORE_FIELDS),
+    ],
+)
+def test_the_schema_accepts_null_exactly_where_it_clears_a_setting(definition: str, table: dict[str, F.Field]) -> None:
+    import jsonschema
+
+    for name, f in table.items():
+        prop = {**SCHEMA["$defs"][definition]["properties"][name], "$defs": SCHEMA["$defs"]}
+        assert jsonschema.Draft202012Validator(prop).is_valid(None) is F.clearable(f), name
+
+
+def test_what_null_means_per_field() -> None:
+    clearable = {n for n, f in F.CONSUMER_FIELDS.items() if F.clearable(f)}
+    assert {"deliver_group", "description", "filter_subject", "filter_subjects", "metadata", "backoff"} <= clearable
+    # The server would put its own default in place of these, a choice has no unset state.
+    assert not {"ack_wait", "max_ack_pending", "max_waiting", "ack_policy", "deliver_policy"} & clearable
+    streams = {n for n, f in F.STREAM_FIELDS.items() if F.clearable(f)}
+    assert {"description", "metadata", "max_age", "max_bytes", "republish", "placement", "mirror"} <= streams
+    assert not {"subjects", "storage", "retention", "duplicate_window", "replicas", "sealed"} & streams
