@@ -800,3 +800,33 @@ def test_null_deliver_subject_makes_a_pull_consumer(tmp_path: Path, ns: str) -> 
     apply(path, "--allow-destructive")
     assert_empty(path)
     assert not consumer_info(name, "c")["config"].get("deliver_subject")
+
+
+def test_prune_touches_bucket_streams_only_through_their_buckets(tmp_path: Path, ns: str) -> None:
+    """System objects are never touched (issue 17, point 4, for NATS): with `prune: true`, a KV
+    bucket or object store is planned for deletion as the bucket, never as its KV_/OBJ_ stream; a
+    durable consumer on a bucket stream and the server's `$` streams are not planned at all."""
+
+    async def buckets(nc: Any) -> None:
+        from nats.js.api import KeyValueConfig
+
+        jsc = nc.jetstream()
+        await jsc.create_key_value(KeyValueConfig(bucket=f"{ns}_kv"))
+        await jsc.create_object_store(f"{ns}_obj")
+
+    run(buckets)
+    kv_stream = f"KV_{ns}_kv"
+    js_ok(f"CONSUMER.DURABLE.CREATE.{kv_stream}.watch", {"stream_name": kv_stream, "config": {"durable_name": "watch"}})
+    mqtt = f"$MQTT_{ns}"
+    js_ok(f"STREAM.CREATE.{mqtt}", {"name": mqtt, "subjects": [f"$MQTT.{ns}.>"]})
+    # A plan only (nothing applied): prune: true on a server other tests share.
+    changes = planned(plan(write(tmp_path, manifest({}, prune=True))))
+    mine = {a: action for a, action in changes.items() if ns in a}
+    assert mine == {f"n/kv_bucket/{ns}_kv": "delete", f"n/object_store/{ns}_obj": "delete"}
+    assert not [a for a in changes if a.startswith(("n/stream/KV_", "n/stream/OBJ_", "n/stream/$"))]
+    assert not [a for a in changes if a.startswith(("n/consumer/KV_", "n/consumer/OBJ_", "n/consumer/$"))]
+    # Deleting the bucket is deleting it as a bucket, through its own address.
+    path = write(tmp_path, manifest({}, key_value={f"{ns}_kv": {"state": "absent"}}), "gone.yaml")
+    assert planned(plan(path)) == {f"n/kv_bucket/{ns}_kv": "delete"}
+    apply(path, "--allow-destructive")
+    assert kv_stream not in all_stream_names() and mqtt in all_stream_names()

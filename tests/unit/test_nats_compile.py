@@ -503,3 +503,32 @@ def test_a_stream_may_not_capture_the_subjects_of_a_declared_bucket(tmp_path: Pa
     # A KV read replica has no subjects of its own; an absent bucket none either.
     compiled(tmp_path, streams={"ALL": {"subjects": ["$KV.>"]}}, key_value={"r": {"mirror": {"name": "o"}}})
     compiled(tmp_path, streams={"ALL": {"subjects": ["$KV.>"]}}, key_value={"gone": {"state": "absent"}})
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"streams": {"S" * 256: {}}}, "stream name is 256 characters long; the server allows 255"),
+        ({"streams": {"S": {"consumers": {"c" * 300: {}}}}}, "consumer name is 300 characters long"),
+        ({"key_value": {"k" * 253: {}}}, "the bucket's stream name is 256 characters long"),
+        ({"streams": {"S": {"description": "x" * 4097}}}, "description is longer than the 4096 characters"),
+        ({"streams": {"S": {"consumers": {"c": {"metadata": {"k": "v" * 131072}}}}}}, "metadata is larger than"),
+    ],
+)
+def test_names_and_texts_longer_than_the_server_takes_are_refused(
+    tmp_path: Path, sections: dict[str, Any], message: str
+) -> None:
+    err = error(tmp_path, **sections)
+    assert message in str(err) and "m.yaml:" in str(err)
+    compiled(tmp_path, streams={"S" * 255: {"description": "x" * 4096}})
+
+
+@pytest.mark.parametrize("name", ["KV_sessions", "OBJ_files", "$MQTT_msgs"])
+def test_system_streams_cannot_be_declared_deleted_or_used_as_dead_letter_streams(tmp_path: Path, name: str) -> None:
+    for streams in (
+        {name: {"subjects": ["x"]}},
+        {name: {"state": "absent"}},
+        {"S": {"subjects": ["s"], "consumers": {"c": {"dead_letter": {"max_deliver": 2, "stream": name}}}}},
+    ):
+        err = error(tmp_path, streams=streams)
+        assert "m.yaml:" in str(err) and name in str(err)

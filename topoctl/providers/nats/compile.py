@@ -28,6 +28,10 @@ STREAM_NAME = re.compile(r"^[^.*>\s/\\]+$")
 BUCKET_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER"
 DLQ_ADVISORIES = ("MAX_DELIVERIES", "MSG_TERMINATED")
+# What the server refuses (nats-server jetstream_api.go): longer names, descriptions, metadata.
+MAX_NAME = 255
+MAX_DESCRIPTION = 4 * 1024
+MAX_METADATA = 128 * 1024
 PULL_ONLY = ("max_waiting", "max_batch", "max_expires", "max_bytes")
 PUSH_ONLY = ("deliver_group", "idle_heartbeat", "flow_control", "rate_limit_bps")
 
@@ -196,6 +200,22 @@ def _check_stream(attrs: Mapping[str, JSON], ctx: Context) -> None:
         raise ctx.at("subject_delete_marker_ttl").error("subject_delete_marker_ttl must be at least 1s")
 
 
+def _check_name(what: str, name: str, ctx: Context) -> None:
+    if len(name) > MAX_NAME:
+        raise ctx.error(f"{what} name is {len(name)} characters long; the server allows {MAX_NAME}")
+
+
+def _check_sizes(attrs: Mapping[str, JSON], ctx: Context) -> None:
+    description = attrs.get("description")
+    if isinstance(description, str) and len(description) > MAX_DESCRIPTION:
+        raise ctx.at("description").error(
+            f"description is longer than the {MAX_DESCRIPTION} characters the server allows"
+        )
+    metadata = attrs.get("metadata")
+    if isinstance(metadata, Mapping) and sum(len(k) + len(str(v)) for k, v in metadata.items()) > MAX_METADATA:
+        raise ctx.at("metadata").error(f"metadata is larger than the {MAX_METADATA // 1024}KB the server allows")
+
+
 def _state(section: Mapping[str, Any], ctx: Context) -> bool:
     """True when the resource is declared `state: absent`."""
     state = section.get("state", "present")
@@ -225,6 +245,7 @@ class _Compiler:
     def stream(self, name: str, section: Mapping[str, Any], ctx: Context) -> Resource:
         if not STREAM_NAME.match(name):
             raise ctx.error(f"invalid stream name {name!r}: no '.', '*', '>', '/', '\\' or whitespace")
+        _check_name("stream", name, ctx)
         if name.startswith(SERVER_PREFIX):
             raise ctx.error(f"stream {name!r}: names starting with '$' belong to the server ($MQTT_* ...)")
         if name.startswith(SYSTEM_STREAM_PREFIXES):
@@ -277,11 +298,13 @@ class _Compiler:
         if attrs.get("sealed"):
             _check_sealed(attrs, ctx)
         _check_stream(attrs, ctx)
+        _check_sizes(attrs, ctx)
         return Resource(address, attrs, absent=absent, source=ctx.where())
 
     def consumer(self, stream: str, name: str, section: Mapping[str, Any], ctx: Context) -> None:
         if not STREAM_NAME.match(name):
             raise ctx.error(f"invalid consumer name {name!r}: no '.', '*', '>', '/', '\\' or whitespace")
+        _check_name("consumer", name, ctx)
         address = self.addr(CONSUMER, stream, name)
         depends = [self.addr(STREAM, stream)]
         if _state(section, ctx):
@@ -291,6 +314,7 @@ class _Compiler:
         if "dead_letter" in section:
             depends.append(self.dead_letter(stream, name, attrs, section["dead_letter"], ctx.at("dead_letter")))
         self.check_consumer(attrs, ctx)
+        _check_sizes(attrs, ctx)
         self.resources.append(Resource(address, attrs, tuple(depends), source=ctx.where()))
 
     def check_consumer_limits(self, stream: str, limits: Mapping[str, JSON], ctx: Context) -> None:
@@ -397,6 +421,7 @@ class _Compiler:
     ) -> Resource:
         if not BUCKET_NAME.match(name):
             raise ctx.error(f"invalid bucket name {name!r}: letters, digits, '_' and '-' only")
+        _check_name("the bucket's stream", ("KV_" if kind == KV_BUCKET else "OBJ_") + name, ctx)
         absent = _state(section, ctx)
         attrs = {} if absent else compile_fields(table, section, ctx, skip=("state",))
         history = attrs.get("history")
@@ -412,6 +437,7 @@ class _Compiler:
                         "dest: '$KV.<bucket>.<keys>'}): with filter_subject its keys would not land in this bucket"
                     )
             kv_origins(name, attrs)
+        _check_sizes(attrs, ctx)
         return Resource(self.addr(kind, name), attrs, absent=absent, source=ctx.where())
 
 
