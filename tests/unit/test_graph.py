@@ -108,3 +108,49 @@ def test_unknown_graph_format_is_refused() -> None:
     result = topoctl("graph", "-f", EXAMPLES, "--format", "png")
     assert result.code == 1
     assert result.stderr.strip() == "Error: --format png: use one of mermaid, dot"
+
+
+def test_kv_buckets_are_drawn_alone_object_stores_not(tmp_path: Path) -> None:
+    # docs/graph.md: a KV bucket holds messages (and may mirror buckets); an object store holds files.
+    manifest = write_manifest(
+        tmp_path / "m.yaml",
+        {
+            "version": 1,
+            "brokers": {
+                "edge": {
+                    "type": "nats",
+                    "connection": {"servers": ["nats://127.0.0.1:1"]},
+                    "key_value": {"sessions": {"history": 5}},
+                    "object_stores": {"artifacts": {}},
+                }
+            },
+        },
+    )
+    result = topoctl("graph", "-f", manifest)
+    assert result.code == 0, str(result)
+    assert '["kv_bucket sessions"]' in result.stdout
+    assert "artifacts" not in result.stdout and "object_store" not in result.stdout
+
+
+def test_dead_letter_label_names_the_routing_key(tmp_path: Path) -> None:
+    # docs/graph.md: `dead letters, key <key>` (the key `dead_letter:` sets is the queue's name).
+    manifest = write_manifest(
+        tmp_path / "m.yaml",
+        {
+            "version": 1,
+            "brokers": {
+                "r": {
+                    "type": "rabbitmq",
+                    "connection": {"url": "http://127.0.0.1:1", "username": "u", "password": "p"},
+                    "vhosts": {"v": {"queues": {"billing": {"type": "quorum", "dead_letter": {}}}}},
+                }
+            },
+        },
+    )
+    result = topoctl("graph", "-f", manifest)
+    assert result.code == 0, str(result)
+    assert 'n_r_queue_v_billing -.->|"dead letters, key billing"| n_r_exchange_v_billing_dlx' in result.stdout, (
+        result.stdout
+    )
+    nodes = re.findall(r"^    (n_\w+)\[", result.stdout, re.M)
+    assert nodes == sorted(nodes)  # sorted by address, as the doc says
