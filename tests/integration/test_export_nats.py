@@ -119,7 +119,9 @@ def test_export_of_hand_built_jetstream_plans_empty(tmp_path: Path, space: str) 
 
     body = yaml.safe_load(result.stdout)["brokers"][BROKER]
     orders = body["streams"][f"{ns}_ORDERS"]
-    assert orders["max_age"] == "30d" and orders["max_bytes"] == "1GiB" and orders["duplicate_window"] == "2m"
+    assert orders["max_age"] == "30d" and orders["max_bytes"] == "1GiB"
+    # Created with the server's own default window: not declared (docs/export.md, issue 18).
+    assert "duplicate_window" not in orders
     assert orders["consumers"]["billing"]["backoff"] == ["1s", "5s", "30s"]
     assert body["key_value"][f"{ns}_sessions"]["ttl"] == "1h"
     assert body["streams"][f"{ns}_AGG"]["consumer_limits"] == {"inactive_threshold": "30m", "max_ack_pending": 500}
@@ -140,3 +142,68 @@ def test_export_of_hand_built_jetstream_plans_empty(tmp_path: Path, space: str) 
     graph = topoctl("graph", "-f", exported)
     assert graph.code == 0, str(graph)
     assert f'n_{BROKER.replace("-", "_")}_consumer_{ns}_ORDERS_billing -.->|"dead letters"|' in graph.stdout
+
+
+def test_export_leaves_out_what_the_server_filled_in(tmp_path: Path, space: str) -> None:
+    """Only what differs from the server's defaults is written (issue 18, point 5): no 2m duplicate
+    window on every stream, no 30s ack wait, 1000 acks pending or 512 waiting pulls on every
+    consumer; values someone chose, equal to no default, are written. The export still plans empty."""
+    ns = space
+    plain, short, chosen = f"{ns}_PLAIN", f"{ns}_SHORT", f"{ns}_CHOSEN"
+    js_ok(f"STREAM.CREATE.{plain}", {"name": plain, "subjects": [f"{ns}.plain.>"]})
+    js_ok(f"STREAM.CREATE.{short}", {"name": short, "subjects": [f"{ns}.short"], "max_age": 30 * S})
+    js_ok(
+        f"STREAM.CREATE.{chosen}",
+        {
+            "name": chosen,
+            "subjects": [f"{ns}.chosen"],
+            "duplicate_window": 60 * S,
+            "consumer_limits": {"max_ack_pending": 50, "inactive_threshold": 600 * S},
+        },
+    )
+    consumers = {
+        plain: {
+            "pull": {"ack_policy": "explicit"},
+            "push": {"ack_policy": "explicit", "deliver_subject": f"{ns}.push"},
+            "none": {"ack_policy": "none"},
+            "pinned": {"ack_policy": "explicit", "priority_policy": "pinned_client", "priority_groups": ["g"]},
+            "tuned": {"ack_policy": "explicit", "ack_wait": 45 * S, "max_ack_pending": 100, "max_waiting": 64},
+        },
+        chosen: {"limited": {"ack_policy": "explicit"}, "own": {"ack_policy": "explicit", "max_ack_pending": 20}},
+    }
+    for stream, configs in consumers.items():
+        for name, config in configs.items():
+            body = {"stream_name": stream, "config": {"durable_name": name, **config}}
+            js_ok(f"CONSUMER.CREATE.{stream}.{name}", body)
+
+    connection = write_manifest(
+        tmp_path / "connection.yaml",
+        {"version": 1, "brokers": {BROKER: {"type": "nats", "connection": {"servers": [NATS_URL]}}}},
+    )
+    result = topoctl("export", "--broker", BROKER, "-f", connection)
+    assert result.code == 0, str(result)
+    streams = yaml.safe_load(result.stdout)["brokers"][BROKER]["streams"]
+    assert streams[plain] == {
+        "subjects": [f"{ns}.plain.>"],
+        "consumers": {
+            "none": {"ack_policy": "none"},
+            "pinned": {"priority_groups": ["g"], "priority_policy": "pinned_client"},
+            "pull": {},
+            "push": {"deliver_subject": f"{ns}.push"},
+            "tuned": {"ack_wait": "45s", "max_ack_pending": 100, "max_waiting": 64},
+        },
+    }
+    # A window the server shortened to max_age is its default too; one someone chose is not.
+    assert streams[short] == {"max_age": "30s", "subjects": [f"{ns}.short"]}
+    assert streams[chosen]["duplicate_window"] == "1m"
+    # A consumer takes its stream's consumer_limits when it sets none.
+    assert streams[chosen]["consumers"] == {"limited": {}, "own": {"max_ack_pending": 20}}
+
+    exported = tmp_path / "exported.yaml"
+    exported.write_text(result.stdout, encoding="utf-8")
+    targets: list[str] = []
+    for stream in (plain, short, chosen):
+        targets += ["--target", f"{BROKER}/stream/{stream}", "--target", f"{BROKER}/consumer/{stream}"]
+    assert_targets_cover(exported, targets, lambda a: ns in "/".join(a.name))
+    plan = topoctl("plan", "-f", exported, "--detailed-exitcode", *targets)
+    assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
