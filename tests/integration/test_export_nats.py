@@ -161,7 +161,7 @@ def test_export_leaves_out_what_the_server_filled_in(tmp_path: Path, space: str)
             "consumer_limits": {"max_ack_pending": 50, "inactive_threshold": 600 * S},
         },
     )
-    consumers = {
+    consumers: dict[str, dict[str, dict[str, Any]]] = {
         plain: {
             "pull": {"ack_policy": "explicit"},
             "push": {"ack_policy": "explicit", "deliver_subject": f"{ns}.push"},
