@@ -6,13 +6,15 @@ stderr, so `topoctl plan --format json > plan.json` just works.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -242,10 +244,17 @@ def plan(
 
 
 def _save_plan(the_plan: Any, path: Path) -> None:
+    """Written beside the target and renamed over it: a plan file is whole or absent, never half
+    written (Ctrl-C, a full disk), so `apply PLANFILE` never runs part of a plan."""
+    text = json.dumps(the_plan.to_json(), indent=2, default=str) + "\n"
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        path.write_text(json.dumps(the_plan.to_json(), indent=2, default=str) + "\n", encoding="utf-8")
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
     except OSError as exc:
-        raise TopoctlError(f"cannot write the plan to {path}: {exc}") from None
+        raise TopoctlError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _read_plan(path: Path, command: str) -> Any:
@@ -388,8 +397,35 @@ def _run(session: Any, the_plan: Any, parallelism: int, execute: Any) -> None:
     def progress(step: Any) -> None:
         _err(f"{step.address}: {past.get(step.action, step.action.value)}")
 
-    result = execute(session, the_plan, parallelism, progress)
+    with _stop_on_signals(session):
+        result = execute(session, the_plan, parallelism, progress)
     _err(f"\nApply complete! {result.line}")
+
+
+@contextlib.contextmanager
+def _stop_on_signals(session: Any) -> Iterator[None]:
+    """Ctrl-C or SIGTERM during apply: the changes in flight finish, none starts after them, and
+    the apply ends with its summary (exit 130 or 143). A second signal stops waiting at once."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    meaning = {signal.SIGINT: ("Interrupted (Ctrl-C)", 130), signal.SIGTERM: ("Terminated (SIGTERM)", 143)}
+
+    def handler(signum: int, frame: Any) -> None:
+        if session.stopping.is_set():
+            raise KeyboardInterrupt
+        reason, code = meaning[signal.Signals(signum)]
+        _err(f"\n{reason}: finishing the changes in flight, starting no new one (again to abort now)")
+        session.stop(reason, code)
+
+    previous = {sig: signal.signal(sig, handler) for sig in meaning}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @app.command()

@@ -29,6 +29,11 @@ class BrokerError(TopoctlError):
         super().__init__(f"broker {broker!r} ({address}): {message}")
 
 
+class PartlyApplied(BrokerError):
+    """A change failed after it had taken effect in part (a queue created, its attributes not yet
+    set): the apply reports it as done, so the summary is true, and raises this as its failure."""
+
+
 class PlanError(TopoctlError):
     """The plan cannot be made: a change no broker can perform, a conflict with live state."""
 
@@ -45,5 +50,20 @@ class ApplyError(TopoctlError):
     pass
 
 
+class RouteError(TopoctlError):
+    """A `route` question that cannot be asked: no such exchange, an internal one, options that do not
+    fit the broker. (An unroutable message is an answer, not an error: `route` exits UNROUTABLE.)"""
+
+
+# `topoctl route`: the message reaches no destination (documented in docs/routing.md).
+UNROUTABLE = 3
+
+
 class Interrupted(TopoctlError):
+    """Ctrl-C (exit 130) or SIGTERM (143) during apply: nothing new was started after it."""
+
     exit_code = 130
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

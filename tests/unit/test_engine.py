@@ -10,8 +10,16 @@ from topoctl.engine.applier import apply_plan, execute, refuse_destructive
 from topoctl.engine.diff import diff
 from topoctl.engine.order import waves
 from topoctl.engine.planner import Session
-from topoctl.errors import ApplyError, BrokerError, DestructiveRefused, PlanError, StalePlanError, TopoctlError
-from topoctl.model import Action, Address, Plan, Resource
+from topoctl.errors import (
+    ApplyError,
+    BrokerError,
+    DestructiveRefused,
+    Interrupted,
+    PlanError,
+    StalePlanError,
+    TopoctlError,
+)
+from topoctl.model import Action, Address, Change, Plan, Resource
 from topoctl.providers.base import KindSpec, PruneScope
 
 from .fakes import KINDS, FakeBroker, FakeDriver, binding, ex, fake_manifest, q
@@ -273,3 +281,60 @@ def test_an_exact_address_target_selects_only_that_address() -> None:
     assert {a.matches("r/binding/v/x/queue/q") for a in (empty_key, other)} == {True}
     assert not sibling.matches("r/binding/v/x/queue/q")
     assert other.matches("r") and other.matches("r/binding") and not other.matches("r/bind")
+
+
+def test_a_failed_apply_says_what_was_applied_failed_and_not_attempted(
+    monkeypatch: pytest.MonkeyPatch, broker: FakeBroker
+) -> None:
+    """Replace of `billing` (two steps), two creates, one failing; the binding's wave never runs."""
+    broker.put(q("billing", type="classic"))
+    desired = [q("billing", type="quorum"), ex("orders", type="topic"), q("new"), binding("orders", "new")]
+    broker.fail_on.add("b/queue/v/new")
+    session = session_for(monkeypatch, broker, desired)
+    with pytest.raises(ApplyError) as err:
+        execute(session, session.plan(), parallelism=4)
+    text = str(err.value)
+    assert "2 of 4 changes applied; 1 failed; 1 not attempted." in text
+    assert "Resources: 2 added, 0 changed, 1 destroyed." in text
+
+
+def test_a_replace_caught_halfway_is_named(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    broker.put(q("billing", type="classic"))
+    session = session_for(monkeypatch, broker, [q("billing", type="quorum")])
+    plan = session.plan()
+    broker.fail_on.add("b/queue/v/billing")
+    calls = 0
+    real = FakeDriver.apply_one
+
+    def fail_on_create(self: FakeDriver, change: Change) -> None:
+        nonlocal calls
+        calls += 1
+        if change.action is Action.CREATE:
+            raise BrokerError("b", "fake://local", "refused")
+        self.broker.fail_on.clear()
+        real(self, change)
+
+    monkeypatch.setattr(FakeDriver, "apply_one", fail_on_create)
+    with pytest.raises(ApplyError) as err:
+        execute(session, plan)
+    assert "0 of 1 changes applied; 1 failed; 0 not attempted." in str(err.value)
+    assert "b/queue/v/billing was deleted for its replace and is not created yet" in str(err.value)
+
+
+def test_a_stopped_apply_starts_nothing_new_and_says_so(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    """SIGTERM in the middle of a wave: the change in flight finishes, nothing after it starts."""
+    session = session_for(monkeypatch, broker, [q(f"q{i}") for i in range(5)])
+    plan = session.plan()
+    real = FakeDriver.apply_one
+
+    def stop_after_first(self: FakeDriver, change: Change) -> None:
+        real(self, change)
+        session.stop("Terminated (SIGTERM)", 143)
+
+    monkeypatch.setattr(FakeDriver, "apply_one", stop_after_first)
+    with pytest.raises(Interrupted) as err:
+        execute(session, plan, parallelism=1)
+    assert err.value.exit_code == 143
+    assert "Terminated (SIGTERM): no new change was started after it." in str(err.value)
+    assert "1 of 5 changes applied; 0 failed; 4 not attempted." in str(err.value)
+    assert len(broker.calls) == 1

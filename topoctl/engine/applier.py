@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from topoctl.engine.order import waves
+from topoctl.engine.order import split, waves
 from topoctl.engine.planner import Session
-from topoctl.errors import ApplyError, DestructiveRefused, TopoctlError
+from topoctl.errors import ApplyError, DestructiveRefused, Interrupted, TopoctlError
 from topoctl.manifest.loader import Manifest
 from topoctl.model import Action, Change, Plan
 
@@ -50,7 +50,8 @@ def refuse_destructive(plan: Plan, allow_destructive: bool) -> None:
 
 
 def execute(session: Session, plan: Plan, parallelism: int = 8, progress: Progress | None = None) -> ApplyResult:
-    """Run the plan's steps. Stops after the first wave with a failure; what ran is reported."""
+    """Run the plan's steps. Stops after the first wave with a failure, or before the next wave once
+    `session.stopping` is set (the drivers start no new change then); what ran is reported."""
     result = ApplyResult()
 
     def done(step: Change) -> None:
@@ -59,6 +60,8 @@ def execute(session: Session, plan: Plan, parallelism: int = 8, progress: Progre
             progress(step)
 
     for wave in waves(plan):
+        if session.stopping.is_set():
+            break
         by_broker: dict[str, list[Change]] = {}
         for step in wave:
             by_broker.setdefault(step.broker, []).append(step)
@@ -82,8 +85,39 @@ def execute(session: Session, plan: Plan, parallelism: int = 8, progress: Progre
             if isinstance(first, KeyboardInterrupt):
                 raise first
             message = str(first) if isinstance(first, TopoctlError) else f"{type(first).__name__}: {first}"
-            raise ApplyError(f"apply failed: {message}\nApplied before the failure: {result.line}") from first
+            raise ApplyError(f"apply failed: {message}\n{outcome(plan, result, wave)}") from first
+    if session.stopping.is_set() and len(result.done) < sum(len(w) for w in waves(plan)):
+        raise Interrupted(
+            f"{session.stop_reason}: no new change was started after it.\n{outcome(plan, result)}",
+            session.stop_exit_code,
+        )
     return result
+
+
+def outcome(plan: Plan, result: ApplyResult, failed_wave: Sequence[Change] = ()) -> str:
+    """`812 of 3,001 changes applied; 1 failed; 2,188 not attempted.` and the counts by action, plus
+    every replace caught halfway (deleted, not yet created again), which a rerun must finish."""
+    finished = {(s.address, s.action) for s in result.done}
+    in_failed_wave = {(s.address, s.action) for s in failed_wave}
+    applied = failed = 0
+    halfway = []
+    for change in plan.changes:
+        steps = [(s.address, s.action) for s in split(change) if s is not None]
+        if all(s in finished for s in steps):
+            applied += 1
+            continue
+        if any(s in in_failed_wave and s not in finished for s in steps):
+            failed += 1
+        if change.action is Action.REPLACE and steps[0] in finished:
+            halfway.append(change.address)
+    total = len(plan.changes)
+    lines = [
+        f"{applied:,} of {total:,} changes applied; {failed:,} failed; {total - applied - failed:,} not attempted. "
+        f"{result.line}"
+    ]
+    lines += [f"{a} was deleted for its replace and is not created yet: apply again to create it" for a in halfway]
+    lines.append("Nothing else was touched; `topoctl apply` again plans and applies only what is left.")
+    return "\n".join(lines)
 
 
 def apply_plan(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -25,6 +26,15 @@ class Session:
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
         self._drivers: dict[str, Driver] = {}
+        # Set to stop an apply: no change starts after it, on any broker (see `applier.execute`).
+        self.stopping = threading.Event()
+        self.stop_reason = "stopped"
+        self.stop_exit_code = 130
+
+    def stop(self, reason: str, exit_code: int) -> None:
+        """Ask a running apply to stop: changes in flight finish, nothing new starts."""
+        self.stop_reason, self.stop_exit_code = reason, exit_code
+        self.stopping.set()
 
     def __enter__(self) -> Session:
         return self
@@ -40,7 +50,9 @@ class Session:
     def driver(self, broker: str) -> Driver:
         if broker not in self._drivers:
             spec = self.broker(broker)
-            self._drivers[broker] = provider(spec.type).driver(broker, spec.connection)
+            driver = provider(spec.type).driver(broker, spec.connection)
+            driver.stopping = self.stopping
+            self._drivers[broker] = driver
         return self._drivers[broker]
 
     def broker(self, name: str) -> BrokerSpec:

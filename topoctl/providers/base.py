@@ -14,11 +14,13 @@ replacement, how two values compare, what a destructive change puts at risk.
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from topoctl.errors import BrokerError, PartlyApplied, TopoctlError
 from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Change, FieldChange, Resource
 
@@ -135,6 +137,8 @@ class Driver(abc.ABC):
     def __init__(self, name: str, connection: Mapping[str, Any]) -> None:
         self.name = name
         self.connection = connection
+        # Set when the apply is asked to stop (the engine shares one event with every driver).
+        self.stopping = threading.Event()
 
     @property
     @abc.abstractmethod
@@ -153,25 +157,57 @@ class Driver(abc.ABC):
 
     def apply(self, changes: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
         """Perform changes that do not depend on one another (one wave of the plan). Override to
-        batch (Kafka's CreateTopics takes many topics at once). Call `done` after each one."""
+        batch (Kafka's CreateTopics takes many topics at once).
+
+        Every change that took effect, also in part (PartlyApplied), is reported through `done`,
+        even when another one failed: the summary of a failed apply must name all that was done.
+        Once `stopping` is set (Ctrl-C, SIGTERM) no change starts; those in flight finish. The
+        failures are raised at the end, all of them, in plan order."""
+        errors: dict[int, BaseException] = {}
+
+        def finished(index: int, error: BaseException | None) -> None:
+            if error is None or isinstance(error, PartlyApplied):
+                done(changes[index])
+            if error is not None:
+                errors[index] = error
+
+        def run(change: Change) -> bool:
+            if self.stopping.is_set():
+                return False
+            self.apply_one(change)
+            return True
+
         if parallelism <= 1 or len(changes) <= 1:
-            for change in changes:
-                self.apply_one(change)
-                done(change)
-            return
-        # Every change that completes is reported, also when another one of the wave fails: the
-        # summary of a failed apply must name all that was done.
-        with ThreadPoolExecutor(max_workers=parallelism) as pool:
-            futures = {pool.submit(self.apply_one, c): c for c in changes}
-            errors: list[BaseException] = []
-            for future in as_completed(futures):
-                error = future.exception()
-                if error is None:
-                    done(futures[future])
-                else:
-                    errors.append(error)
+            for index, change in enumerate(changes):
+                try:
+                    if not run(change):
+                        break
+                except TopoctlError as exc:
+                    finished(index, exc)
+                    break  # one at a time: stop at the first failure
+                finished(index, None)
+        else:
+            with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=f"{self.name}-apply") as pool:
+                futures = {pool.submit(run, c): i for i, c in enumerate(changes)}
+                try:
+                    for future in as_completed(futures):
+                        error = future.exception()
+                        if error is not None or future.result():
+                            finished(futures[future], error)
+                except BaseException:  # a second Ctrl-C: start nothing more, now
+                    for future in futures:
+                        future.cancel()
+                    raise
+        if len(errors) == 1 or any(not isinstance(e, BrokerError) for e in errors.values()):
+            raise errors[min(errors)]
         if errors:
-            raise errors[0]
+            prefix = f"broker {self.name!r} ({self.endpoint}): "
+            raise BrokerError(
+                self.name,
+                self.endpoint,
+                f"{len(errors)} changes failed:\n"
+                + "\n".join(f"  {str(errors[i]).removeprefix(prefix)}" for i in sorted(errors)),
+            )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
