@@ -45,8 +45,8 @@ class StreamKind(KindSpec):
     """Streams, and the base of the bucket kinds (which are streams underneath)."""
 
     one_way: frozenset[str] = ONE_WAY_FLAGS
-    # attrs path -> unit of its integers ("ns", "bytes"): what a renderer needs to show `30d`
-    # instead of 2592000000000000 (read by nothing in the core yet; see docs/nats.md).
+    # attrs path -> unit of its integers ("ns", "bytes"): plans show `30d` instead of
+    # 2592000000000000 (the JSON plan keeps the integers and carries these units).
     units: Mapping[str, str] = dataclasses.field(default_factory=dict)
     fields: Mapping[str, F.Field] = dataclasses.field(default_factory=lambda: F.STREAM_FIELDS)
     # Limits the server enforces at once when lowered by an update: what is over them is removed.
