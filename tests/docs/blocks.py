@@ -266,20 +266,32 @@ def _pattern(expected: str) -> str:
 
 
 def check_commands(text: str) -> str | None:
-    """Parse every `topoctl ...` command of a shell snippet with the real CLI, running nothing."""
-    commands = list(topoctl_commands(text))
+    """Check a shell snippet without running it: every `topoctl` command parses with the real CLI,
+    every `make TARGET` names a target of the Makefile, every `python FILE` an existing file."""
+    commands = [c for c in shell_commands(text) if c[0] in ("topoctl", "make", "python", "python3")]
     if not commands:
-        return "a ```sh block without a topoctl command: mark it illustrative with <!-- skip: next -->"
-    problems = [f"`{' '.join(args)}`: {problem}" for args in commands if (problem := parse_problem(args[1:]))]
+        return "a ```sh block with nothing to check: mark it illustrative with <!-- skip: next -->"
+    problems = [f"`{' '.join(args)}`: {problem}" for args in commands if (problem := command_problem(args))]
     return "\n".join(problems) or None
+
+
+def command_problem(args: list[str]) -> str | None:
+    if args[0] == "topoctl":
+        return parse_problem(args[1:])
+    if args[0] == "make":
+        targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M))
+        missing = [t for t in args[1:] if not t.startswith("-") and "=" not in t and t not in targets]
+        return f"no make target {', '.join(missing)}" if missing else None
+    script = next((a for a in args[1:] if not a.startswith("-")), None)
+    return None if script is None or (ROOT / script).is_file() else f"no file {script}"
 
 
 _SEPARATORS = frozenset({";", "|", "||", "&&", "&", "|&", "(", ")", "{", "}"})
 _REDIRECTS = frozenset({">", ">>", "<", "<<", ">&", "&>", ">|"})
 
 
-def topoctl_commands(text: str) -> Iterable[list[str]]:
-    """The argument lists of the `topoctl` commands in a shell snippet: line by line (a trailing
+def shell_commands(text: str) -> Iterable[list[str]]:
+    """The argument lists of the simple commands in a shell snippet: line by line (a trailing
     `\\` continues one), split by shlex; pipes, `;`, `&&` and braces end a command, comments
     and redirections (with their target) are not arguments."""
     for line in text.replace("\\\n", " ").splitlines():
@@ -289,7 +301,7 @@ def topoctl_commands(text: str) -> Iterable[list[str]]:
         redirected = False
         for token in [*lexer, ";"]:
             if token in _SEPARATORS:
-                if words[:1] == ["topoctl"]:
+                if words:
                     yield words
                 words = []
             elif token in _REDIRECTS:

@@ -83,8 +83,9 @@ def test_every_skip_marker_is_followed_by_a_block() -> None:
 def test_most_blocks_are_tested() -> None:
     counts = inventory()
     print(dict(counts))
-    tested = sum(n for what, n in counts.items() if what not in ("illustrative", "skip marker", "hidden set-up"))
-    assert tested > 2 * counts["illustrative"], counts
+    blocks = sum(n for what, n in counts.items() if what not in ("skip marker", "hidden set-up"))
+    # Illustrative blocks are the exception: a diagram, a fragment, a snippet for another tool.
+    assert counts["illustrative"] < 0.35 * blocks, counts
 
 
 if __name__ == "__main__":

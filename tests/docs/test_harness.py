@@ -32,8 +32,12 @@ def test_shell_commands_are_parsed_by_the_real_cli() -> None:
     assert check_commands("{ echo x; topoctl graph -f t/ --format dot; } | dot -Tsvg") is None
     assert "No such option: --bogus" in (check_commands("topoctl plan --bogus") or "")
     assert "--allow-destructive" in (check_commands("topoctl apply p.json [--allow-destructive]") or "")
-    assert "route" in (check_commands("topoctl route --from x") or "")
-    assert check_commands("make test") is not None  # nothing to check: must be marked illustrative
+    assert "frobnicate" in (check_commands("topoctl frobnicate -f x") or "")
+    assert check_commands("make demo test   # comment") is None
+    assert "no make target tests" in (check_commands("make tests") or "")
+    assert check_commands("python bench/bench_kafka.py   # 1,000 topics") is None
+    assert "no file bench/nope.py" in (check_commands("python bench/nope.py") or "")
+    assert check_commands("gh pr comment 1") is not None  # nothing to check: must be marked illustrative
 
 
 def test_quoted_files_must_be_identical() -> None:
