@@ -153,6 +153,7 @@ class Session:
         self.env = dict(env)
         self.renames: dict[str, str] = {}
         self.last_status = 0
+        self.done: set[int] = set()  # the blocks (by their place in the document) already run
 
     # Names: the docs say `shop`; a run uses `shop-dt1a2b3c`, so runs do not collide.
     def unique(self, *names: str) -> None:
