@@ -482,6 +482,74 @@ def graph(
     _write_document(render_graph(found.nodes, found.flows, found.brokers, fmt), fmt)
 
 
+@app.command()
+@handle_errors
+def route(
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="ADDR",
+            help="Where the message is published: <broker>/exchange/<vhost>/<name>, <broker>/sns_topic/<name>,"
+            " or a NATS broker's name.",
+        ),
+    ] = None,
+    routing_key: Annotated[str | None, typer.Option("--routing-key", help="RabbitMQ routing key.")] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", metavar="NAME=VALUE", help="RabbitMQ header (NAME:=JSON for a number, boolean, ...)."),
+    ] = None,
+    dead_letter_of: Annotated[
+        str | None,
+        typer.Option("--dead-letter-of", metavar="ADDR", help="Follow the dead letters of this RabbitMQ queue."),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="With --dead-letter-of: rejected (default), expired, maxlen, delivery_limit."),
+    ] = None,
+    attribute: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attribute",
+            metavar="NAME=VALUE",
+            help="SNS message attribute (NAME:=5 a Number, NAME:=[..] a String.Array).",
+        ),
+    ] = None,
+    body: Annotated[
+        str | None, typer.Option("--body", metavar="TEXT", help="SNS message body (JSON for MessageBody filters).")
+    ] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="NATS subject.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Route on the live topology, read through the drivers.")] = False,
+    files: Files = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: text or json.")] = "text",
+    debug: Debug = False,
+) -> None:
+    """Show where a message goes: the queues, subscriptions, streams and consumers that receive it.
+
+    Offline on the manifest, or on the live brokers with --live. Exit 3 when nothing receives it.
+    """
+    from topoctl.errors import UNROUTABLE
+    from topoctl.render.route import render_route
+    from topoctl.routing.model import Request
+    from topoctl.routing.query import route as route_message
+
+    _check_format(fmt, ("text", "json"))
+    request = Request(
+        source=source,
+        routing_key=routing_key,
+        headers=tuple(header or ()),
+        attributes=tuple(attribute or ()),
+        body=body,
+        subject=subject,
+        dead_letter_of=dead_letter_of,
+        reason=reason,
+    )
+    result = route_message(_load(files), request, live=live)
+    _write_document(render_route(result, fmt), fmt)
+    if result.unroutable:
+        raise typer.Exit(UNROUTABLE)
+
+
 def main() -> None:
     try:
         app()

@@ -231,6 +231,40 @@ class Summary:
         return cls(counts[Action.CREATE], counts[Action.UPDATE], counts[Action.REPLACE], counts[Action.DELETE])
 
 
+@dataclass(frozen=True)
+class RoutingChange:
+    """A representative message whose destinations differ before and after the plan (see
+    `topoctl.routing`): `before` and `after` are the addresses it lands in, empty when unroutable."""
+
+    broker: str
+    source: str  # address where it enters (exchange, topic, dead-lettering queue); "" for a NATS account
+    label: str  # the message as a reader knows it: `order.paid`, `type=created`, `orders.created`
+    message: Mapping[str, JSON]  # what it is exactly (key, headers, attributes, body, ...)
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+    def to_json(self) -> dict[str, JSON]:
+        return {
+            "broker": self.broker,
+            "from": self.source,
+            "label": self.label,
+            "message": dict(self.message),
+            "before": list(self.before),
+            "after": list(self.after),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, JSON]) -> RoutingChange:
+        return cls(
+            broker=data["broker"],
+            source=data.get("from", ""),
+            label=data.get("label", ""),
+            message=dict(data.get("message", {})),
+            before=tuple(data.get("before", ())),
+            after=tuple(data.get("after", ())),
+        )
+
+
 PLAN_FORMAT_VERSION = "1"
 
 
@@ -243,6 +277,8 @@ class Plan:
     manifests: tuple[str, ...] = ()
     brokers: Mapping[str, str] = field(default_factory=dict)  # broker name -> type
     targets: tuple[str, ...] = ()
+    # Messages the plan re-routes (empty when nothing that routes changes; then left out of output).
+    routing: tuple[RoutingChange, ...] = ()
 
     @property
     def summary(self) -> Summary:
@@ -257,7 +293,7 @@ class Plan:
         return tuple(c for c in self.changes if c.destructive)
 
     def to_json(self) -> dict[str, JSON]:
-        return {
+        out: dict[str, JSON] = {
             "format_version": PLAN_FORMAT_VERSION,
             "changes": [c.to_json() for c in self.changes],
             "summary": self.summary.to_json(),
@@ -266,6 +302,9 @@ class Plan:
             "brokers": dict(self.brokers),
             "targets": list(self.targets),
         }
+        if self.routing:
+            out["routing_changes"] = [r.to_json() for r in self.routing]
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, JSON]) -> Plan:
@@ -280,4 +319,5 @@ class Plan:
             manifests=tuple(data.get("manifests", ())),
             brokers=dict(data.get("brokers", {})),
             targets=tuple(data.get("targets", ())),
+            routing=tuple(RoutingChange.from_json(r) for r in data.get("routing_changes", ())),
         )

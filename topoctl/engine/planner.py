@@ -16,6 +16,7 @@ from topoctl.manifest.loader import BrokerSpec, Manifest
 from topoctl.model import Address, Plan, Resource, fingerprint
 from topoctl.providers import provider
 from topoctl.providers.base import Driver, KindSpec
+from topoctl.routing.changes import routing_changes
 
 MAX_SHOWN = 10
 
@@ -96,12 +97,10 @@ class Session:
         prune = {name: self.manifest.brokers[name].compiled.prune for name in brokers}
         plan = diff(desired, observed, self.spec_of, prune, targets)
         waves(plan)  # an order must exist (no dependency cycle) before the plan is shown
-        return replace(
-            plan,
-            manifests=self.manifest.paths,
-            brokers={name: spec.type for name, spec in self.manifest.brokers.items()},
-            targets=tuple(targets),
-        )
+        types = {name: spec.type for name, spec in self.manifest.brokers.items()}
+        # After the (pure) diff: which messages the changes re-route, from the same observed state.
+        routing = routing_changes(plan.changes, observed, types, lambda a: self.spec_of(a).cascades)
+        return replace(plan, manifests=self.manifest.paths, brokers=types, targets=tuple(targets), routing=routing)
 
     def _brokers_for(self, targets: Sequence[str]) -> list[str]:
         names = list(self.manifest.brokers)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
 from topoctl.providers.base import Exporter, FlowsOf, ProviderInfo
+
+if TYPE_CHECKING:
+    from topoctl.routing.model import Router
 
 _PACKAGES = {
     "rabbitmq": "topoctl.providers.rabbitmq",
@@ -45,3 +49,10 @@ def exporter(broker_type: str) -> Exporter | None:
 def flows_of(broker_type: str) -> FlowsOf | None:
     """`topoctl graph` support of a provider: its `flows.flows`, if it has one."""
     return _optional(broker_type, "flows", "flows")  # type: ignore[return-value]
+
+
+def router_of(broker_type: str) -> Router[Any] | None:
+    """`topoctl route` and the plan's routing changes: a provider's `routing.ROUTER`, if it has one."""
+    if broker_type not in _PACKAGES:
+        return None  # a type registered some other way (tests' fakes) has no routing semantics
+    return _optional(broker_type, "routing", "ROUTER")  # type: ignore[return-value]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from topoctl.model import Action, Change, Plan
+from topoctl.model import Action, Change, Plan, RoutingChange
 from topoctl.render.text import NO_CHANGES, SYMBOL, flatten, render_change, render_text, summary_line
 
 MARKER = "<!-- topoctl-plan -->"
@@ -51,15 +51,18 @@ def render_markdown(plan: Plan, limit: int = LIMIT, key: str | None = None) -> s
     changes = plan.changes
     destructive = plan.destructive
 
-    def compose(n_alert: int, n_rows: int, n_blocks: int) -> str:
+    def compose(n_alert: int, n_rows: int, n_blocks: int, n_routes: int | None = None) -> str:
+        n_routes = routes if n_routes is None else n_routes
         lines = list(head)
         lines += _alert(destructive, n_alert)
         lines += [f"**{summary_line(plan.summary)}**", ""]
         lines += _cut_note(len(changes), n_rows, n_blocks, len(destructive), n_alert)
         lines += _table(changes, n_rows)
+        lines += routing_section(plan.routing, n_routes)
         lines += _details(plan, n_blocks)
         return "\n".join(lines).rstrip("\n") + "\n"
 
+    routes = min(len(plan.routing), MAX_ROUTING_ROWS)
     alert, rows, blocks = len(destructive), len(changes), len(changes)
     text = compose(alert, rows, blocks)
     if len(text) <= limit:
@@ -67,9 +70,11 @@ def render_markdown(plan: Plan, limit: int = LIMIT, key: str | None = None) -> s
     # Shrink one part at a time, in order of least value to a reviewer; each is monotonic in its count.
     blocks = _largest_fitting(lambda n: len(compose(alert, rows, n)), blocks, limit)
     if blocks == 0:
-        rows = _largest_fitting(lambda n: len(compose(alert, n, 0)), rows, limit)
-        if rows == 0:
-            alert = _largest_fitting(lambda n: len(compose(n, 0, 0)), alert, limit)
+        routes = _largest_fitting(lambda n: len(compose(alert, rows, 0, n)), routes, limit)
+        if routes == 0:
+            rows = _largest_fitting(lambda n: len(compose(alert, n, 0, 0)), rows, limit)
+            if rows == 0:
+                alert = _largest_fitting(lambda n: len(compose(n, 0, 0, 0)), alert, limit)
     return compose(alert, rows, blocks)
 
 
@@ -153,6 +158,35 @@ def _field_paths(change: Change) -> list[str]:
         for path, _, _ in flatten(f.field, f.before, f.after):
             paths.append(path)
     return paths
+
+
+# Rows of the "Routing changes" table; the JSON plan carries every one.
+MAX_ROUTING_ROWS = 50
+
+
+def routing_section(routing: tuple[RoutingChange, ...], shown: int) -> list[str]:
+    """Messages the plan re-routes, `before → after`; nothing at all when there are none."""
+    if not routing:
+        return []
+    from topoctl.render.route import UNROUTABLE, short
+    from topoctl.render.routing import group_title
+
+    def side(addresses: tuple[str, ...]) -> str:
+        if not addresses:
+            return f"_{UNROUTABLE}_"
+        listed = ", ".join(_code(short(a)) for a in addresses[:5])
+        return listed + (f" and {len(addresses) - 5} more" if len(addresses) > 5 else "")
+
+    lines = ["#### Routing changes", ""]
+    if shown:
+        lines += ["| From | Message | Before | After |", "|---|---|---|---|"]
+        for r in routing[:shown]:
+            lines.append(f"| {_code(group_title(r))} | {_code(r.label)} | {side(r.before)} | {side(r.after)} |")
+        lines.append("")
+    if shown < len(routing):
+        more = len(routing) - shown
+        lines += [f"{more} more re-routed message(s) are in the JSON plan (`topoctl show PLANFILE --format json`).", ""]
+    return lines
 
 
 def _details(plan: Plan, shown: int) -> list[str]:

@@ -112,6 +112,10 @@ def render_text(plan: Plan) -> str:
     for note in plan.notes:
         out += [f"  # {note.address} (unchanged)"] + [f"      # {n}" for n in note.notes]
         out.append("")
+    if plan.routing:
+        from topoctl.render.routing import text_lines
+
+        out += text_lines(plan.routing)
     destructive = plan.destructive
     if destructive:
         out.append(
