@@ -532,3 +532,96 @@ def test_target_applies_a_subscription_with_what_it_needs(aws: Aws, ns: str, tmp
     apply_ok(path, "--target", target)
     assert planned(plan_json(path)) == {f"{B}/sqs_queue/{other}": "create"}
     assert [s["Sid"] for s in json.loads(aws.attrs(q)["Policy"])["Statement"]] == [f"topoctl-sns-{t}"]
+
+
+# --- what a plan points at, what a failed apply did (issue 17) ---------------------------------------
+
+
+def test_missing_dead_letter_queue_of_own_account_is_a_plan_error(aws: Aws, ns: str, tmp_path: Path) -> None:
+    # Issue 17: `bb-u9` plain and `bb-u6` dead-lettering into a queue of the broker's own account
+    # and region that does not exist planned 2 to add, then the apply failed on bb-u6.
+    u9, u6, missing = f"{ns}bb-u9", f"{ns}bb-u6", f"{ns}bb-nonexist"
+    queues = {u9: {}, u6: {"dead_letter": {"queue": aws.queue_arn(missing)}}}
+    path = manifest(tmp_path, sqs={"queues": queues})
+    for command in (("plan", "-f", path), ("apply", "-f", path, "--auto-approve")):
+        result = topoctl(*command)
+        assert result.code == 1, str(result)
+        assert f"queue {u6} (declared at {path}:" in result.stderr
+        assert f"dead_letter queue {aws.queue_arn(missing)} exists neither live nor in the manifest" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert aws.queue_names(ns) == []
+    # Declared, or live: the same reference plans and applies.
+    aws.sqs.create_queue(QueueName=missing)
+    apply_and_settle(path)
+    assert sorted(aws.queue_names(ns)) == sorted([u9, u6, missing])
+
+
+def test_missing_dead_letter_queue_of_a_subscription_is_a_plan_error(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q, t, missing, gone = f"{ns}q", f"{ns}t", f"{ns}nonexist", f"{ns}gone"
+    aws.sqs.create_queue(QueueName=gone)
+    subscriptions = [
+        {"protocol": "sqs", "endpoint": q, "dead_letter": {"queue": aws.queue_arn(missing)}},
+        {"protocol": "sqs", "endpoint": aws.queue_arn(gone)},
+    ]
+    sections = {
+        "sqs": {"queues": {q: {}, gone: {"state": "absent"}}},
+        "sns": {"topics": {t: {"subscriptions": subscriptions}}},
+    }
+    result = topoctl("plan", "-f", manifest(tmp_path, **sections))
+    assert result.code == 1, str(result)
+    assert f"subscription {t}/sqs/{q}" in result.stderr
+    assert f"dead_letter queue {aws.queue_arn(missing)} exists neither live nor in the manifest" in result.stderr
+    assert f"endpoint {aws.queue_arn(gone)} is declared with state: absent, so this plan deletes it" in result.stderr
+    assert aws.queue_names(ns) == [gone]
+    topics = [x["TopicArn"] for page in aws.sns.get_paginator("list_topics").paginate() for x in page["Topics"]]
+    assert aws.topic_arn(t) not in topics
+
+
+def test_failed_apply_counts_every_change_it_made(aws: Aws, ns: str, tmp_path: Path) -> None:
+    # A DLQ of another account is not checked (the credentials cannot see it); moto refuses it at
+    # apply time. bb-u6 is first in the wave and fails; bb-u9, created beside it, is counted.
+    u9, u6 = f"{ns}bb-u9", f"{ns}bb-u6"
+    elsewhere = f"arn:aws:sqs:{REGION}:210987654321:{ns}bb-nonexist"
+    path = manifest(tmp_path, sqs={"queues": {u9: {}, u6: {"dead_letter": {"queue": elsewhere}}}})
+    assert planned(plan_json(path)) == {f"{B}/sqs_queue/{u9}": "create", f"{B}/sqs_queue/{u6}": "create"}
+    result = topoctl("apply", "-f", path, "--auto-approve")
+    assert result.code == 1, str(result)
+    assert f"cannot create queue {u6}" in result.stderr
+    assert "Applied before the failure: Resources: 1 added, 0 changed, 0 destroyed." in result.stderr
+    assert aws.queue_names(ns) == [u9]
+
+
+def test_change_made_in_part_is_counted(aws: Aws, ns: str, tmp_path: Path) -> None:
+    # moto creates a queue with a RedriveAllowPolicy and a topic with a SignatureVersion, and
+    # reports neither back: the apply fails after the queue was created and the topic changed.
+    q, t = f"{ns}q", f"{ns}t"
+    apply_and_settle(manifest(tmp_path, sns={"topics": {t: {}}}))
+    sections = {
+        "sqs": {"queues": {q: {"redrive_allow_policy": {"redrivePermission": "denyAll"}}}},
+        "sns": {"topics": {t: {"signature_version": "2"}}},
+    }
+    result = topoctl("apply", "-f", manifest(tmp_path, "m2.yaml", **sections), "--auto-approve")
+    assert result.code == 1, str(result)
+    assert "2 changes failed:" in result.stderr
+    assert "RedriveAllowPolicy was accepted but the endpoint does not report it back" in result.stderr
+    assert "SignatureVersion was accepted but the endpoint does not report it back" in result.stderr
+    assert "Applied before the failure: Resources: 1 added, 1 changed, 0 destroyed." in result.stderr
+    assert aws.queue_names(ns) == [q]
+
+
+def test_saved_topic_delete_is_stale_once_a_subscription_was_added(aws: Aws, ns: str, tmp_path: Path) -> None:
+    q, late, t = f"{ns}q", f"{ns}late", f"{ns}t"
+    sub = {"protocol": "sqs", "endpoint": q}
+    apply_and_settle(manifest(tmp_path, sqs={"queues": {q: {}}}, sns={"topics": {t: {"subscriptions": [sub]}}}))
+    path = manifest(tmp_path, "m2.yaml", sqs={"queues": {q: {}}}, sns={"topics": {t: {"state": "absent"}}})
+    saved = tmp_path / "plan.json"
+    assert topoctl("plan", "-f", path, "-o", saved).code == 0
+    (change,) = [c for c in json.loads(saved.read_text())["changes"] if c["action"] == "delete"]
+    assert change["exposure"][f"{B}/sns_topic/{t}"] == {"subscriptions": 1}
+    aws.sqs.create_queue(QueueName=late)
+    aws.sns.subscribe(TopicArn=aws.topic_arn(t), Protocol="sqs", Endpoint=aws.queue_arn(late))
+    result = topoctl("apply", saved, "--allow-destructive")
+    assert result.code == 1, str(result)
+    assert "saved plan is stale" in result.stderr
+    assert f"{B}/sns_topic/{t}: subscriptions 1 -> 2" in result.stderr
+    assert len(aws.subscriptions(t)) == 2

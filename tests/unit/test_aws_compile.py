@@ -418,3 +418,40 @@ def test_dead_letter_cycle_is_refused(tmp_path: Path) -> None:
     assert "dead-letter queues form a cycle: a -> b -> c -> a" in str(err)
     assert err.location and err.location.startswith(str(tmp_path))
     assert compiled(tmp_path, sqs=queues(a={"dead_letter": {"queue": "b"}}, b={"dead_letter": {"queue": "c"}}, c={}))
+
+
+def test_dlq_written_with_a_literal_account_is_created_first(tmp_path: Path) -> None:
+    # The account is unknown offline, but a declared queue named by an ARN of this region is most
+    # likely ours: SQS refuses the source queue while its DLQ does not exist yet.
+    own = "arn:aws:sqs:us-east-1:123456789012:errors"
+    r = compiled(
+        tmp_path,
+        sqs=queues(
+            src={"dead_letter": {"queue": own}},
+            errors={},
+            far={"dead_letter": {"queue": own.replace("us-east-1", "eu-west-1")}},
+        ),
+        sns=topics(
+            t={
+                "subscriptions": [
+                    {"protocol": "sqs", "endpoint": own.replace("errors", "src"), "dead_letter": {"queue": own}}
+                ]
+            }
+        ),
+    )
+    errors, src = Address(B, "sqs_queue", ("errors",)), Address(B, "sqs_queue", ("src",))
+    assert r[f"{B}/sqs_queue/src"].depends_on == (errors,)
+    assert r[f"{B}/sqs_queue/src"].attrs["redrive_policy"]["deadLetterTargetArn"] == own  # kept as written
+    assert r[f"{B}/sqs_queue/far"].depends_on == ()
+    (sub,) = [x for x in r.values() if x.kind == "sns_subscription"]
+    assert set(sub.depends_on) == {Address(B, "sns_topic", ("t",)), src, errors}
+
+
+def test_dlq_arn_of_the_other_queue_type_is_refused(tmp_path: Path) -> None:
+    fifo_dlq = "arn:aws:sqs:us-east-1:999999999999:central-dlq.fifo"
+    err = error(tmp_path, sqs=queues(a={"dead_letter": {"queue": fifo_dlq}}))
+    assert "the dead-letter queue of a must be a standard queue, not " + fifo_dlq in str(err)
+    assert err.location and err.location.startswith(str(tmp_path))
+    sub = {"protocol": "email", "endpoint": "a@b.c", "dead_letter": {"queue": fifo_dlq.removesuffix(".fifo")}}
+    err = error(tmp_path, sns=topics(**{"t.fifo": {"subscriptions": [sub]}}))
+    assert "must be a FIFO queue (its name ends in .fifo)" in str(err)

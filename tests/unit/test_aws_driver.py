@@ -11,9 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from topoctl.engine.diff import diff
-from topoctl.errors import BrokerError
-from topoctl.model import Action, Address, Change, Resource
-from topoctl.providers.aws.driver import AwsDriver, Clients
+from topoctl.errors import BrokerError, PlanError
+from topoctl.model import Action, Address, Change, FieldChange, Resource
+from topoctl.providers.aws.driver import AwsDriver, Clients, PartlyApplied
 from topoctl.providers.aws.kinds import KINDS
 from topoctl.providers.base import PruneScope
 
@@ -36,6 +36,7 @@ class FakeSQS:
         self.echo_redrive_allow = True
         self.ignore_paging = False
         self.listed_prefixes: list[str] = []
+        self.refuse: dict[str, ClientError] = {}  # call or queue name -> the error it gets
 
     def url(self, name: str) -> str:
         return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
@@ -78,6 +79,8 @@ class FakeSQS:
         self.calls.append(("create_queue", QueueName))
         if self.create_errors:
             raise self.create_errors.pop(0)
+        if QueueName in self.refuse:
+            raise self.refuse[QueueName]
         self.queues[QueueName] = dict(Attributes)
         self.tags[QueueName] = dict(tags or {})
         return {"QueueUrl": self.url(QueueName)}
@@ -88,6 +91,8 @@ class FakeSQS:
 
     def tag_queue(self, QueueUrl: str, Tags: Mapping[str, str]) -> None:
         self.calls.append(("tag_queue", dict(Tags)))
+        if "tag_queue" in self.refuse:
+            raise self.refuse["tag_queue"]
         self.tags.setdefault(self._name(QueueUrl), {}).update(Tags)
 
     def untag_queue(self, QueueUrl: str, TagKeys: list[str]) -> None:
@@ -614,3 +619,180 @@ def test_deleting_a_dead_letter_queue_names_its_sources(fakes: tuple[FakeSQS, Fa
     (change,) = diff(desired, d.read(desired, []), lambda a: KINDS[a.kind]).changes
     assert change.action == Action.DELETE
     assert f"it is the dead-letter queue of {B}/sns_subscription/t/email/a@b.c, {B}/sqs_queue/src" in change.reasons[-1]
+
+
+# --- what a failed apply did (issue 17) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("parallelism", [1, 8])
+def test_every_change_that_took_effect_is_reported(fakes: tuple[FakeSQS, FakeSNS, FakeSTS], parallelism: int) -> None:
+    sqs, _, _ = fakes
+    sqs.refuse["b"] = client_error("AWS.SimpleQueueService.NonExistentQueue", "CreateQueue")
+    done: list[str] = []
+    changes = [create(queue(n), fifo=False) for n in ("a", "b", "c")]
+    with pytest.raises(BrokerError) as err:
+        driver(fakes).apply(changes, parallelism, lambda c: done.append(c.address.name[0]))
+    assert "cannot create queue b" in str(err.value)
+    # One at a time stops at the failure; side by side, what ran beside it is reported too.
+    assert sorted(done) == (["a"] if parallelism == 1 else ["a", "c"])
+    assert sorted(done) == sorted(n for n in sqs.queues)
+
+
+def test_every_failure_of_a_wave_is_named(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    for name in ("a", "c"):
+        sqs.refuse[name] = client_error("InvalidAttributeValue", "CreateQueue")
+    with pytest.raises(BrokerError) as err:
+        driver(fakes).apply([create(queue(n), fifo=False) for n in ("a", "b", "c")], 8, lambda c: None)
+    assert "2 changes failed:\n  cannot create queue a: " in str(err.value)
+    assert "\n  cannot create queue c: " in str(err.value)
+
+
+def test_change_made_in_part_is_reported_done(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.queues["q"] = {"VisibilityTimeout": "30"}
+    sqs.refuse["tag_queue"] = client_error("InvalidParameterValue", "TagQueue")
+    before = {"fifo": False, "visibility_timeout": 30, "tags": {}}
+    after = {"fifo": False, "visibility_timeout": 60, "tags": {"a": "1"}}
+    fields = (FieldChange("visibility_timeout", 30, 60), FieldChange("tags", {}, {"a": "1"}))
+    change = Change(queue("q"), Action.UPDATE, before, after, fields=fields)
+    done: list[Change] = []
+    with pytest.raises(PartlyApplied) as err:
+        driver(fakes).apply([change], 1, done.append)
+    assert "cannot tag queue q" in str(err.value)
+    assert done == [change] and sqs.queues["q"]["VisibilityTimeout"] == "60"
+    # Nothing took effect: not reported.
+    sqs.refuse["tag_queue"] = client_error("InvalidParameterValue", "TagQueue")
+    tags_only = Change(queue("q"), Action.UPDATE, before, after, fields=fields[1:])
+    with pytest.raises(BrokerError) as err2:
+        driver(fakes).apply([tags_only], 1, done.append)
+    assert not isinstance(err2.value, PartlyApplied) and done == [change]
+
+
+def test_queue_created_then_refused_is_reported_done(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.echo_redrive_allow = False
+    done: list[Change] = []
+    change = create(queue("d"), fifo=False, redrive_allow_policy={"redrivePermission": "denyAll"})
+    with pytest.raises(PartlyApplied, match="does not report it back"):
+        driver(fakes).apply([change], 8, done.append)
+    assert done == [change] and "d" in sqs.queues
+
+
+# --- what a saved plan that deletes a topic was approved with ----------------------------------------
+
+
+def test_topic_counts_listed_subscriptions(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    # moto reports SubscriptionsConfirmed 0 whatever there is, AWS with a lag; a pending
+    # subscription that nothing declares is not read, so only the count shows it.
+    _, sns, _ = fakes
+    sns.topics["t"] = {"SubscriptionsConfirmed": "0", "SubscriptionsPending": "0"}
+    pending(fakes, "https://hooks.example.com/a")
+    pending(fakes, "https://hooks.example.com/b")
+    desired = [Resource(Address(B, "sns_topic", ("t",)), {}, absent=True)]
+    (topic,) = driver(fakes).read(desired, [])
+    assert topic.info["subscriptions"] == 2
+    assert KINDS["sns_topic"].exposure(topic) == {"subscriptions": 2}
+    sns.topics["t"] = {"SubscriptionsConfirmed": "5", "SubscriptionsPending": "1"}  # other accounts' too
+    (topic,) = driver(fakes).read(desired, [])
+    assert KINDS["sns_topic"].exposure(topic) == {"subscriptions": 6}
+
+
+def test_queue_messages_count_every_state(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.queues["q"] = {"ApproximateNumberOfMessagesNotVisible": "2", "ApproximateNumberOfMessagesDelayed": "4"}
+    (observed,) = driver(fakes).read([Resource(queue("q"), {}, absent=True)], [])
+    assert KINDS["sqs_queue"].exposure(observed) == {"messages": 3 + 2 + 4}
+
+
+# --- queues pointed at by ARN (issue 17) -----------------------------------------------------------
+
+
+def redrive(arn: str) -> dict[str, Any]:
+    return {"redrive_policy": {"deadLetterTargetArn": arn, "maxReceiveCount": 5}}
+
+
+def test_missing_dead_letter_queue_is_a_plan_error(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, sts = fakes
+    missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:bb-nonexist"
+    desired = [
+        Resource(queue("bb-u9"), {"fifo": False}),
+        Resource(queue("bb-u6"), {"fifo": False, **redrive(missing)}, source="m.yaml:9"),
+    ]
+    with pytest.raises(PlanError) as err:
+        driver(fakes).read(desired, [])
+    assert (
+        f"queue bb-u6 (declared at m.yaml:9): dead_letter queue {missing} exists neither live nor in the manifest"
+        in str(err.value)
+    )
+    assert sqs.listed_prefixes == ["bb-"]  # the DLQ is listed with the declared queues
+    assert sts.calls == 1  # nothing listed to learn the account from
+    sqs.queues["bb-nonexist"] = {}
+    assert driver(fakes).read(desired, []) == []  # it exists: no error (and not read: not in the plan)
+    assert sts.calls == 1  # the account came from its URL
+
+
+def test_dead_letter_queue_the_plan_creates_or_cannot_see(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    _, _, sts = fakes
+    desired = [
+        Resource(queue("a"), {"fifo": False, **redrive(f"arn:aws:sqs:{REGION}:{{account}}:d")}),
+        Resource(queue("b"), {"fifo": False, **redrive(f"arn:aws:sqs:{REGION}:{ACCOUNT}:d")}),
+        Resource(queue("c"), {"fifo": False, **redrive(f"arn:aws:sqs:{REGION}:210987654321:nowhere")}),
+        Resource(queue("e"), {"fifo": False, **redrive(f"arn:aws:sqs:eu-west-1:{ACCOUNT}:nowhere")}),
+        Resource(queue("d"), {"fifo": False}),
+    ]
+    assert driver(fakes).read(desired, []) == []
+    assert sts.calls == 1
+    assert driver(fakes).read(desired[:1] + desired[-1:], []) == []
+    assert sts.calls == 1  # `{account}`: no need to know the account
+
+
+def test_dead_letter_queue_this_plan_deletes_is_a_plan_error(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+    sqs.queues["app-d"] = {}
+    sqs.queues["app-e"] = {}
+    desired = [
+        Resource(queue("app-a"), {"fifo": False, **redrive(f"arn:aws:sqs:{REGION}:{ACCOUNT}:app-d")}),
+        Resource(queue("app-b"), {"fifo": False, **redrive(f"arn:aws:sqs:{REGION}:{ACCOUNT}:app-e")}),
+        Resource(queue("app-d"), {}, absent=True),
+    ]
+    with pytest.raises(PlanError) as err:
+        driver(fakes).read(desired, [PruneScope(kinds=frozenset({"sqs_queue"}), prefix="app-")])
+    assert "app-d is declared with state: absent, so this plan deletes it" in str(err.value)
+    assert "app-e is not declared and prune deletes it in this plan" in str(err.value)
+    assert driver(fakes).read(desired[1:2], []) == []  # not pruned: it stays, no error
+
+
+def test_subscription_pointing_at_a_missing_queue_is_a_plan_error(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, sns, _ = fakes
+    sqs.queues["q"] = {}
+    sns.topics["t"] = {}
+    gone = f"arn:aws:sqs:{REGION}:{ACCOUNT}:gone"
+    desired = [
+        Resource(Address(B, "sns_topic", ("t",)), {}),
+        Resource(Address(B, "sns_subscription", ("t", "sqs", "q")), {"redrive_policy": {"deadLetterTargetArn": gone}}),
+        Resource(Address(B, "sns_subscription", ("t", "sqs", gone)), {}),
+    ]
+    with pytest.raises(PlanError) as err:
+        driver(fakes).read(desired, [])
+    assert f"subscription t/sqs/q: dead_letter queue {gone} exists neither" in str(err.value)
+    assert f"endpoint {gone} exists neither live nor in the manifest" in str(err.value)
+    assert not any(c[0] == "subscribe" for c in sns.calls)
+
+
+def test_live_reference_to_a_missing_queue_is_a_note(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    # The DLQ was deleted out of band: the plan writes nothing to it, so it cannot fail on it (and
+    # the export of the queue plans empty), but says so.
+    sqs, _, _ = fakes
+    gone = f"arn:aws:sqs:{REGION}:{ACCOUNT}:gone"
+    sqs.queues["src"] = {"RedrivePolicy": json.dumps({"deadLetterTargetArn": gone, "maxReceiveCount": 5})}
+    desired = [Resource(queue("src"), {"fifo": False, **redrive(gone)})]
+    plan = diff(desired, driver(fakes).read(desired, []), lambda a: KINDS[a.kind])
+    assert plan.changes == ()
+    (note,) = plan.notes
+    assert note.notes == (
+        f"dead_letter queue {gone} exists neither live nor in the manifest: nothing receives what goes there",
+    )
+    changed = [Resource(queue("src"), {"fifo": False, **redrive(gone), "visibility_timeout": 60})]
+    (change,) = diff(changed, driver(fakes).read(changed, []), lambda a: KINDS[a.kind]).changes
+    assert change.action == Action.UPDATE and "nothing receives" in change.notes[0]

@@ -49,11 +49,17 @@ def is_arn(text: str) -> bool:
     return text.startswith("arn:")
 
 
+def parse_queue_arn(arn: str) -> tuple[str, str, str] | None:
+    """(region, account, name) of a queue ARN (account: 12 digits or `{account}`), else None."""
+    m = _QUEUE_ARN.fullmatch(arn)
+    return (m.group(1), m.group(2), m.group(3)) if m else None
+
+
 def own_queue_name(arn: str, region: str, account: str) -> str | None:
     """The queue name if `arn` is a queue of this account and region, else None."""
-    m = _QUEUE_ARN.fullmatch(arn)
-    if m and m.group(1) == region and m.group(2) in (account, ACCOUNT):
-        return m.group(3)
+    parsed = parse_queue_arn(arn)
+    if parsed is not None and parsed[0] == region and parsed[1] in (account, ACCOUNT):
+        return parsed[2]
     return None
 
 

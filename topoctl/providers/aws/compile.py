@@ -157,6 +157,8 @@ class _Compiler:
             raise dl_ctx.error(f"queue {name} cannot be its own dead-letter queue")
         if arns.is_arn(target):
             arn = target
+            self._check_arn_target(arn, queue.fifo, dl_ctx.at("queue"), f"the dead-letter queue of {name}")
+            queue.depends_on += self._declared_by_arn(arn, name)
         else:
             self._dead_letter_queue(target, queue.fifo, dl_ctx, f"the dead-letter queue of {name}")
             arn = arns.queue_arn(self.region, target)
@@ -186,6 +188,25 @@ class _Compiler:
         queue (created first, checked for FIFO-ness, its policy composed), any other ARN stays."""
         name = arns.own_queue_name(target, self.region, arns.ACCOUNT) if arns.is_arn(target) else None
         return name if name is not None and name in self.queues else target
+
+    def _declared_by_arn(self, arn: str, source: str = "") -> list[Address]:
+        """The declared queue a queue ARN of this region names with a literal account id: it is
+        most likely this broker's own (the account is unknown offline), so it is created before
+        what points at it. Harmless if it is another account's: only the order changes."""
+        parsed = arns.parse_queue_arn(arn)
+        if parsed is None or parsed[0] != self.region or parsed[2] == source or parsed[2] not in self.queues:
+            return []
+        return [self.address(SQS_QUEUE, parsed[2])]
+
+    @staticmethod
+    def _check_arn_target(arn: str, fifo: bool, ctx: Context, what: str) -> None:
+        """SQS and SNS refuse a dead-letter queue of the other type (FIFO or standard)."""
+        parsed = arns.parse_queue_arn(arn)
+        if parsed is not None and parsed[2].endswith(FIFO_SUFFIX) != fifo:
+            kind = "FIFO" if fifo else "standard"
+            raise ctx.error(
+                f"{what} must be a {kind} queue" + (" (its name ends in .fifo)" if fifo else "") + f", not {arn}"
+            )
 
     def _dead_letter_queue(self, name: str, fifo: bool, ctx: Context, what: str) -> _Queue:
         """The queue named `name`, declared or added here; its FIFO-ness must be `fifo`."""
@@ -254,6 +275,8 @@ class _Compiler:
         topic_address = self.address(SNS_TOPIC, topic)
         depends_on = [topic_address]
         delivers_to: _Queue | None = None
+        if protocol == "sqs" and arns.is_arn(endpoint):
+            depends_on += self._declared_by_arn(endpoint)
         if protocol == "sqs" and not arns.is_arn(endpoint):
             queue = self.queues.get(endpoint)
             if queue is None:
@@ -299,6 +322,9 @@ class _Compiler:
             target = self._own_queue(str(settings.get("queue") or default_dlq_name(topic, fifo)))
             if arns.is_arn(target):
                 arn = target
+                what = f"the dead-letter queue of a subscription of {topic}"
+                self._check_arn_target(arn, fifo, dl_ctx.at("queue"), what)
+                depends_on += self._declared_by_arn(arn)
             else:
                 dlq = self._dead_letter_queue(
                     target, fifo, dl_ctx, f"the dead-letter queue of a subscription of {topic}"

@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,9 +30,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from topoctl.errors import BrokerError
+from topoctl.errors import BrokerError, PlanError, TopoctlError
 from topoctl.model import JSON, Action, Address, Change, Resource
-from topoctl.providers.aws import arns
+from topoctl.providers.aws import arns, references
 from topoctl.providers.aws.attributes import (
     DEFAULT_REDRIVE_ALLOW,
     QUEUE_ATTRS,
@@ -41,7 +44,7 @@ from topoctl.providers.aws.attributes import (
     encode_all,
 )
 from topoctl.providers.aws.documents import without_composed
-from topoctl.providers.aws.kinds import DEAD_LETTER_FOR, PENDING, SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
+from topoctl.providers.aws.kinds import DANGLING, DEAD_LETTER_FOR, PENDING, SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
 from topoctl.providers.base import Driver, PruneScope
 
 DEFAULT_WORKERS = 32
@@ -60,6 +63,12 @@ _NAME_CHARS = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 _QUEUE_UNREPORTED: Mapping[str, JSON] = {"redrive_allow_policy": DEFAULT_REDRIVE_ALLOW}
 _TOPIC_UNREPORTED: Mapping[str, JSON] = {"signature_version": "1", "tracing_config": "PassThrough"}
 _PENDING_ARNS = frozenset({"PendingConfirmation", "pending confirmation"})
+
+
+class PartlyApplied(BrokerError):
+    """A change took effect on the broker (the object was created, or some of its attributes were
+    set) and a later call of the same change failed. The change is reported as done, so that the
+    summary of the failed apply counts it, and its failure is reported all the same."""
 
 
 @dataclass(frozen=True)
@@ -219,8 +228,10 @@ class AwsDriver(Driver):
             address = Address(self.name, kind, name)
             return everything or address in declared or any(scope.covers(address) for scope in prune)
 
+        refs = references.references(desired, self.name, self.region)
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"aws-{self.name}") as pool:
-            prefix = _queue_prefix(desired, prune)
+            # The queues pointed at by ARN are listed too: whether they exist is then known.
+            prefix = _queue_prefix(desired, prune, [ref.queue for ref in refs])
             urls_f = pool.submit(self._list_queue_urls, prefix) if prefix is not None else None
             topics_f = pool.submit(self._list_topics)
             subs_f = pool.submit(self._list_subscriptions)
@@ -234,8 +245,9 @@ class AwsDriver(Driver):
                 if worth(SQS_QUEUE, name)
             ]
             topics = {_last(arn, ":"): arn for arn in topic_list}
+            listed = Counter(sub.get("TopicArn", "") for sub in subs)  # pending ones included
             topic_fs = [
-                pool.submit(self._read_topic, arn, account, wants_tags)
+                pool.submit(self._read_topic, arn, account, wants_tags, listed[arn])
                 for name, arn in topics.items()
                 if worth(SNS_TOPIC, name)
             ]
@@ -253,7 +265,32 @@ class AwsDriver(Driver):
                 if sub.get("TopicArn") in sub_topics
             ]
             results = [f.result() for f in (*queue_fs, *topic_fs, *sub_fs)]
-        return self._with_dead_letter_sources([r for r in results if r is not None])
+        observed = [r for r in results if r is not None]
+        if refs:
+            if account is None and references.needs_account(refs):
+                account = self.account()  # nothing was listed to learn it from: one STS call
+            observed = self._check_references(refs, account or "", names.keys(), desired, observed, prune)
+        return self._with_dead_letter_sources(observed)
+
+    def _check_references(
+        self,
+        refs: Sequence[references.Reference],
+        account: str,
+        live_queues: Collection[str],
+        desired: Sequence[Resource],
+        observed: list[Resource],
+        prune: Sequence[PruneScope],
+    ) -> list[Resource]:
+        """A plan error for queues the plan would point at that will not exist; a note on live
+        objects that already point at one."""
+        problems, notes = references.dangling(
+            refs, account, live_queues, desired, {r.address: r for r in observed}, prune
+        )
+        if problems:
+            raise PlanError(
+                f"AWS broker {self.name!r} ({self.endpoint}) would refuse this plan:\n  " + "\n  ".join(problems)
+            )
+        return [replace(r, info={**r.info, DANGLING: notes[r.address]}) if r.address in notes else r for r in observed]
 
     def _with_dead_letter_sources(self, observed: list[Resource]) -> list[Resource]:
         """Each queue's `info["dead_letter_for"]`: the queues and subscriptions read that
@@ -393,7 +430,9 @@ class AwsDriver(Driver):
         )
         return Resource(address, attrs, tuple(depends_on), info={"messages": messages, "account": account or ""})
 
-    def _read_topic(self, arn: str, account: str | None, wants_tags: Callable[[Address], bool]) -> Resource | None:
+    def _read_topic(
+        self, arn: str, account: str | None, wants_tags: Callable[[Address], bool], listed: int = 0
+    ) -> Resource | None:
         name = arn.rsplit(":", 1)[-1]
         address = Address(self.name, SNS_TOPIC, (name,))
         try:
@@ -411,7 +450,11 @@ class AwsDriver(Driver):
             attrs.setdefault(key, default)
         if tags is not None:
             attrs[TAGS] = _user_tags({t["Key"]: t["Value"] for t in tags})
-        subscriptions = _int(wire.get("SubscriptionsConfirmed")) + _int(wire.get("SubscriptionsPending"))
+        # At least the `listed` subscriptions of the topic: the attributes lag on AWS (eventually
+        # consistent) and stay 0 on moto, and this count is part of what a saved plan that deletes
+        # the topic was approved with. (The listing has only the caller's own subscriptions, the
+        # attributes also other accounts'.)
+        subscriptions = max(_int(wire.get("SubscriptionsConfirmed")) + _int(wire.get("SubscriptionsPending")), listed)
         return Resource(address, attrs, info={"subscriptions": subscriptions, "account": account or ""})
 
     def _read_subscription(
@@ -472,6 +515,69 @@ class AwsDriver(Driver):
         return Resource(address, attrs, tuple(dict.fromkeys(depends_on)), info={"account": account or ""})
 
     # --- apply --------------------------------------------------------------------------------
+
+    def apply(self, changes: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
+        """One wave: every change runs, and every change that took effect (also in part, see
+        PartlyApplied) is reported through `done`, even when another one failed; then the failures
+        are raised, all of them, in plan order."""
+        errors: dict[int, BaseException] = {}
+
+        def finished(index: int, error: BaseException | None) -> None:
+            if error is None or isinstance(error, PartlyApplied):
+                done(changes[index])
+            if error is not None:
+                errors[index] = error
+
+        if parallelism <= 1 or len(changes) <= 1:
+            for index, change in enumerate(changes):
+                try:
+                    self.apply_one(change)
+                except TopoctlError as exc:
+                    finished(index, exc)
+                    break  # one at a time: stop at the first failure
+                finished(index, None)
+        else:
+            with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=f"aws-{self.name}-apply") as pool:
+                futures = {pool.submit(self.apply_one, c): i for i, c in enumerate(changes)}
+                try:
+                    for future in as_completed(futures):
+                        finished(futures[future], future.exception())
+                except BaseException:  # Ctrl-C: start nothing more
+                    for future in futures:
+                        future.cancel()
+                    raise
+        if len(errors) == 1 or any(not isinstance(e, BrokerError) for e in errors.values()):
+            raise errors[min(errors)]
+        if errors:
+            prefix = f"broker {self.name!r} ({self.endpoint}): "
+            raise BrokerError(
+                self.name,
+                self.endpoint,
+                f"{len(errors)} changes failed:\n"
+                + "\n".join(f"  {str(errors[i]).removeprefix(prefix)}" for i in sorted(errors)),
+            )
+
+    @staticmethod
+    @contextmanager
+    def _after_effect() -> Iterator[None]:
+        """Inside: the change has taken effect on the broker (in part at least), so a failure is
+        PartlyApplied."""
+        try:
+            yield
+        except PartlyApplied:
+            raise
+        except BrokerError as exc:
+            prefix = f"broker {exc.broker!r} ({exc.address}): "
+            raise PartlyApplied(exc.broker, exc.address, str(exc).removeprefix(prefix)) from None
+
+    def _steps(self, *steps: Callable[[], object]) -> None:
+        """Run the calls of one change in order: once the first took effect, the change is on the
+        broker in part, whatever fails next."""
+        if steps:
+            steps[0]()
+            with self._after_effect():
+                for step in steps[1:]:
+                    step()
 
     def apply_one(self, change: Change) -> None:
         kind = change.address.kind
@@ -547,7 +653,8 @@ class AwsDriver(Driver):
                 self._fail(f"cannot create queue {name}", exc)
         with self._lock:
             self._queue_urls[name] = url
-        self._check_queue_reported(name, url, after)
+        with self._after_effect():
+            self._check_queue_reported(name, url, after)
 
     def _update_queue(self, change: Change) -> None:
         name = change.address.name[0]
@@ -557,6 +664,7 @@ class AwsDriver(Driver):
         changed = {k: after.get(k) for k in fields if k in QUEUE_ATTRS and k != "fifo"}
         if "policy" in changed and "policy" not in after:
             changed["policy"] = without_composed((change.before or {}).get("policy"))
+        steps: list[Callable[[], object]] = []
         if changed:
             current_policy = (change.before or {}).get("policy")
             if "policy" not in changed and current_policy is not None:
@@ -564,17 +672,31 @@ class AwsDriver(Driver):
                 # sending the live document back unchanged is harmless on both.
                 changed["policy"] = current_policy
             wire = encode_all(QUEUE_ATTRS, changed, self.account())
-            self._call(
-                f"cannot update queue {name}", self.clients.sqs.set_queue_attributes, QueueUrl=url, Attributes=wire
+            sqs = self.clients.sqs
+            steps.append(
+                partial(
+                    self._call, f"cannot update queue {name}", sqs.set_queue_attributes, QueueUrl=url, Attributes=wire
+                )
             )
         if TAGS in fields:
             add, remove = _tag_changes(change)
             if add:
-                self._call(f"cannot tag queue {name}", self.clients.sqs.tag_queue, QueueUrl=url, Tags=add)
+                steps.append(
+                    partial(self._call, f"cannot tag queue {name}", self.clients.sqs.tag_queue, QueueUrl=url, Tags=add)
+                )
             if remove:
-                self._call(f"cannot untag queue {name}", self.clients.sqs.untag_queue, QueueUrl=url, TagKeys=remove)
+                steps.append(
+                    partial(
+                        self._call,
+                        f"cannot untag queue {name}",
+                        self.clients.sqs.untag_queue,
+                        QueueUrl=url,
+                        TagKeys=remove,
+                    )
+                )
         if "redrive_allow_policy" in changed:
-            self._check_queue_reported(name, url, after)
+            steps.append(partial(self._check_queue_reported, name, url, after))
+        self._steps(*steps)
 
     def _check_queue_reported(self, name: str, url: str, after: Mapping[str, JSON]) -> None:
         self._check_reported(
@@ -643,7 +765,8 @@ class AwsDriver(Driver):
         if isinstance(tags, dict) and tags:
             kwargs["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in tags.items()]
         arn = str(self._call(f"cannot create topic {name}", self.clients.sns.create_topic, **kwargs)["TopicArn"])
-        self._check_topic_reported(name, arn, after)
+        with self._after_effect():
+            self._check_topic_reported(name, arn, after)
 
     def _check_topic_reported(self, name: str, arn: str, after: Mapping[str, JSON]) -> None:
         self._check_reported(
@@ -662,26 +785,36 @@ class AwsDriver(Driver):
         arn = self._topic_arn(name)
         fields = sorted(f.field for f in change.fields)
         account = self.account()
+        sns = self.clients.sns
+        steps: list[Callable[[], object]] = []
         for key in fields:
             if key in TOPIC_ATTRS and key != "fifo":
                 attr = TOPIC_ATTRS[key]
-                self._call(  # one attribute per call: that is the API
-                    f"cannot set {key} of topic {name}",
-                    self.clients.sns.set_topic_attributes,
-                    TopicArn=arn,
-                    AttributeName=attr.wire,
-                    AttributeValue=attr.encode(after.get(key), account),
+                steps.append(  # one attribute per call: that is the API
+                    partial(
+                        self._call,
+                        f"cannot set {key} of topic {name}",
+                        sns.set_topic_attributes,
+                        TopicArn=arn,
+                        AttributeName=attr.wire,
+                        AttributeValue=attr.encode(after.get(key), account),
+                    )
                 )
         if TAGS in fields:
             add, remove = _tag_changes(change)
             if add:
                 tags = [{"Key": k, "Value": v} for k, v in add.items()]
-                self._call(f"cannot tag topic {name}", self.clients.sns.tag_resource, ResourceArn=arn, Tags=tags)
-            if remove:
-                self._call(
-                    f"cannot untag topic {name}", self.clients.sns.untag_resource, ResourceArn=arn, TagKeys=remove
+                steps.append(
+                    partial(self._call, f"cannot tag topic {name}", sns.tag_resource, ResourceArn=arn, Tags=tags)
                 )
-        self._check_topic_reported(name, arn, {k: after.get(k) for k in fields})
+            if remove:
+                steps.append(
+                    partial(
+                        self._call, f"cannot untag topic {name}", sns.untag_resource, ResourceArn=arn, TagKeys=remove
+                    )
+                )
+        steps.append(partial(self._check_topic_reported, name, arn, {k: after.get(k) for k in fields}))
+        self._steps(*steps)
 
     def _delete_topic(self, change: Change) -> None:
         name = change.address.name[0]
@@ -745,19 +878,24 @@ class AwsDriver(Driver):
             )
         after = change.after or {}
         account = self.account()
+        steps: list[Callable[[], object]] = []
         for key in sorted((f.field for f in change.fields), key=lambda k: _subscription_order(k, after)):
             attr: Attr | None = SUBSCRIPTION_ATTRS.get(key)
             if attr is None:
                 continue
             value = after.get(key)
-            self._call(
-                f"cannot set {key} of subscription {name}",
-                self.clients.sns.set_subscription_attributes,
-                SubscriptionArn=arn,
-                AttributeName=attr.wire,
-                # An empty filter policy is how SNS removes one.
-                AttributeValue="{}" if key == "filter_policy" and not value else attr.encode(value, account),
+            steps.append(
+                partial(
+                    self._call,
+                    f"cannot set {key} of subscription {name}",
+                    self.clients.sns.set_subscription_attributes,
+                    SubscriptionArn=arn,
+                    AttributeName=attr.wire,
+                    # An empty filter policy is how SNS removes one.
+                    AttributeValue="{}" if key == "filter_policy" and not value else attr.encode(value, account),
+                )
             )
+        self._steps(*steps)
 
     def _delete_subscription(self, change: Change) -> None:
         arn = self._subscription_arn(change.address)
@@ -776,16 +914,18 @@ class AwsDriver(Driver):
             self._subscription_arns.pop(change.address, None)
 
 
-def _queue_prefix(desired: Sequence[Resource], prune: Sequence[PruneScope]) -> str | None:
-    """The name prefix that lists every queue a plan can act on (None: no queue at all).
+def _queue_prefix(desired: Sequence[Resource], prune: Sequence[PruneScope], referenced: Sequence[str]) -> str | None:
+    """The name prefix that lists every queue a plan can act on or points at (None: no queue).
 
-    Declared queues and queue prune scopes share it; an export (nothing desired) lists everything.
+    Declared queues, queues referenced by ARN and queue prune scopes share it; an export (nothing
+    desired) lists everything.
     On SQS a listing is one call per 1000 queues anyway; on moto, which lists 1000 at most, a
     narrow prefix spares the prefix-split listing of everybody else's queues."""
     if not desired:
         return ""
     names = [r.address.name[0] for r in desired if r.kind == SQS_QUEUE]
     names += [s.prefix for s in prune if not s.kinds or SQS_QUEUE in s.kinds]
+    names += referenced
     return os.path.commonprefix(names) if names else None  # noqa: RUF071 - characters, not paths
 
 

@@ -25,6 +25,7 @@ SNS_SUBSCRIPTION = "sns_subscription"
 
 PENDING = "pending_confirmation"
 DEAD_LETTER_FOR = "dead_letter_for"  # info of a queue: addresses of what dead-letters into it
+DANGLING = "dangling"  # info: what a live object points at that does not exist (see references.py)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class AwsKind(KindSpec):
                 attrs[key] = attr.normalise(value, account) if attr is not None else value
             desired = dataclasses.replace(desired, attrs=attrs)
         return super().field_changes(desired, observed)
+
+    def notes(self, desired: Resource, observed: Resource) -> list[str]:
+        dangling = observed.info.get(DANGLING)
+        return [str(n) for n in dangling] if isinstance(dangling, list) else []
 
     def equal(self, field: str, desired: JSON, observed: JSON) -> bool:
         attr = self.attributes.get(field)
@@ -98,7 +103,7 @@ class SubscriptionKind(AwsKind):
     def notes(self, desired: Resource, observed: Resource) -> list[str]:
         if observed.info.get(PENDING):
             return ["pending confirmation by its endpoint: AWS shows and changes nothing of it until then"]
-        return []
+        return super().notes(desired, observed)
 
     def at_risk(self, observed: Resource) -> list[str]:
         return []
@@ -110,7 +115,16 @@ _QUEUE_UNITS = {
 }
 
 QUEUE = QueueKind(SQS_QUEUE, immutable=frozenset({"fifo"}), rank=10, units=_QUEUE_UNITS, attributes=QUEUE_ATTRS)
-TOPIC = TopicKind(SNS_TOPIC, immutable=frozenset({"fifo"}), cascades=True, rank=20, attributes=TOPIC_ATTRS)
-SUBSCRIPTION = SubscriptionKind(SNS_SUBSCRIPTION, rank=30, attributes=SUBSCRIPTION_ATTRS)
+# A topic's delete takes its subscriptions (they depend on it, and `subscriptions` counts also those
+# of other accounts, which are not read); a subscription holds no messages.
+TOPIC = TopicKind(
+    SNS_TOPIC,
+    immutable=frozenset({"fifo"}),
+    cascades=True,
+    rank=20,
+    risk_counts=("subscriptions",),
+    attributes=TOPIC_ATTRS,
+)
+SUBSCRIPTION = SubscriptionKind(SNS_SUBSCRIPTION, rank=30, risk_counts=(), attributes=SUBSCRIPTION_ATTRS)
 
 KINDS: Mapping[str, KindSpec] = {k.kind: k for k in (QUEUE, TOPIC, SUBSCRIPTION)}
