@@ -563,7 +563,7 @@ def test_missing_dead_letter_queue_of_a_subscription_is_a_plan_error(aws: Aws, n
         {"protocol": "sqs", "endpoint": q, "dead_letter": {"queue": aws.queue_arn(missing)}},
         {"protocol": "sqs", "endpoint": aws.queue_arn(gone)},
     ]
-    sections = {
+    sections: dict[str, Any] = {
         "sqs": {"queues": {q: {}, gone: {"state": "absent"}}},
         "sns": {"topics": {t: {"subscriptions": subscriptions}}},
     }
