@@ -1,0 +1,32 @@
+"""Bookkeeping shared by the routing property tests: how many random messages were compared with
+what a real broker did. Set TOPOCTL_ROUTING_STATS=<file> to have each test add its counts there
+(one JSON line per test); the tests themselves fail on the first disagreement."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Tally:
+    name: str
+    cases: int = 0
+    topologies: int = 0
+    disagreements: list[str] = field(default_factory=list)
+
+    def compare(self, what: str, predicted: object, actual: object) -> None:
+        self.cases += 1
+        if predicted != actual:
+            self.disagreements.append(f"{what}: predicted {predicted}, broker did {actual}")
+
+    def check(self) -> None:
+        """Fails the example at its first disagreement (hypothesis then shrinks it)."""
+        assert not self.disagreements, "\n".join(self.disagreements)
+
+    def save(self) -> None:
+        path = os.environ.get("TOPOCTL_ROUTING_STATS")
+        if path:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"test": self.name, "topologies": self.topologies, "cases": self.cases}) + "\n")
