@@ -62,9 +62,10 @@ def is_system_queue(row: Mapping[str, Any]) -> bool:
 def system_object(address: Address) -> str | None:
     """Why the object at `address` is RabbitMQ's own and must never be deleted, or None.
 
-    The compiler refuses such addresses and `observe` never reports them; this is the last guard,
-    for a plan that names one anyway (say, a plan file edited by hand)."""
-    vhost, *name = address.name
+    The compiler refuses such addresses and `observe` never reports them; prune scopes and the
+    driver ask this too, for live state or a plan that names one anyway (a plan file edited by
+    hand). A malformed address reads as empty parts, which errs on the side of refusing."""
+    vhost, *name = (*address.name, "", "", "", "")
     if address.kind == VHOST and vhost == DEFAULT_VHOST:
         return "the default vhost '/'"
     if address.kind == EXCHANGE and is_system_exchange(name[0]):
