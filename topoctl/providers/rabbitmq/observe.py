@@ -65,7 +65,8 @@ def system_object(address: Address) -> str | None:
     The compiler refuses such addresses and `observe` never reports them; prune scopes and the
     driver ask this too, for live state or a plan that names one anyway (a plan file edited by
     hand). A malformed address reads as empty parts, which errs on the side of refusing."""
-    vhost, *name = (*address.name, "", "", "", "")
+    parts = (*address.name, "", "", "", "")
+    vhost, name = parts[0], parts[1:]
     if address.kind == VHOST and vhost == DEFAULT_VHOST:
         return "the default vhost '/'"
     if address.kind == EXCHANGE and is_system_exchange(name[0]):
