@@ -101,6 +101,7 @@ class FakeSQS:
             self.tags[self._name(QueueUrl)].pop(key, None)
 
     def get_queue_url(self, QueueName: str) -> dict[str, Any]:
+        self.calls.append(("get_queue_url", QueueName))
         self._name(self.url(QueueName))
         return {"QueueUrl": self.url(QueueName)}
 
@@ -725,7 +726,9 @@ def test_missing_dead_letter_queue_is_a_plan_error(fakes: tuple[FakeSQS, FakeSNS
         f"queue bb-u6 (declared at m.yaml:9): dead_letter queue {missing} exists neither live nor in the manifest"
         in str(err.value)
     )
-    assert sqs.listed_prefixes == ["bb-"]  # the DLQ is listed with the declared queues
+    # The declared queues are listed; the DLQ, outside that listing, is looked up beside it.
+    assert sqs.listed_prefixes == ["bb-u"]
+    assert [c for c in sqs.calls if c[0] == "get_queue_url"] == [("get_queue_url", "bb-nonexist")]
     assert sts.calls == 1  # nothing listed to learn the account from
     sqs.queues["bb-nonexist"] = {}
     assert driver(fakes).read(desired, []) == []  # it exists: no error (and not read: not in the plan)
@@ -760,6 +763,7 @@ def test_dead_letter_queue_this_plan_deletes_is_a_plan_error(fakes: tuple[FakeSQ
         driver(fakes).read(desired, [PruneScope(kinds=frozenset({"sqs_queue"}), prefix="app-")])
     assert "app-d is declared with state: absent, so this plan deletes it" in str(err.value)
     assert "app-e is not declared and prune deletes it in this plan" in str(err.value)
+    assert not any(c[0] == "get_queue_url" for c in sqs.calls)  # inside the listing: no lookup
     assert driver(fakes).read(desired[1:2], []) == []  # not pruned: it stays, no error
 
 
@@ -796,3 +800,15 @@ def test_live_reference_to_a_missing_queue_is_a_note(fakes: tuple[FakeSQS, FakeS
     changed = [Resource(queue("src"), {"fifo": False, **redrive(gone), "visibility_timeout": 60})]
     (change,) = diff(changed, driver(fakes).read(changed, []), lambda a: KINDS[a.kind]).changes
     assert change.action == Action.UPDATE and "nothing receives" in change.notes[0]
+
+
+def test_queue_that_cannot_be_looked_up_is_not_called_missing(fakes: tuple[FakeSQS, FakeSNS, FakeSTS]) -> None:
+    sqs, _, _ = fakes
+
+    def denied(QueueName: str) -> dict[str, Any]:
+        raise client_error("AccessDenied", "GetQueueUrl")
+
+    sqs.get_queue_url = denied  # type: ignore[method-assign]
+    desired = [Resource(queue("a"), {"fifo": False, **redrive(f"arn:aws:sqs:{REGION}:{ACCOUNT}:central")})]
+    with pytest.raises(BrokerError, match="cannot look up queue central: AccessDenied"):
+        driver(fakes).read(desired, [])

@@ -230,12 +230,18 @@ class AwsDriver(Driver):
 
         refs = references.references(desired, self.name, self.region)
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=f"aws-{self.name}") as pool:
-            # The queues pointed at by ARN are listed too: whether they exist is then known.
-            prefix = _queue_prefix(desired, prune, [ref.queue for ref in refs])
+            prefix = _queue_prefix(desired, prune)
             urls_f = pool.submit(self._list_queue_urls, prefix) if prefix is not None else None
+            # The queues named by ARN that this listing does not cover (a central DLQ, another
+            # team's queue): looked up side by side with it, one call each, so that whether they
+            # exist is known. Widening the prefix instead could list a whole shared account,
+            # page after page.
+            outside = sorted({r.queue for r in refs if prefix is None or not r.queue.startswith(prefix)})
+            lookup_fs = [pool.submit(self._existing_queue_url, name) for name in outside]
             topics_f = pool.submit(self._list_topics)
             subs_f = pool.submit(self._list_subscriptions)
             urls = urls_f.result() if urls_f is not None else []
+            urls += [url for f in lookup_fs if (url := f.result()) is not None]
             topic_list, subs = topics_f.result(), subs_f.result()
             account = self._learn_account(urls, topic_list)
             names = {_last(url.rstrip("/"), "/"): url for url in urls}
@@ -346,6 +352,18 @@ class AwsDriver(Driver):
         with self._lock:
             self._paging_ignored = ignored
         return ignored
+
+    def _existing_queue_url(self, name: str) -> str | None:
+        """The URL of this account's queue `name`, None when there is none (any other refusal is
+        an error: a queue that cannot be looked up is not known to be missing)."""
+        try:
+            return str(self.clients.sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        except ClientError as exc:
+            if _code(exc) in ("QueueDoesNotExist", "NonExistentQueue"):
+                return None
+            self._fail(f"cannot look up queue {name}", exc)
+        except BotoCoreError as exc:
+            self._fail(f"cannot look up queue {name}", exc)
 
     def _queue_url_if_any(self, name: str) -> str | None:
         try:
@@ -914,18 +932,16 @@ class AwsDriver(Driver):
             self._subscription_arns.pop(change.address, None)
 
 
-def _queue_prefix(desired: Sequence[Resource], prune: Sequence[PruneScope], referenced: Sequence[str]) -> str | None:
-    """The name prefix that lists every queue a plan can act on or points at (None: no queue).
+def _queue_prefix(desired: Sequence[Resource], prune: Sequence[PruneScope]) -> str | None:
+    """The name prefix that lists every queue a plan can act on (None: no queue at all).
 
-    Declared queues, queues referenced by ARN and queue prune scopes share it; an export (nothing
-    desired) lists everything.
+    Declared queues and queue prune scopes share it; an export (nothing desired) lists everything.
     On SQS a listing is one call per 1000 queues anyway; on moto, which lists 1000 at most, a
     narrow prefix spares the prefix-split listing of everybody else's queues."""
     if not desired:
         return ""
     names = [r.address.name[0] for r in desired if r.kind == SQS_QUEUE]
     names += [s.prefix for s in prune if not s.kinds or SQS_QUEUE in s.kinds]
-    names += referenced
     return os.path.commonprefix(names) if names else None  # noqa: RUF071 - characters, not paths
 
 
