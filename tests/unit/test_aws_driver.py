@@ -11,9 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from topoctl.engine.diff import diff
-from topoctl.errors import BrokerError, PlanError
+from topoctl.errors import BrokerError, PartlyApplied, PlanError
 from topoctl.model import Action, Address, Change, FieldChange, Resource
-from topoctl.providers.aws.driver import AwsDriver, Clients, PartlyApplied
+from topoctl.providers.aws.driver import AwsDriver, Clients
 from topoctl.providers.aws.kinds import KINDS
 from topoctl.providers.base import PruneScope
 

@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -30,7 +30,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from topoctl.errors import BrokerError, PlanError, TopoctlError
+from topoctl.errors import BrokerError, PartlyApplied, PlanError
 from topoctl.model import JSON, Action, Address, Change, Resource
 from topoctl.providers.aws import arns, references
 from topoctl.providers.aws.attributes import (
@@ -63,12 +63,6 @@ _NAME_CHARS = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 _QUEUE_UNREPORTED: Mapping[str, JSON] = {"redrive_allow_policy": DEFAULT_REDRIVE_ALLOW}
 _TOPIC_UNREPORTED: Mapping[str, JSON] = {"signature_version": "1", "tracing_config": "PassThrough"}
 _PENDING_ARNS = frozenset({"PendingConfirmation", "pending confirmation"})
-
-
-class PartlyApplied(BrokerError):
-    """A change took effect on the broker (the object was created, or some of its attributes were
-    set) and a later call of the same change failed. The change is reported as done, so that the
-    summary of the failed apply counts it, and its failure is reported all the same."""
 
 
 @dataclass(frozen=True)
@@ -533,47 +527,6 @@ class AwsDriver(Driver):
         return Resource(address, attrs, tuple(dict.fromkeys(depends_on)), info={"account": account or ""})
 
     # --- apply --------------------------------------------------------------------------------
-
-    def apply(self, changes: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
-        """One wave: every change runs, and every change that took effect (also in part, see
-        PartlyApplied) is reported through `done`, even when another one failed; then the failures
-        are raised, all of them, in plan order."""
-        errors: dict[int, BaseException] = {}
-
-        def finished(index: int, error: BaseException | None) -> None:
-            if error is None or isinstance(error, PartlyApplied):
-                done(changes[index])
-            if error is not None:
-                errors[index] = error
-
-        if parallelism <= 1 or len(changes) <= 1:
-            for index, change in enumerate(changes):
-                try:
-                    self.apply_one(change)
-                except TopoctlError as exc:
-                    finished(index, exc)
-                    break  # one at a time: stop at the first failure
-                finished(index, None)
-        else:
-            with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix=f"aws-{self.name}-apply") as pool:
-                futures = {pool.submit(self.apply_one, c): i for i, c in enumerate(changes)}
-                try:
-                    for future in as_completed(futures):
-                        finished(futures[future], future.exception())
-                except BaseException:  # Ctrl-C: start nothing more
-                    for future in futures:
-                        future.cancel()
-                    raise
-        if len(errors) == 1 or any(not isinstance(e, BrokerError) for e in errors.values()):
-            raise errors[min(errors)]
-        if errors:
-            prefix = f"broker {self.name!r} ({self.endpoint}): "
-            raise BrokerError(
-                self.name,
-                self.endpoint,
-                f"{len(errors)} changes failed:\n"
-                + "\n".join(f"  {str(errors[i]).removeprefix(prefix)}" for i in sorted(errors)),
-            )
 
     @staticmethod
     @contextmanager
