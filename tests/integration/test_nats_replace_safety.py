@@ -166,3 +166,23 @@ def test_subjects_freed_in_the_same_apply_may_be_taken(tmp_path: Path, ns: str) 
     assert stream_info(f"{ns}_Y")["config"]["subjects"] == [f"{ns}.moving"]
     assert stream_info(f"{ns}_NEW")["config"]["subjects"] == [f"{ns}.old.>"]
     assert js(f"STREAM.INFO.{ns}_OLD")["error"]["err_code"] == 10059
+
+
+def test_a_consumer_replace_the_server_would_refuse_is_a_plan_error_and_the_consumer_stays(
+    tmp_path: Path, ns: str
+) -> None:
+    """The same for a consumer replaced on its own: here the stream's live consumer_limits (not in
+    the manifest) cap max_ack_pending at 10, so the new consumer would be refused (10121) after
+    the old one is deleted."""
+    name = f"{ns}_LIM"
+    js_ok(
+        f"STREAM.CREATE.{name}", {"name": name, "subjects": [f"{ns}.lim"], "consumer_limits": {"max_ack_pending": 10}}
+    )
+    consumer = {"durable_name": "c", "ack_policy": "explicit", "max_ack_pending": 5}
+    js_ok(f"CONSUMER.CREATE.{name}.c", {"stream_name": name, "config": consumer})
+    path = write(tmp_path, manifest({name: {"consumers": {"c": {"ack_policy": "all", "max_ack_pending": 100}}}}))
+    result = topoctl("apply", "-f", path, "--auto-approve", "--allow-destructive")
+    assert result.code == 1, str(result)
+    assert f"consumer {name}/c (declared at {path}:" in result.stderr
+    assert "cannot replace it: the server would refuse to create it" in result.stderr and "10121" in result.stderr
+    assert consumer_info(name, "c")["config"]["ack_policy"] == "explicit"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -368,3 +369,37 @@ def test_bucket_and_server_streams_are_never_changed_as_streams(name: str) -> No
             driver.apply_one(change)
     driver.close()
     assert nc.requests == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"error": {"code": 400, "err_code": 10148, "description": "consumer already exists"}}, None),
+        (
+            {"error": {"code": 400, "err_code": 10084, "description": "consumer max ack pending exceeds system limit"}},
+            "consumer S/c (declared at m.yaml:5): cannot replace it: the server would refuse to create it "
+            "(consumer max ack pending exceeds system limit",
+        ),
+        ({"config": {"durable_name": "c"}}, "consumer S/c was deleted while the plan was made"),
+    ],
+)
+def test_a_consumer_replaced_on_its_own_is_dry_run(answer: dict[str, Any], problem: str | None) -> None:
+    live = {"stream_name": "S", "name": "c", "config": {"durable_name": "c", "ack_policy": "explicit"}}
+    listing = paged_lists([stream("S", consumers=1)], {"S": [live]})
+
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        return answer if subject == "$JS.API.CONSUMER.CREATE.S.c" else dict(listing(subject, body))
+
+    driver, nc = driver_with(handler)
+    want = [
+        Resource(Address("n", "stream", ("S",)), {"subjects": ["s"]}),
+        Resource(Address("n", "consumer", ("S", "c")), {"ack_policy": "all"}, source="m.yaml:5"),
+    ]
+    if problem is None:
+        driver.read(want, [])
+    else:
+        with pytest.raises(PlanError, match=re.escape(problem)):
+            driver.read(want, [])
+    driver.close()
+    [(_, body)] = [r for r in nc.requests if r[0] == "$JS.API.CONSUMER.CREATE.S.c"]
+    assert body == {"stream_name": "S", "config": {"durable_name": "c", "ack_policy": "all"}, "action": "create"}

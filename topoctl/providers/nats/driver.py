@@ -230,7 +230,10 @@ class NatsDriver(Driver):
                 return None
             where = f" (declared at {want.source})" if want.source else ""
             return f"consumer {stream}/{name}{where}: cannot replace it: the server would refuse to create it ({exc})"
-        return None
+        # Accepted: the consumer was gone (the config of a replace differs from the live one).
+        return (
+            f"consumer {stream}/{name} was deleted while the plan was made, and the check created it again; plan again"
+        )
 
     async def _call_raw(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A request whose ApiError the caller interprets; anything else is a BrokerError."""
