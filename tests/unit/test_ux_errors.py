@@ -108,7 +108,7 @@ def test_misspelt_fields_suggest_the_closest_name(tmp_path: Path, text: str, exp
     [
         (
             "version: 1\nbrokers:\n  r:\n    type: rabitmq\n",
-            "m.yaml:4: brokers.r.type: 'rabitmq' is not one of 'rabbitmq', 'kafka', 'nats', 'aws'; "
+            "m.yaml:4: brokers.r.type: 'rabitmq' is not one of 'rabbitmq', 'kafka', 'nats', 'aws', 'redis'; "
             "did you mean 'rabbitmq'?",
         ),
         (
@@ -174,7 +174,7 @@ def test_missing_broker_type_is_said_plainly_not_as_another_brokers_schema(tmp_p
     text = "version: 1\nbrokers:\n  r:\n    connection: {url: http://127.0.0.1:15672}\n"
     assert (
         validate_error(tmp_path, text)
-        == "m.yaml:3: brokers.r: missing field 'type' (one of: rabbitmq, kafka, nats, aws)"
+        == "m.yaml:3: brokers.r: missing field 'type' (one of: rabbitmq, kafka, nats, aws, redis)"
     )
 
 

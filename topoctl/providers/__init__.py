@@ -15,6 +15,7 @@ _PACKAGES = {
     "kafka": "topoctl.providers.kafka",
     "nats": "topoctl.providers.nats",
     "aws": "topoctl.providers.aws",
+    "redis": "topoctl.providers.redis",
 }
 
 BROKER_TYPES = tuple(_PACKAGES)
