@@ -230,7 +230,7 @@ class NatsDriver(Driver):
                 return None
             where = f" (declared at {want.source})" if want.source else ""
             return f"consumer {stream}/{name}{where}: cannot replace it: the server would refuse to create it ({exc})"
-        # Accepted: the consumer was gone (the config of a replace differs from the live one).
+        # Accepted, so it was gone: the config of a replace differs from the live one.
         return (
             f"consumer {stream}/{name} was deleted while the plan was made, and the check created it again; plan again"
         )
@@ -448,7 +448,8 @@ class NatsDriver(Driver):
 
 
 def _system(stream: str) -> bool:
-    """Streams never read or changed as streams: the server's `$` ones, and those behind buckets."""
+    """Streams never changed as streams: the server's `$` ones, and those behind buckets (read and
+    changed as their buckets only)."""
     return stream.startswith((B.SERVER_PREFIX, B.KV_PREFIX, B.OBJ_PREFIX))
 
 
