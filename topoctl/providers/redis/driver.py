@@ -429,6 +429,8 @@ def _what(change: Change) -> str:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     name = type(exc).__name__
+    if name in ("MovedError", "AskError"):  # redis-py keeps only "<slot> <host:port>" of the reply
+        return f"MOVED {text}"
     if "Timeout" in name:
         return f"timed out ({text})" if text else "timed out"
     if not text or text == name:

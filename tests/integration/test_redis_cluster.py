@@ -1,0 +1,153 @@
+"""The Redis provider against a real 3-node Redis Cluster (`dev/brokers up redis-cluster`, which
+this module runs itself: CI's `dev/brokers up` starts the single server only).
+
+Keys spread over the nodes' slots; ACL users live on every node separately.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from tests.cli import apply_ok as apply
+from tests.cli import assert_empty, change_of, planned, topoctl, write_manifest
+from tests.cli import plan_json as plan
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+PORTS = (7000, 7001, 7002)
+URL = f"redis://127.0.0.1:{PORTS[0]}"
+
+
+def nodes() -> list[redis.Redis]:
+    return [redis.Redis(port=p, decode_responses=True, socket_timeout=5) for p in PORTS]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[RedisCluster]:
+    up = subprocess.run(
+        [sys.executable, str(REPO / "dev" / "brokers"), "up", "redis-cluster"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if up.returncode != 0:  # an unreachable broker fails the run, it never skips it
+        pytest.fail(f"dev/brokers up redis-cluster failed:\n{up.stdout}\n{up.stderr}")
+    c = RedisCluster(host="127.0.0.1", port=PORTS[0], decode_responses=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def ns(cluster: RedisCluster) -> Iterator[str]:
+    ns = f"c{uuid.uuid4().hex[:8]}"
+    yield ns
+    for node in nodes():
+        keys = list(node.scan_iter(match=f"*{ns}*", count=1000))
+        for key in keys:
+            node.delete(key)
+        users = [u for u in node.acl_users() if ns in u]
+        if users:
+            node.acl_deluser(*users)
+
+
+def manifest(ns: str, streams: dict[str, Any], cluster: bool = True, **extra: Any) -> dict[str, Any]:
+    broker: dict[str, Any] = {"type": "redis", "connection": {"url": URL, "cluster": cluster}, "streams": streams}
+    broker.update(extra)
+    return {"version": 1, "brokers": {"rc": broker}}
+
+
+def keys_spread(cluster: RedisCluster, ns: str, count: int) -> list[str]:
+    """`count` keys of this namespace, on at least two different nodes."""
+    keys = [f"{ns}:s{i}" for i in range(count)]
+    owners = {cluster.get_node_from_key(k).name for k in keys}
+    assert len(owners) >= 2, "the keys all hash to one node"
+    return keys
+
+
+def test_streams_and_groups_across_nodes(tmp_path: Path, cluster: RedisCluster, ns: str) -> None:
+    keys = keys_spread(cluster, ns, 6)
+    streams: dict[str, Any] = {k: {"groups": {"g": {"start": "0"}}} for k in keys}
+    streams[keys[0]]["groups"]["g"]["dead_letter"] = {"max_deliveries": 2}
+    m = write_manifest(tmp_path / "m.yaml", manifest(ns, streams))
+    apply(m)
+    assert all(cluster.type(k) == "stream" for k in [*keys, f"{keys[0]}:dlq"])
+    assert all([g["name"] for g in cluster.xinfo_groups(k)] == ["g"] for k in keys)
+    assert_empty(m)
+    # Entries on two nodes; deleting those streams shows what is lost on each.
+    cluster.xadd(keys[1], {"a": 1})
+    cluster.xadd(keys[2], {"a": 1})
+    cluster.xadd(keys[2], {"a": 2})
+    gone = {**streams, keys[1]: {"state": "absent"}, keys[2]: {"state": "absent"}}
+    result = plan(write_manifest(tmp_path / "gone.yaml", manifest(ns, gone)))
+    assert "1 entry will be lost" in change_of(result, f"rc/stream/{keys[1]}")["reasons"]
+    assert "2 entries will be lost" in change_of(result, f"rc/stream/{keys[2]}")["reasons"]
+    apply(tmp_path / "gone.yaml", "--allow-destructive")
+    assert not cluster.exists(keys[1]) and not cluster.exists(keys[2]) and cluster.exists(keys[3])
+    assert_empty(tmp_path / "gone.yaml")
+
+
+def test_users_are_set_on_every_node(tmp_path: Path, cluster: RedisCluster, ns: str) -> None:
+    user = f"{ns}-svc"
+    body = {
+        "passwords": ["${SVC_PW}"],
+        "keys": [f"~{ns}:*"],
+        "commands": ["+@read", "+@stream", "-@dangerous", "+ping"],
+    }
+    m = write_manifest(tmp_path / "m.yaml", manifest(ns, {}, users={user: body}))
+    env = {"SVC_PW": "cluster-svc-pw"}
+    assert topoctl("apply", "-f", m, "--auto-approve", env=env).code == 0
+    for port in PORTS:  # the user can log in on every node
+        assert redis.Redis(port=port, username=user, password="cluster-svc-pw").ping()
+    assert topoctl("plan", "-f", m, "--detailed-exitcode", env=env).code == 0
+    # Lost on one node (ACLs are per node): the plan updates it, and then it is everywhere again.
+    nodes()[1].acl_deluser(user)
+    result = topoctl("plan", "-f", m, "--format", "json", "--detailed-exitcode", env=env)
+    change = change_of(result, f"rc/user/{user}")
+    assert change["action"] == "update"
+    assert change["before"]["keys"] == "(differs between cluster nodes)"
+    assert "cluster-svc-pw" not in result.stdout
+    assert topoctl("apply", "-f", m, "--auto-approve", env=env).code == 0
+    assert all(user in node.acl_users() for node in nodes())
+    assert topoctl("plan", "-f", m, "--detailed-exitcode", env=env).code == 0
+
+
+def test_prune_and_export_read_every_node(tmp_path: Path, cluster: RedisCluster, ns: str) -> None:
+    keys = keys_spread(cluster, ns, 6)
+    for key in keys:
+        cluster.xgroup_create(key, "g", "$", mkstream=True)
+    exported_conn = write_manifest(
+        tmp_path / "conn.yaml",
+        {"version": 1, "brokers": {"rc": {"type": "redis", "connection": {"url": URL, "cluster": True}}}},
+    )
+    result = topoctl("export", "--broker", "rc", "-f", exported_conn)
+    assert result.code == 0, str(result)
+    exported = tmp_path / "exported.yaml"
+    exported.write_text(result.stdout, encoding="utf-8")
+    targets = [t for k in keys for t in ("--target", f"rc/stream/{k}", "--target", f"rc/group/{k}")]
+    empty = topoctl("plan", "-f", exported, "--detailed-exitcode", *targets)
+    assert empty.code == 0, str(empty)
+    assert all(f"{k}:" in result.stdout for k in keys)
+
+    keep = keys[0]
+    m = write_manifest(tmp_path / "m.yaml", manifest(ns, {keep: {"groups": {"g": {}}}}, prune={"prefix": f"{ns}:"}))
+    assert planned(plan(m)) == {f"rc/stream/{k}": "delete" for k in keys[1:]}
+    apply(m, "--allow-destructive")
+    assert [k for k in keys if cluster.exists(k)] == [keep]
+
+
+def test_a_cluster_node_without_cluster_true_says_so(tmp_path: Path, cluster: RedisCluster, ns: str) -> None:
+    keys = keys_spread(cluster, ns, 6)
+    m = write_manifest(tmp_path / "m.yaml", manifest(ns, {k: {} for k in keys}, cluster=False))
+    result = topoctl("plan", "-f", m)
+    assert result.code == 1, str(result)
+    assert "set connection.cluster: true" in result.stderr and "Traceback" not in result.stderr
