@@ -175,6 +175,7 @@ def _check_expansion(root: yaml.Node, text: str, filename: str) -> None:
     (an alias is the same node object again), and refuses an alias bomb before building it."""
     limit = max(MAX_EXPANDED, 10 * len(text))
     sizes: dict[int, int] = {}
+    entered: set[int] = set()  # a node met again before its size is known closes a cycle
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -185,10 +186,13 @@ def _check_expansion(root: yaml.Node, text: str, filename: str) -> None:
             continue
         children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
         if not children_done:
+            if id(node) in entered:
+                continue  # a cycle: the builder reports it at its line
+            entered.add(id(node))
             stack.append((node, True))
             stack.extend((c, False) for c in children if id(c) not in sizes)
             continue
-        size = 1 + sum(sizes.get(id(c), 1) for c in children)  # a cycle (missing size) is reported later
+        size = 1 + sum(sizes.get(id(c), 1) for c in children)
         if size > limit:
             where = f"{filename}:{node.start_mark.line + 1}"
             raise ManifestError(
