@@ -48,10 +48,11 @@ def test_directory_means_its_yaml_files_in_name_order(tmp_path: Path) -> None:
 def test_interpolation_with_defaults_and_types(tmp_path: Path) -> None:
     path = write(
         tmp_path / "m.yaml",
-        'a: ${HOST}\nb: ${PORT:-5672}\nc: "${PORT:-5672}"\nd: ${EMPTY:-fallback}\ne: x$${NOT}y\nf: ${FLAG:-true}\n',
+        'a: ${HOST}\nb: ${PORT:-5672}\nc: "${PORT:-5672}"\nd: ${EMPTY:-fallback}\ne: x$${NOT}y\nf: ${FLAG:-true}\n'
+        "g: ${UNSET:-}\n",
     )
     doc, _ = read_documents([str(path)], env={"HOST": "h1", "EMPTY": ""})
-    assert doc == {"a": "h1", "b": 5672, "c": "5672", "d": "fallback", "e": "x${NOT}y", "f": True}
+    assert doc == {"a": "h1", "b": 5672, "c": "5672", "d": "fallback", "e": "x${NOT}y", "f": True, "g": ""}
 
 
 def test_unset_variable_names_it_with_file_and_line(tmp_path: Path) -> None:

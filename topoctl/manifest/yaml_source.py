@@ -132,7 +132,8 @@ class _Builder:
         result = interpolate(value, self.env, self.where(node))
         # `partitions: ${PARTITIONS:-6}` should be the integer 6, as if written plainly; a quoted
         # scalar stays a string.
-        if not getattr(node, "style", None) and result != value:
+        # An empty result stays "" (`endpoint_url: ${AWS_ENDPOINT_URL:-}` means "none given"), not null.
+        if not getattr(node, "style", None) and result != value and result.strip():
             try:
                 typed = yaml.load(result, Loader=_LOADER)
             except yaml.YAMLError:
