@@ -14,6 +14,7 @@ class Tally:
     name: str
     cases: int = 0
     topologies: int = 0
+    routed: int = 0  # cases where the message reached at least one destination
     disagreements: list[str] = field(default_factory=list)
 
     def compare(self, what: str, predicted: object, actual: object) -> None:
@@ -28,5 +29,6 @@ class Tally:
     def save(self) -> None:
         path = os.environ.get("TOPOCTL_ROUTING_STATS")
         if path:
+            counts = {"topologies": self.topologies, "cases": self.cases, "routed": self.routed}
             with open(path, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"test": self.name, "topologies": self.topologies, "cases": self.cases}) + "\n")
+                f.write(json.dumps({"test": self.name, **counts}) + "\n")

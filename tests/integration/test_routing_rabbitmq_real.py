@@ -233,6 +233,7 @@ def test_route_predicts_the_queues_rabbitmq_delivers_to(rabbit: Rabbit, spec: Sp
         got = rabbit.drain(qs)
         for n, (entry, key, headers) in enumerate(spec.messages):
             tally.compare(f"{xs[entry]} {key!r} {headers}", predicted[str(n)], got.get(str(n), set()))
+            TALLY.routed += bool(predicted[str(n)])
         # Dead letters: a message put in each queue through the default exchange, then rejected. All
         # are fetched before any is rejected, so no dead letter is fetched in place of a queue's own.
         default = Address(BROKER, "exchange", (rabbit.vhost, ""))
@@ -253,6 +254,7 @@ def test_route_predicts_the_queues_rabbitmq_delivers_to(rabbit: Rabbit, spec: Sp
         got = rabbit.settle(qs, dead)
         for i, queue in enumerate(qs):
             tally.compare(f"dead letters of {queue}", dead[f"d{i}"], got.get(f"d{i}", set()))
+            TALLY.routed += bool(dead[f"d{i}"])
         TALLY.cases += tally.cases
         TALLY.disagreements += tally.disagreements
         tally.check()

@@ -94,17 +94,17 @@ def _policy(policy: Mapping[str, JSON], found: Mapping[str, JSON], body: bool) -
 
 
 def _leaf(found: Mapping[str, JSON], key: str, body: bool) -> list[JSON] | None:
-    """The values of a property, None when it is missing (objects have no value of their own)."""
+    """The values of a property, None when it is missing. An empty array (or, in a body, an
+    object where a value was expected) is there without a value: only `exists: true` matches it."""
     if key not in found:
         return None
     value = found[key]
     if not body:
-        return value if isinstance(value, list) and value else None
+        return list(value) if isinstance(value, list) else [value]
     if isinstance(value, Mapping):
-        return None
+        return []
     if isinstance(value, list):
-        flat = list(_flatten(value))
-        return flat or None
+        return list(_flatten(value))
     return [value]
 
 
