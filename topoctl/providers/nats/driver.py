@@ -342,33 +342,9 @@ class NatsDriver(Driver):
         first = [c for c in changes if _releases_subjects(c)]
         rest = [c for c in changes if not _releases_subjects(c)]
         for group in (first, rest):
-            self._apply_group(group, parallelism, done)
-
-    def _apply_group(self, changes: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
-        if len(changes) <= 1 or parallelism <= 1:
-            for change in changes:
-                self.apply_one(change)
-                done(change)
-            return
-        futures = [(c, self._submit(self._bounded(c, parallelism))) for c in changes]
-        first_error: BaseException | None = None
-        for change, future in futures:
-            try:
-                future.result()
-            except BaseException as exc:
-                first_error = first_error or exc
-                continue
-            done(change)
-        if first_error is not None:
-            raise first_error
-
-    _slots: asyncio.Semaphore | None = None
-
-    async def _bounded(self, change: Change, parallelism: int) -> None:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(parallelism)
-        async with self._slots:
-            await self._apply(change)
+            # Threads that each wait for one change on the connection's event loop: the base class
+            # bounds them, reports every completed change and honours a stop (Ctrl-C, SIGTERM).
+            super().apply(group, parallelism, done)
 
     async def _apply(self, change: Change) -> None:
         kind, name = change.address.kind, change.address.name
