@@ -92,14 +92,20 @@ class RedisDriver(Driver):
             except ValueError as exc:
                 raise self._error(f"bad connection settings: {exc}") from None
             import redis
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
 
+            # No retries: a retried pipeline would send its commands twice (a second XGROUP
+            # CREATE fails), and a down server must fail within one timeout, not four.
+            options = {**cfg.options, "retry": Retry(NoBackoff(), 0)}
             try:
                 if cfg.cluster:
                     from redis.cluster import RedisCluster
 
-                    client: Any = RedisCluster(**cfg.options)  # reads the slot map, so it has connected
+                    # Reads the slot map, so it has connected.
+                    client: Any = RedisCluster(**options)
                 else:
-                    client = redis.Redis(**cfg.options)
+                    client = redis.Redis(**options)
                     client.ping()
             except (redis.RedisError, OSError) as exc:
                 raise self._error(f"cannot connect: {_describe(exc)}") from None
