@@ -20,6 +20,7 @@ from redis.cluster import RedisCluster
 from tests.cli import apply_ok as apply
 from tests.cli import assert_empty, change_of, planned, topoctl, write_manifest
 from tests.cli import plan_json as plan
+from tests.integration.conformance import Conformance
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -47,17 +48,20 @@ def cluster() -> Iterator[RedisCluster]:
     c.close()
 
 
-@pytest.fixture
-def ns(cluster: RedisCluster) -> Iterator[str]:
-    ns = f"c{uuid.uuid4().hex[:8]}"
-    yield ns
+def _cleanup(ns: str) -> None:
     for node in nodes():
-        keys = list(node.scan_iter(match=f"*{ns}*", count=1000))
-        for key in keys:
+        for key in list(node.scan_iter(match=f"*{ns}*", count=1000)):
             node.delete(key)
         users = [u for u in node.acl_users() if ns in u]
         if users:
             node.acl_deluser(*users)
+
+
+@pytest.fixture
+def ns(cluster: RedisCluster) -> Iterator[str]:
+    ns = f"c{uuid.uuid4().hex[:8]}"
+    yield ns
+    _cleanup(ns)
 
 
 def manifest(ns: str, streams: dict[str, Any], cluster: bool = True, **extra: Any) -> dict[str, Any]:
@@ -151,3 +155,71 @@ def test_a_cluster_node_without_cluster_true_says_so(tmp_path: Path, cluster: Re
     result = topoctl("plan", "-f", m)
     assert result.code == 1, str(result)
     assert "set connection.cluster: true" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_groups_types_targets_and_staleness_on_a_cluster(tmp_path: Path, cluster: RedisCluster, ns: str) -> None:
+    keys = keys_spread(cluster, ns, 4)
+    cluster.set(keys[3], "a string")  # declared as a stream: a plan error, never overwritten
+    streams = {k: {"groups": {"g": {"start": "0"}}} for k in keys}
+    bad = write_manifest(tmp_path / "bad.yaml", manifest(ns, streams))
+    result = topoctl("plan", "-f", bad)
+    assert result.code == 1 and f"key '{keys[3]}' holds a string, not a stream" in result.stderr, str(result)
+    assert cluster.get(keys[3]) == "a string"
+
+    del streams[keys[3]]
+    m = write_manifest(tmp_path / "m.yaml", manifest(ns, streams))
+    target = ["--target", f"rc/group/{keys[0]}/g"]
+    assert planned(topoctl("plan", "-f", m, "--format", "json", *target)) == {
+        f"rc/stream/{keys[0]}": "create",
+        f"rc/group/{keys[0]}/g": "create",
+    }
+    apply(m)
+    # Positions move on and are never fixed; a group destroyed out of band comes back.
+    cluster.xadd(keys[1], {"a": 1})
+    cluster.xreadgroup("g", "w", {keys[1]: ">"})
+    cluster.xgroup_destroy(keys[2], "g")
+    assert planned(plan(m)) == {f"rc/group/{keys[2]}/g": "create"}
+    apply(m)
+    assert_empty(m)
+
+    # Deleting a group with a pending entry counts it; a saved plan that said nothing was pending
+    # is stale once something is.
+    drop = {**streams, keys[1]: {"groups": {"g": {"state": "absent"}}}, keys[2]: {"groups": {"g": {"state": "absent"}}}}
+    d = write_manifest(tmp_path / "drop.yaml", manifest(ns, drop))
+    result = plan(d)
+    assert (
+        "1 pending entry (delivered, not acknowledged) will be lost"
+        in change_of(result, f"rc/group/{keys[1]}/g")["reasons"]
+    )
+    saved = tmp_path / "plan.json"
+    assert topoctl("plan", "-f", d, "-o", saved).code == 0
+    cluster.xadd(keys[2], {"a": 1})
+    cluster.xreadgroup("g", "w", {keys[2]: ">"})
+    stale = topoctl("apply", saved, "--auto-approve", "--allow-destructive")
+    assert stale.code == 1 and "saved plan is stale" in stale.stderr, str(stale)
+    assert topoctl("apply", "-f", d, "--auto-approve", "--allow-destructive").code == 0
+    assert cluster.xinfo_groups(keys[1]) == [] and cluster.xinfo_groups(keys[2]) == []
+
+
+class TestRedisClusterConformance(Conformance):
+    stages = ("create", "update", "delete")
+
+    @pytest.fixture
+    def ns(self, cluster: RedisCluster) -> Iterator[str]:
+        ns = f"cc{uuid.uuid4().hex[:8]}"
+        yield ns
+        _cleanup(ns)
+
+    def manifest(self, ns: str, stage: str) -> dict[str, Any]:
+        groups: dict[str, Any] = {"billing": {"dead_letter": {"max_deliveries": 3}}, "audit": {}}
+        if stage == "delete":
+            groups["audit"] = {"state": "absent"}
+        commands = ["+@read"] if stage == "create" else ["+@read", "+@stream"]
+        streams = {f"{ns}:orders": {"groups": groups}, f"{ns}:audit": {}, f"{ns}:x": {}}
+        return manifest(ns, streams, users={f"{ns}-svc": {"keys": [f"~{ns}:*"], "commands": commands}})
+
+    def address(self, ns: str, stage: str) -> str:
+        return {"update": f"rc/user/{ns}-svc", "delete": f"rc/group/{ns}:orders/audit"}[stage]
+
+    def cleanup(self, ns: str) -> None:
+        _cleanup(ns)
