@@ -201,6 +201,14 @@ def test_groups_types_targets_and_staleness_on_a_cluster(tmp_path: Path, cluster
     assert cluster.xinfo_groups(keys[1]) == [] and cluster.xinfo_groups(keys[2]) == []
 
 
+def test_the_connecting_user_is_not_locked_out_on_any_node(tmp_path: Path, cluster: RedisCluster, ns: str) -> None:
+    before = [n.execute_command("ACL LIST") for n in nodes()]
+    m = write_manifest(tmp_path / "m.yaml", manifest(ns, {}, users={"default": {"enabled": False}}))
+    result = topoctl("apply", "-f", m, "--auto-approve")
+    assert result.code == 1 and "disabling it would lock topoctl out" in result.stderr, str(result)
+    assert [n.execute_command("ACL LIST") for n in nodes()] == before
+
+
 class TestRedisClusterConformance(Conformance):
     stages = ("create", "update", "delete")
 
