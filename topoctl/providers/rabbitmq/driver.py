@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,12 @@ from topoctl.providers.rabbitmq.wire import (
 
 # Below this many creations in one vhost and wave, single requests beat an import + verification.
 BULK_MIN = 16
+# A big import goes in chunks: the first this size, the next ones sized from the time per object
+# measured so far to take this share of the per-request timeout, within these bounds.
+IMPORT_FIRST_CHUNK = 250
+IMPORT_MIN_CHUNK = 50
+IMPORT_MAX_CHUNK = 2000
+IMPORT_TIMEOUT_SHARE = 0.25
 _IMPORTABLE = frozenset({EXCHANGE, QUEUE, BINDING})
 
 
@@ -201,31 +208,52 @@ class RabbitMQDriver(Driver):
         super().apply(single, parallelism, done)
 
     def _import(self, vhost: str, group: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
-        body: dict[str, list[dict[str, JSON]]] = {"exchanges": [], "queues": [], "bindings": []}
-        for change in group:
-            section, entry = definitions_entry(change.address, change.after or {})
-            body[section].append(entry)
-        try:
-            self.api.request(
-                "POST",
-                f"/api/definitions/{seg(vhost)}",
-                body,
-                what=f"importing {len(group)} objects into vhost {vhost!r}",
-            )
-        except BrokerError as exc:
-            if isinstance(exc, Unreachable):
-                raise
-            # The import stops at the first error without saying which object: redo it one by
-            # one (redeclaring what the import did create is a no-op) to name the culprit.
-            super().apply(group, parallelism, done)
+        """Import `group` in chunks, each sized to end well within the per-request timeout (an
+        import's time grows with its size: 6,000 objects take about 10 s on a small broker), then
+        check once what is live. A refused chunk is redone one object at a time from there."""
+        order = {EXCHANGE: 0, QUEUE: 1, BINDING: 2}  # what a binding needs comes in an earlier chunk
+        pending = sorted(group, key=lambda c: order[c.kind])
+        imported: list[Change] = []
+        failure: BrokerError | None = None
+        size = IMPORT_FIRST_CHUNK
+        while len(imported) < len(pending) and not self.stopping.is_set():
+            chunk = pending[len(imported) : len(imported) + size]
+            body: dict[str, list[dict[str, JSON]]] = {"exchanges": [], "queues": [], "bindings": []}
+            for change in chunk:
+                section, entry = definitions_entry(change.address, change.after or {})
+                body[section].append(entry)
+            started = time.monotonic()
+            try:
+                self.api.request(
+                    "POST",
+                    f"/api/definitions/{seg(vhost)}",
+                    body,
+                    what=f"importing {len(chunk)} objects into vhost {vhost!r}",
+                )
+            except BrokerError as exc:
+                failure = exc
+                break
+            imported.extend(chunk)
+            size = import_chunk_size(time.monotonic() - started, len(chunk), self.settings.timeout)
+        if imported:
+            try:
+                self._verify_import(vhost, imported, done)
+            except Unreachable:
+                if failure is None:
+                    raise
+                for change in imported:  # the broker accepted them: they took effect
+                    done(change)
+        if failure is None:
             return
-        self._verify_import(vhost, group)
-        for change in group:
-            done(change)
+        if isinstance(failure, Unreachable):
+            raise failure
+        # An import stops at the first error without saying which object: redo the rest one by
+        # one (redeclaring what the import did create is a no-op) to name the culprit.
+        super().apply(pending[len(imported) :], parallelism, done)
 
-    def _verify_import(self, vhost: str, group: Sequence[Change]) -> None:
+    def _verify_import(self, vhost: str, group: Sequence[Change], done: Callable[[Change], None]) -> None:
         """An import skips objects that already exist, even with other properties: check that
-        what is live now is what was asked for."""
+        what is live now is what was asked for. Reports what is; raises for the first that is not."""
         api = self.api
         live = api.get_json(f"/api/definitions/{seg(vhost)}", what=f"checking the import into vhost {vhost!r}")
         exchanges: dict[str, Mapping[str, Any]] = {}
@@ -246,6 +274,7 @@ class RabbitMQDriver(Driver):
             )
             for b in live.get("bindings") or []
         }
+        problems: list[str] = []
         for change in group:
             after = change.after or {}
             name = change.address.name
@@ -261,9 +290,20 @@ class RabbitMQDriver(Driver):
                 found = row is not None
                 same = row is not None and exchange_attrs(row) == {k: after.get(k) for k in exchange_attrs(row)}
             if not found:
-                raise api.error(f"creating {describe(change.address)}: the import did not create it")
-            if not same:
-                raise api.error(
+                problems.append(f"creating {describe(change.address)}: the import did not create it")
+            elif not same:
+                problems.append(
                     f"creating {describe(change.address)}: it already exists with other properties "
                     "(created by someone else since the plan?); run plan again"
                 )
+            else:
+                done(change)
+        if problems:
+            raise api.error(problems[0])
+
+
+def import_chunk_size(elapsed: float, objects: int, timeout: float) -> int:
+    """The size of the next import chunk, after one of `objects` took `elapsed` seconds."""
+    per_object = max(elapsed, 1e-3) / max(objects, 1)
+    size = int(IMPORT_TIMEOUT_SHARE * timeout / per_object)
+    return max(IMPORT_MIN_CHUNK, min(IMPORT_MAX_CHUNK, size))
