@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from topoctl.errors import BrokerError, PartlyApplied, TopoctlError
+from topoctl.errors import BrokerError, ManifestError, PartlyApplied, TopoctlError
 from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Change, FieldChange, Resource
+from topoctl.retry import Retrier, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,12 @@ class Driver(abc.ABC):
         self.connection = connection
         # Set when the apply is asked to stop (the engine shares one event with every driver).
         self.stopping = threading.Event()
+        # Retries of transient failures (topoctl/retry.py), `connection.retries` of the manifest.
+        try:
+            policy = RetryPolicy.from_connection(connection)
+        except ValueError as exc:
+            raise ManifestError(f"broker {name!r}: {exc}") from None
+        self.retry = Retrier(policy, lambda: self.stopping.is_set())
 
     @property
     @abc.abstractmethod
@@ -172,7 +179,7 @@ class Driver(abc.ABC):
                 errors[index] = error
 
         def run(change: Change) -> bool:
-            if self.stopping.is_set():
+            if self.stopping.is_set() or self.retry.gave_up is not None:  # not attempted
                 return False
             self.apply_one(change)
             return True

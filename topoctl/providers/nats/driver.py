@@ -23,6 +23,7 @@ from topoctl.providers.nats.conflicts import Review, describe, label, review, st
 from topoctl.providers.nats.connection import ConnectionSettings, safe_endpoint, settings
 from topoctl.providers.nats.jsapi import ApiError, JetStreamApi, NoJetStream
 from topoctl.providers.nats.kinds import CONSUMER, FILTER_PAIRS, KV_BUCKET, OBJECT_STORE, STREAM
+from topoctl.retry import note
 
 T = TypeVar("T")
 
@@ -120,19 +121,34 @@ class NatsDriver(Driver):
             )
         except Exception as exc:
             cause = errors[-1] if errors and isinstance(exc, nats.errors.NoServersError) else exc
-            raise self._error(f"cannot connect: {_describe(cause)}") from None
+            raise _ConnectFailed(
+                self.name, self.endpoint, cfg.secrets.scrub(f"cannot connect: {_describe(cause)}")
+            ) from None
         return JetStreamApi(self._nc, cfg.api_prefix, cfg.request_timeout)
 
-    async def _call(self, what: str, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        api = await self._connection()
-        try:
+    async def _request(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One JetStream API request, tried again (on a new connection if the old one is gone)
+        after a transient failure. Every request the driver sends is safe to repeat: a create of
+        a stream or consumer that exists with the same config succeeds, a delete of one already
+        gone is done (`_delete`), an update sends the same config again."""
+
+        async def once() -> dict[str, Any]:
+            api = await self._connection()
             return await api.request(subject, body)
+
+        return await self.retry.acall(once, _transient)
+
+    async def _call(self, what: str, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            return await self._request(subject, body)
         except ApiError as exc:
             raise self._error(f"{what}: {exc}") from None
         except NoJetStream as exc:
             raise self._error(str(exc)) from None
+        except BrokerError:
+            raise
         except Exception as exc:
-            raise self._error(f"{what}: {_describe(exc)}") from None
+            raise self._error(f"{what}: {_describe(exc)}{note(exc)}") from None
 
     def close(self) -> None:
         loop, thread = self._loop, self._thread
@@ -155,24 +171,27 @@ class NatsDriver(Driver):
         return self._run(self._read(desired, prune))
 
     async def _read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
-        api = await self._connection()
-        version = str(getattr(self._nc, "connected_server_version", "") or "")
-        try:
+        async def listing() -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+            api = await self._connection()
             listed = await api.paged("STREAM.LIST", "streams")
-            streams = [info for info in listed if not str(info["config"]["name"]).startswith(B.SERVER_PREFIX)]
             with_consumers = [
                 info["config"]["name"]
-                for info in streams
-                if not info["config"]["name"].startswith((B.KV_PREFIX, B.OBJ_PREFIX))
+                for info in listed
+                if not str(info["config"]["name"]).startswith((B.SERVER_PREFIX, B.KV_PREFIX, B.OBJ_PREFIX))
                 and (info.get("state") or {}).get("consumer_count", 1) > 0
             ]
-            consumer_lists = await asyncio.gather(*(self._consumers_of(api, name) for name in with_consumers))
+            return listed, await asyncio.gather(*(self._consumers_of(api, name) for name in with_consumers))
+
+        try:  # a read is safe to repeat whole: a connection lost halfway costs one more listing
+            listed, consumer_lists = await self.retry.acall(listing, _transient)
         except (ApiError, NoJetStream) as exc:
             raise self._error(f"cannot list streams and consumers: {exc}") from None
         except BrokerError:
             raise
         except Exception as exc:
-            raise self._error(f"cannot list streams and consumers: {_describe(exc)}") from None
+            raise self._error(f"cannot list streams and consumers: {_describe(exc)}{note(exc)}") from None
+        version = str(getattr(self._nc, "connected_server_version", "") or "")
+        streams = [info for info in listed if not str(info["config"]["name"]).startswith(B.SERVER_PREFIX)]
 
         out = [self._observed_stream(info, version) for info in streams]
         for consumers in consumer_lists:
@@ -237,15 +256,14 @@ class NatsDriver(Driver):
 
     async def _call_raw(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A request whose ApiError the caller interprets; anything else is a BrokerError."""
-        api = await self._connection()
         try:
-            return await api.request(subject, body)
-        except ApiError:
+            return await self._request(subject, body)
+        except (ApiError, BrokerError):
             raise
         except NoJetStream as exc:
             raise self._error(str(exc)) from None
         except Exception as exc:
-            raise self._error(f"{subject}: {_describe(exc)}") from None
+            raise self._error(f"{subject}: {_describe(exc)}{note(exc)}") from None
 
     async def _guard(self, changes: Sequence[Change]) -> None:
         """Before the first step of a replace deletes anything (its consumers go first), check
@@ -362,14 +380,17 @@ class NatsDriver(Driver):
             raise self._error(f"unknown kind {kind!r}")
 
     async def _delete(self, what: str, subject: str) -> None:
-        api = await self._connection()
         try:
-            await api.request(subject)
+            await self._request(subject)
         except ApiError as exc:
-            if not exc.not_found:  # already gone is what we wanted
+            if not exc.not_found:  # already gone (also: by our own try whose answer was lost)
                 raise self._error(f"cannot delete {what}: {exc}") from None
         except NoJetStream as exc:
             raise self._error(str(exc)) from None
+        except BrokerError:
+            raise
+        except Exception as exc:
+            raise self._error(f"cannot delete {what}: {_describe(exc)}{note(exc)}") from None
 
     async def _apply_stream(self, action: Action, name: str, after: Mapping[str, JSON]) -> None:
         what = f"stream {name}"
@@ -421,6 +442,37 @@ class NatsDriver(Driver):
         config = dict(info["config"])
         B.apply_bucket_attrs(config, F.KV_FIELDS if is_kv else F.OBJECT_STORE_FIELDS, after)
         await self._call(f"cannot update {what}", f"STREAM.UPDATE.{stream}", config)
+
+
+class _ConnectFailed(BrokerError):
+    """No server of the list could be reached: worth another try (a server restarting)."""
+
+
+# JetStream answers worth another try: temporarily unavailable, no quorum yet after a restart.
+_RETRY_API_CODES = frozenset({503, 504})
+
+
+def _transient(exc: BaseException) -> bool:
+    """A lost or refused connection, a timeout, JetStream not ready (yet): worth another try."""
+    import nats.errors
+
+    if isinstance(exc, ApiError):
+        return exc.code in _RETRY_API_CODES
+    return isinstance(
+        exc,
+        (
+            _ConnectFailed,
+            NoJetStream,  # no responders: also JetStream starting up after a restart
+            nats.errors.TimeoutError,
+            nats.errors.ConnectionClosedError,
+            nats.errors.ConnectionReconnectingError,
+            nats.errors.StaleConnectionError,
+            nats.errors.NoServersError,
+            nats.errors.UnexpectedEOF,
+            asyncio.TimeoutError,
+            ConnectionError,
+        ),
+    )
 
 
 def _system(stream: str) -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from topoctl.errors import BrokerError
+from topoctl.retry import Retrier, RetryPolicy, note
 
 if TYPE_CHECKING:
     import httpx
@@ -22,6 +23,8 @@ DEFAULT_URL = "http://127.0.0.1:15672"
 DEFAULT_TIMEOUT = 10.0  # seconds; a plan against a dead broker must fail well within 15 s
 _CONNECT_TIMEOUT = 5.0
 _MAX_REASON = 300
+# Answers worth another try besides every 5xx: rate limited.
+RETRY_STATUS = frozenset({429})
 
 
 class Unreachable(BrokerError):
@@ -95,12 +98,17 @@ class ManagementApi:
         settings: ConnectionSettings,
         pool_size: int = 16,
         transport: httpx.BaseTransport | None = None,  # a seam for tests that inject failures
+        retry: Retrier | None = None,
     ) -> None:
         import httpx
 
         self.broker = broker
         self.settings = settings
         self.endpoint = settings.base_url
+        # Every request of this API is safe to repeat: GET, PUT (same object, same answer), DELETE
+        # (404 is "already gone"), POST of a binding (a set: no duplicate) or of definitions
+        # (additive import).
+        self.retry = retry or Retrier(RetryPolicy(attempts=1))
         try:
             verify = settings.ssl_verify()
         except OSError as exc:
@@ -135,15 +143,29 @@ class ManagementApi:
         import httpx
 
         content = None if body is None else json.dumps(body, separators=(",", ":"))
-        try:
+
+        def once() -> httpx.Response:
             response = self._http.request(method, path, content=content)
+            if response.status_code in RETRY_STATUS or response.status_code >= 500:
+                raise _Refused(response)
+            return response
+
+        try:
+            response = self.retry.call(once, _transient)
+        except _Refused as exc:  # still 5xx/429 after the retries: reported as any other status
+            response = exc.response
+            what += note(exc)
         except httpx.TimeoutException as exc:
             raise Unreachable(
-                self.broker, self.endpoint, f"cannot connect: timed out while {what} ({type(exc).__name__})"
+                self.broker,
+                self.endpoint,
+                f"cannot connect: timed out while {what} ({type(exc).__name__}){note(exc)}",
             ) from None
         except httpx.TransportError as exc:
             raise Unreachable(
-                self.broker, self.endpoint, f"cannot connect: {exc or type(exc).__name__}{self._port_hint()}"
+                self.broker,
+                self.endpoint,
+                f"cannot connect: {exc or type(exc).__name__}{self._port_hint()}{note(exc)}",
             ) from None
         if response.status_code == 404 and ok_missing:
             return None
@@ -166,6 +188,21 @@ class ManagementApi:
             return response.json()
         except ValueError:
             raise self.error(f"{what}: the reply is not JSON (is {self.endpoint} the management API?)") from None
+
+
+class _Refused(Exception):
+    """A 5xx or 429 answer, raised so that the retry helper sees it."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def _transient(exc: BaseException) -> bool:
+    """Connection refused or reset, a timeout, a 5xx or 429: worth another try."""
+    import httpx
+
+    return isinstance(exc, (_Refused, httpx.TransportError))
 
 
 def _describe(response: httpx.Response) -> str:
