@@ -46,13 +46,13 @@ from topoctl.providers.aws.attributes import (
 from topoctl.providers.aws.documents import without_composed
 from topoctl.providers.aws.kinds import DANGLING, DEAD_LETTER_FOR, PENDING, SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
 from topoctl.providers.base import Driver, PruneScope
+from topoctl.retry import Retrier, note
 
 DEFAULT_WORKERS = 32
 # After DeleteQueue, SQS refuses the same name for 60 seconds (QueueDeletedRecently).
 RECREATE_WINDOW_S = 65.0
 CONNECT_TIMEOUT_S = 3
-READ_TIMEOUT_S = 30
-MAX_ATTEMPTS = 3  # bounded, so that a plan against an unreachable endpoint fails within 15 s
+READ_TIMEOUT_S = 30  # `connection.timeout`
 SQS_PAGE = 1000  # ListQueues stops at 1000 without MaxResults; with it, it pages
 MAX_QUEUE_NAME = 80
 _CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
@@ -63,6 +63,65 @@ _NAME_CHARS = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 _QUEUE_UNREPORTED: Mapping[str, JSON] = {"redrive_allow_policy": DEFAULT_REDRIVE_ALLOW}
 _TOPIC_UNREPORTED: Mapping[str, JSON] = {"signature_version": "1", "tracing_config": "PassThrough"}
 _PENDING_ARNS = frozenset({"PendingConfirmation", "pending confirmation"})
+
+
+# Answers worth another try besides every 5xx and 429: throttled, or the service not ready.
+_RETRY_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Connection refused or reset, a timeout, throttling, a 5xx: worth another try."""
+    if isinstance(exc, ClientError):
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return status >= 500 or status == 429 or _code(exc) in _RETRY_CODES
+    return isinstance(exc, _CONNECTION_ERRORS)
+
+
+class _Retrying:
+    """A boto3 client whose API calls go through the driver's retry helper. Every call the driver
+    makes is safe to repeat: CreateQueue/CreateTopic/Subscribe of the same settings answer with the
+    same object, Set*Attributes and tagging set the same values again, and the deletes count
+    "does not exist" as done."""
+
+    def __init__(self, client: Any, retry: Retrier) -> None:
+        self._client = client
+        self._retry = retry
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name.startswith("_") or name == "close" or not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._retry.call(lambda: attr(*args, **kwargs), _transient)
+
+        return call
+
+
+def _seconds(value: object, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    from topoctl.units import parse_duration
+
+    return parse_duration(value, "ms") / 1000
 
 
 @dataclass(frozen=True)
@@ -124,21 +183,25 @@ class AwsDriver(Driver):
                 aws_session_token=c.get("session_token") or None,
                 region_name=self.region or None,
             )
+            timeout = _seconds(c.get("timeout"), READ_TIMEOUT_S)
             config = Config(
-                connect_timeout=CONNECT_TIMEOUT_S,
-                read_timeout=READ_TIMEOUT_S,
-                retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+                connect_timeout=min(CONNECT_TIMEOUT_S, timeout),
+                read_timeout=timeout,
+                # botocore tries once; topoctl's retry helper (connection.retries) does the rest.
+                retries={"total_max_attempts": 1, "mode": "standard"},
                 max_pool_connections=max(self.workers, 64),
             )
 
             def client(service: str) -> Any:
-                return session.client(service, endpoint_url=self.endpoint_url, config=config)
+                return _Retrying(session.client(service, endpoint_url=self.endpoint_url, config=config), self.retry)
 
             return Clients(client("sqs"), client("sns"), client("sts"))
         except ProfileNotFound as exc:
             raise BrokerError(self.name, self.endpoint, f"AWS profile not found: {exc}") from None
         except (NoRegionError, BotoCoreError) as exc:
             raise BrokerError(self.name, self.endpoint, f"cannot set up the AWS clients: {exc}") from None
+        except ValueError as exc:
+            raise BrokerError(self.name, self.endpoint, f"bad connection settings: {exc}") from None
 
     def _scrub(self, text: str) -> str:
         """botocore quotes the endpoint URL (with any user:password in it) in its messages."""
@@ -154,7 +217,7 @@ class AwsDriver(Driver):
         if isinstance(exc, ClientError):
             raise BrokerError(self.name, self.endpoint, self._scrub(f"{what}: {_message(exc)}")) from None
         if isinstance(exc, _CONNECTION_ERRORS):
-            raise BrokerError(self.name, self.endpoint, self._scrub(f"cannot connect: {exc}")) from None
+            raise BrokerError(self.name, self.endpoint, self._scrub(f"cannot connect: {exc}{note(exc)}")) from None
         if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
             raise BrokerError(
                 self.name,
