@@ -77,7 +77,7 @@ class RabbitMQDriver(Driver):
     def api(self) -> ManagementApi:
         with self._lock:
             if self._api is None:
-                self._api = ManagementApi(self.name, self.settings)
+                self._api = ManagementApi(self.name, self.settings, retry=self.retry)
             return self._api
 
     def close(self) -> None:
