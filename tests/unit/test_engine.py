@@ -19,7 +19,7 @@ from topoctl.errors import (
     StalePlanError,
     TopoctlError,
 )
-from topoctl.model import Action, Address, Change, Plan, Resource
+from topoctl.model import Action, Address, Change, FieldChange, Plan, Resource
 from topoctl.providers.base import KindSpec, PruneScope
 
 from .fakes import KINDS, FakeBroker, FakeDriver, binding, ex, fake_manifest, q
@@ -338,3 +338,20 @@ def test_a_stopped_apply_starts_nothing_new_and_says_so(monkeypatch: pytest.Monk
     assert "Terminated (SIGTERM): no new change was started after it." in str(err.value)
     assert "1 of 5 changes applied; 0 failed; 4 not attempted." in str(err.value)
     assert len(broker.calls) == 1
+
+
+def test_a_replace_names_each_map_key_that_forces_it_with_both_values() -> None:
+    """Never a truncated dictionary: `arguments.x-max-length cannot change in place (1000 -> 5000)`."""
+    spec = KindSpec("queue", immutable=frozenset({"arguments", "type"}))
+    before = {"arguments": {"x-max-length": 1000, "x-overflow": "reject-publish", "x-queue-mode": "lazy"}}
+    after = {"arguments": {"x-max-length": 5000, "x-overflow": "reject-publish", "x-dead-letter-exchange": "dlx"}}
+    (change,) = spec.field_changes(
+        Resource(Address("b", "queue", ("v", "q")), after), Resource(Address("b", "queue", ("v", "q")), before)
+    )
+    assert spec.replace_reason(change) == (
+        "arguments.x-dead-letter-exchange cannot change in place (unset -> dlx); "
+        "arguments.x-max-length cannot change in place (1000 -> 5000); "
+        "arguments.x-queue-mode cannot change in place (lazy -> unset)"
+    )
+    flag = FieldChange("durable", True, False, forces_replacement=True)
+    assert spec.replace_reason(flag) == "durable cannot change in place (true -> false)"

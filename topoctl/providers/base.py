@@ -14,6 +14,7 @@ replacement, how two values compare, what a destructive change puts at risk.
 from __future__ import annotations
 
 import abc
+import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -65,7 +66,19 @@ class KindSpec:
         return field in self.immutable
 
     def replace_reason(self, change: FieldChange) -> str:
-        return f"{change.field} cannot change in place ({_short(change.before)} -> {_short(change.after)})"
+        """Names what forces the replace with its old and new value: for a map (`arguments`), each
+        key that differs (`arguments.x-max-length cannot change in place (1000 -> 5000)`)."""
+        before, after = change.before, change.after
+        if isinstance(before, Mapping) or isinstance(after, Mapping):
+            old = before if isinstance(before, Mapping) else {}
+            new = after if isinstance(after, Mapping) else {}
+            keys = [k for k in sorted({*old, *new}, key=str) if old.get(k) != new.get(k)]
+            if keys:
+                return "; ".join(
+                    f"{change.field}.{k} cannot change in place ({_shown(old.get(k))} -> {_shown(new.get(k))})"
+                    for k in keys
+                )
+        return f"{change.field} cannot change in place ({_shown(before)} -> {_shown(after)})"
 
     def notes(self, desired: Resource, observed: Resource) -> list[str]:
         """What the plan should say about a live object that no action changes (an SNS subscription
@@ -89,9 +102,13 @@ class KindSpec:
         return []
 
 
-def _short(value: JSON) -> str:
-    text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= 40 else text[:37] + "..."
+def _shown(value: JSON) -> str:
+    """A value as the manifest would write it: `classic`, `1000`, `true`; `unset` for none."""
+    if value is None:
+        return "unset"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)
