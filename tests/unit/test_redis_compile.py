@@ -167,8 +167,8 @@ def test_export_writes_streams_groups_and_users_without_secrets() -> None:
     stream = Address("r", "stream", ("orders",))
     observed = [
         Resource(Address("x", "stream", ("not-mine",)), {}),
-        Resource(Address("r", "group", ("orders", "billing")), {"has_pending": True}, (stream,)),
-        Resource(stream, {"empty": False}),
+        Resource(Address("r", "group", ("orders", "billing")), {}, (stream,), info={"pending": 1}),
+        Resource(stream, {}, info={"entries": 2}),
         Resource(
             Address("r", "user", ("svc",)),
             {"enabled": True, "passwords": acl.SENSITIVE, "keys": ["~a"], "channels": [], "commands": ["-@all"]},

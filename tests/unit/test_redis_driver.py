@@ -43,10 +43,12 @@ def test_reads_declared_streams_with_their_groups_and_counts(driver: RedisDriver
     fake.xgroup_create("other", "g", "$", mkstream=True)
     observed = {str(r.address): r for r in driver.read([stream("orders"), stream("missing")], [])}
     assert set(observed) == {"r/stream/orders", "r/group/orders/billing"}  # undeclared keys are not read
-    assert observed["r/stream/orders"].attrs == {"empty": False}
+    assert observed["r/stream/orders"].attrs == {}
     assert observed["r/stream/orders"].info == {"entries": 2, "groups": 1, "pending": 1}
     group = observed["r/group/orders/billing"]
-    assert group.attrs == {"has_pending": True}
+    assert group.attrs == {}
+    assert KINDS["group"].exposure(group) == {"pending": 1}
+    assert KINDS["stream"].exposure(observed["r/stream/orders"]) == {"entries": 2}
     assert group.depends_on == (Address("r", "stream", ("orders",)),)
     assert group.info["pending"] == 1 and group.info["consumers"] == 1
     assert KINDS["stream"].at_risk(observed["r/stream/orders"]) == [

@@ -222,13 +222,13 @@ class RedisDriver(Driver):
             out.append(
                 Resource(
                     Address(self.name, GROUP, (key, name)),
-                    {"has_pending": pending > 0},
+                    {},
                     depends_on=(stream,),
                     info=extra,
                 )
             )
         stream_info = {"entries": length, "groups": len(out), "pending": pending_total}
-        return [Resource(stream, {"empty": length == 0}, info=stream_info), *out]
+        return [Resource(stream, {}, info=stream_info), *out]
 
     # -- users ------------------------------------------------------------------------------
 

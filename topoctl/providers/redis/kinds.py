@@ -5,9 +5,9 @@ the manifest says of them beyond their existence (retention for producers, a gro
 `dead_letter`) is intent, shown when they are created and never compared afterwards. So streams
 and groups are created and deleted, never updated or replaced; users update in place.
 
-Observed streams and groups carry two booleans in `attrs` (`empty`, `has_pending`): never declared,
-so never diffed, but part of what a saved plan fingerprints, so a plan that deleted an empty stream
-is stale once entries arrive. The counts themselves are in `info`, for the at-risk notes.
+The counts (a stream's entries, a group's pending entries) are in `info`: they feed the at-risk notes
+and, through `risk_counts`, the staleness check of saved plans (a plan that deleted an empty stream is
+refused once entries arrived).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class UserKind(KindSpec):
 
 
 KINDS: dict[str, KindSpec] = {
-    STREAM: StreamKind(STREAM, cascades=True, rank=10, intent=STREAM_INTENT),
-    GROUP: GroupKind(GROUP, rank=20, intent=GROUP_INTENT),
+    STREAM: StreamKind(STREAM, cascades=True, rank=10, intent=STREAM_INTENT, risk_counts=("entries",)),
+    GROUP: GroupKind(GROUP, rank=20, intent=GROUP_INTENT, risk_counts=("pending",)),
     USER: UserKind(USER, rank=30),
 }
