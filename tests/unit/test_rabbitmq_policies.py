@@ -76,7 +76,7 @@ def test_no_warning_without_a_common_object(tmp_path: Path) -> None:
           on-queues: {pattern: "^audit$", apply_to: queues, definition: {max-length: 1}}
           jobs: {pattern: "^jobs$", apply_to: queues, definition: {max-length: 1}}
           nothing-yet: {pattern: "^later", apply_to: all, definition: {max-length: 1}}
-          not-python: {pattern: "(?<!a+)b", apply_to: all, definition: {max-length: 1}}
+          not-python: {pattern: "(?<n>a)?b", apply_to: all, definition: {max-length: 1}}
 """,
     )
     assert warnings == []
@@ -157,7 +157,7 @@ def test_queues_and_exchanges_depend_on_the_policies_that_match_them(tmp_path: P
         policies:
           ttl: {pattern: "^jobs", apply_to: queues, definition: {message-ttl: 1000}}
           ae: {pattern: "^jobs", apply_to: exchanges, definition: {alternate-exchange: x}}
-          unreadable: {pattern: "(?<!a+)b", apply_to: exchanges, definition: {alternate-exchange: y}}
+          unreadable: {pattern: "(?<n>a)?b", apply_to: exchanges, definition: {alternate-exchange: y}}
 """,
         encoding="utf-8",
     )

@@ -224,9 +224,17 @@ def _state(spec: Mapping[str, Any], ctx: Context) -> bool:
     return bool(state == "absent")
 
 
+# CreateTopics carries the partition count as an INT32 and the replication factor as an INT16:
+# beyond them the client cannot even send the request (OverflowError in confluent-kafka).
+_LARGEST = {"partitions": (2**31 - 1, "INT32"), "replication_factor": (2**15 - 1, "INT16")}
+
+
 def _positive_int(value: object, key: str, ctx: Context) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ctx.error(f"{key} must be a positive integer, got {value!r}")
+    largest, kind = _LARGEST[key]
+    if value > largest:
+        raise ctx.error(f"{key} is {value}, beyond what Kafka can store (at most {largest}, an {kind})")
     return value
 
 

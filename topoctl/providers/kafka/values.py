@@ -34,9 +34,35 @@ SET_KEYS = frozenset(
 )
 
 
+# Topic configs of Java type INT as of Kafka 4.x (the other numeric ones are LONG): beyond an int
+# the broker answers "Not a number of type INT"; checked by tests/integration/test_refused_at_validate.py.
+INT_KEYS = frozenset(
+    {
+        "segment.bytes",
+        "segment.index.bytes",
+        "max.message.bytes",
+        "index.interval.bytes",
+        "min.insync.replicas",
+        "max.decompressed.message.bytes",
+        "compression.gzip.level",
+        "compression.lz4.level",
+        "compression.zstd.level",
+    }
+)
+INT32_MAX = 2**31 - 1
+INT32_MIN = -(2**31)
+
+
 def canonical_value(key: str, value: object) -> str:
     """The string Kafka stores for `value` under `key`. Raises ValueError for a value that
     cannot be a config value (the message is fit for a user)."""
+    text = _canonical_value(key, value)
+    if key in INT_KEYS and _is_integer(text) and not INT32_MIN <= int(text) <= INT32_MAX:
+        raise ValueError(f"{key} is {text}, beyond what Kafka can store (at most {INT32_MAX}, Integer.MAX)")
+    return text
+
+
+def _canonical_value(key: str, value: object) -> str:
     if key in SET_KEYS:
         return _canonical_set(key, value)
     numeric = is_duration_key(key) or is_size_key(key) or key in DOUBLE_KEYS
@@ -45,7 +71,7 @@ def canonical_value(key: str, value: object) -> str:
     if key in DOUBLE_KEYS:
         return _canonical_double(key, value)
     if isinstance(value, list):
-        return ",".join(canonical_value(key, item) for item in value)
+        return ",".join(_canonical_value(key, item) for item in value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -105,7 +131,7 @@ def canonical_or_raw(key: str, value: str) -> str:
 
 def _long(key: str, number: int) -> str:
     # Every `.ms` and `.bytes` topic config is a Java int or long: beyond a long, the broker
-    # cannot even parse it, so say so offline (the INT ones are left to the plan's dry run).
+    # cannot even parse it, so say so offline (the INT ones: `canonical_value`).
     if not INT64_MIN <= number <= INT64_MAX:
         raise ValueError(f"{key} is {number}, beyond what Kafka can store (at most {INT64_MAX}, Long.MAX)")
     return str(number)

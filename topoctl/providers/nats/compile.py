@@ -21,6 +21,7 @@ from topoctl.providers.nats.buckets import SERVER_PREFIX, bucket_subjects, kv_or
 from topoctl.providers.nats.connection import check as check_connection
 from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
 from topoctl.providers.nats.subjects import SubjectIndex, subject_matches, subjects_overlap
+from topoctl.units import INT64_MAX, INT64_MIN
 
 # Streams behind buckets: managed only through `key_value:` / `object_stores:`.
 SYSTEM_STREAM_PREFIXES = ("KV_", "OBJ_")
@@ -35,6 +36,35 @@ MAX_METADATA = 128 * 1024
 PULL_ONLY = ("max_waiting", "max_batch", "max_expires", "max_bytes")
 PUSH_ONLY = ("deliver_group", "idle_heartbeat", "flow_control", "rate_limit_bps")
 
+# The Go types nats-server decodes these config fields into (JetStream API JSON name -> range):
+# durations and the other counts are int64 (Go `int`, `time.Duration`), `max_msg_size` is int32,
+# sequences and `rate_limit_bps` uint64. A number beyond its type fails the whole request with
+# 10025 "invalid JSON", so it is refused here; measured by tests/integration/test_refused_at_validate.py.
+_INT64 = (INT64_MIN, INT64_MAX)
+GO_RANGES: dict[str, tuple[int, int]] = {
+    "max_msg_size": (-(2**31), 2**31 - 1),
+    "first_seq": (0, 2**64 - 1),
+    "opt_start_seq": (0, 2**64 - 1),
+    "rate_limit_bps": (0, 2**64 - 1),
+}
+_GO_TYPES = {(-(2**31), 2**31 - 1): "int32", (0, 2**64 - 1): "uint64", _INT64: "int64"}
+
+
+def check_range(api: str, value: int, ctx: Context, unit: str = "") -> int:
+    """`value` if the server can decode it into field `api`, else a ManifestError at `ctx`."""
+    low, high = GO_RANGES.get(api, _INT64)
+    if low <= value <= high:
+        return value
+    kind = _GO_TYPES[(low, high)]
+    if unit == "ns":  # 106752d is past int64 nanoseconds: say it in days too
+        bound = f"at most {high} ns ({high // 86_400_000_000_000}d and a bit), an int64 of nanoseconds"
+        shown = f"{value} ns"
+    else:
+        bound = f"at least {low}" if value < low else f"at most {high}"
+        bound += f" ({kind})"
+        shown = str(value)
+    raise ctx.error(f"{ctx.label()} is {shown}: the server refuses it, {bound}")
+
 
 def dlq_subjects(stream: str, consumer: str) -> list[str]:
     return [f"{ADVISORY}.{kind}.{stream}.{consumer}" for kind in DLQ_ADVISORIES]
@@ -43,17 +73,17 @@ def dlq_subjects(stream: str, consumer: str) -> list[str]:
 def normalise_value(f: F.Field, value: Any, ctx: Context) -> JSON:
     """A manifest value -> the canonical attrs value of field `f` (ns, bytes, pruned objects)."""
     if f.type == F.DURATION:
-        return ctx.duration(value, "ns")
+        return check_range(f.api, ctx.duration(value, "ns"), ctx, "ns")
     if f.type == F.DURATIONS:
         if not isinstance(value, list):
             raise ctx.error("expected a list of durations")
-        return [ctx.at(i).duration(v, "ns") for i, v in enumerate(value)]
+        return [check_range(f.api, ctx.at(i).duration(v, "ns"), ctx.at(i), "ns") for i, v in enumerate(value)]
     if f.type == F.SIZE:
-        return _limit(f, ctx.size(value), ctx)
+        return _limit(f, check_range(f.api, ctx.size(value), ctx), ctx)
     if f.type == F.INT:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ctx.error(f"expected an integer, got {value!r}")
-        return _limit(f, value, ctx)
+        return _limit(f, check_range(f.api, value, ctx), ctx)
     if f.type == F.BOOL:
         if not isinstance(value, bool):
             raise ctx.error(f"expected true or false, got {value!r}")
@@ -97,7 +127,10 @@ def normalise_value(f: F.Field, value: Any, ctx: Context) -> JSON:
         data = dict(ctx.mapping(value))
         for key in F.NESTED_DURATIONS.get(f.name, ()):
             if key in data:
-                data[key] = ctx.at(key).duration(data[key], "ns")
+                data[key] = check_range(key, ctx.at(key).duration(data[key], "ns"), ctx.at(key), "ns")
+        for key, number in data.items():
+            if isinstance(number, int) and not isinstance(number, bool):
+                check_range(key, number, ctx.at(key))
         return F.normalise_object(f.name, data)
     raise AssertionError(f"unknown field type {f.type}")  # pragma: no cover
 
@@ -397,6 +430,8 @@ class _Compiler:
             raise ctx.at("stream").error(f"invalid dead letter stream name {dlq!r}")
         if dlq == stream:
             raise ctx.at("stream").error("the dead letter stream cannot be the stream itself")
+        if isinstance(limit, int) and not isinstance(limit, bool):
+            check_range("max_deliver", limit, ctx.at("max_deliver"))
         if limit is not None:
             if "max_deliver" in attrs and attrs["max_deliver"] != limit:
                 raise ctx.at("max_deliver").error(

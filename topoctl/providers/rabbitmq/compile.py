@@ -24,7 +24,7 @@ from topoctl.providers.rabbitmq.kinds import (
     queue_address,
     vhost_address,
 )
-from topoctl.providers.rabbitmq.policies import born_with_policies, warnings
+from topoctl.providers.rabbitmq.policies import born_with_policies, pattern_problem, warnings
 from topoctl.providers.rabbitmq.prune import prune_scopes
 from topoctl.providers.rabbitmq.values import normalise_map
 
@@ -73,6 +73,20 @@ REFUSED_ARGUMENTS: dict[str, frozenset[str]] = {
             "x-queue-version",
         }
     ),
+}
+
+# Queue arguments whose integer RabbitMQ 3.10 refuses outside these bounds ("invalid arg", "Exceeded
+# max value"): a TTL or expiry is at most 10 years of ms, a priority fits a byte. Measured against
+# the real broker by tests/integration/test_refused_at_validate.py. (Lengths have no upper bound:
+# Erlang integers are unbounded.)
+_TEN_YEARS_MS = 315_360_000_000
+ARGUMENT_RANGES: dict[str, tuple[int, int | None]] = {
+    "x-message-ttl": (0, _TEN_YEARS_MS),
+    "x-expires": (1, _TEN_YEARS_MS),
+    "x-max-priority": (0, 255),
+    "x-stream-max-segment-size-bytes": (0, 3_000_000_000),
+    "x-max-length": (0, None),
+    "x-max-length-bytes": (0, None),
 }
 
 
@@ -145,6 +159,13 @@ def _check_arguments(queue_type: str, arguments: Mapping[str, JSON], ctx: Contex
     for key in arguments:
         if key in REFUSED_ARGUMENTS.get(queue_type, frozenset()):
             raise ctx.at(key).error(f"{key} is not valid on a {queue_type} queue (RabbitMQ refuses it)")
+    for key, (low, high) in ARGUMENT_RANGES.items():
+        value = arguments.get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if value < low or (high is not None and value > high):
+            bound = f"at least {low}" if value < low else f"at most {high}"
+            raise ctx.at(key).error(f"{key} is {value}: RabbitMQ refuses it ({bound})")
     if "x-dead-letter-routing-key" in arguments and "x-dead-letter-exchange" not in arguments:
         raise ctx.at("x-dead-letter-routing-key").error(
             "x-dead-letter-routing-key needs x-dead-letter-exchange (RabbitMQ refuses it alone)"
@@ -452,6 +473,9 @@ class _VhostCompiler:
         pattern = spec.get("pattern")
         if not isinstance(pattern, str):
             raise ctx.at("pattern").error("pattern must be a regular expression (a string)")
+        problem = pattern_problem(pattern)
+        if problem:
+            raise ctx.at("pattern").error(f"pattern {pattern!r} is a regular expression RabbitMQ refuses: {problem}")
         apply_to = spec.get("apply_to", "all")
         if apply_to not in POLICY_APPLY_TO:
             raise ctx.at("apply_to").error(f"apply_to must be one of {', '.join(POLICY_APPLY_TO)}")

@@ -9,7 +9,8 @@ Where a queue argument and its policy set the same thing, the argument wins for 
 exchange and routing key, and the smaller value wins for numeric limits.
 
 Patterns are Erlang (PCRE) regular expressions; one that Python's `re` cannot read is left out of
-these checks rather than guessed at.
+these checks rather than guessed at. Whether the broker accepts a pattern at all is
+`pattern_problem`'s question, answered by a real PCRE rather than by Python's `re`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ MINIMUM_WINS = {
     "x-max-age": "max-age",  # streams: compared by length (`1M` is 30 days)
 }
 _LISTED = 3  # object names shown in one warning before "and N more"
+
+# PCRE2 compile options (pcre2.h) that the pcre2 package turns on for Python compatibility and that
+# Erlang's `re` does not use: `\u0041` read as Python does, `\C` refused.
+_PCRE2_ALT_BSUX = 0x00000002
+_PCRE2_NEVER_BACKSLASH_C = 0x00100000
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,34 @@ class Policy:
     def may_match(self, kind: str, name: str) -> bool:
         """`matches`, or cannot tell (a pattern Python cannot read)."""
         return kind in self.kinds and (self.regex is None or self.regex.search(name) is not None)
+
+
+def pattern_problem(pattern: str) -> str | None:
+    r"""Why RabbitMQ would refuse `pattern` (`re:compile/1` fails, HTTP 400), or None.
+
+    RabbitMQ compiles a policy pattern with Erlang's `re`, which is PCRE: the pattern's UTF-8 bytes,
+    in PCRE's 8-bit non-UTF mode (no `unicode` option). Python's `re` is a poor stand-in: it refuses
+    `\z`, `\Q..\E`, `\p{L}`, `(?<name>..)`, `\x{41}`, which RabbitMQ takes, and takes `\u0041`,
+    `a{70000}`, `[[:foo:]]`, which RabbitMQ refuses. So the pattern is compiled by PCRE2 itself, with
+    the options Erlang uses. PCRE2 is what Erlang/OTP 28 bundles; the PCRE 8.45 of older Erlangs
+    differs on a few archaic forms (a literal `\8`, a `{,2}` with nothing before it, `\x` with no
+    digits: refused here, write `8`, `\{,2}`, `\x00`) and refuses a few that PCRE2 10.43+ takes (a
+    lookbehind of variable length such as `(?<=a{1,2})`): those still fail at apply on such a broker.
+    `\C` (one byte) is taken unchecked: the pcre2 package's library is built without it.
+    tests/integration/test_refused_at_validate.py checks this against the real broker.
+    """
+    from pcre2 import _cy  # a C extension: imported when a policy is compiled, not for --help
+
+    data = pattern.encode("utf-8", "surrogatepass")  # YAML's "\ud800" is a lone surrogate
+    try:
+        _cy.compile(data, 0, _PCRE2_ALT_BSUX | _PCRE2_NEVER_BACKSLASH_C)
+    except _cy.PatternError as exc:
+        reason = str(getattr(exc, "msg", "") or exc).split("; ")[-1]
+        if "\\C is disabled" in reason:
+            return None  # the library's build, not PCRE's syntax: Erlang takes `\C`
+        position = len(data[: int(getattr(exc, "pos", 0) or 0)].decode("utf-8", "ignore"))
+        return f"{reason} (at character {position})"
+    return None
 
 
 def policies_of(resources: Iterable[Resource]) -> list[Policy]:

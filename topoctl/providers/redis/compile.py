@@ -18,9 +18,14 @@ from topoctl.providers.base import Compiled, PruneScope
 from topoctl.providers.redis import acl
 from topoctl.providers.redis.connection import check as check_connection
 from topoctl.providers.redis.kinds import GROUP, STREAM, USER
+from topoctl.units import INT64_MAX
 
 # A stream entry ID as XGROUP CREATE takes it: `$` (new entries only), `0` (all) or `<ms>[-<seq>]`.
-ENTRY_ID = re.compile(r"^(\$|\d+(-\d+)?)$")
+# ASCII digits: `\d` also takes '٣', which Redis refuses. Each part of an ID is an unsigned 64-bit
+# integer, and counts (ENTRIESREAD) a signed one: beyond them Redis answers "Invalid stream ID" /
+# "value is not an integer or out of range" (tests/integration/test_refused_at_validate.py).
+ENTRY_ID = re.compile(r"^(\$|[0-9]+(-[0-9]+)?)$")
+UINT64_MAX = 2**64 - 1
 USER_NAME = re.compile(r"^[^\s]+$")
 DLQ_SUFFIX = ":dlq"
 DEFAULT_START = "$"
@@ -39,7 +44,14 @@ def _int(value: Any, ctx: Context, minimum: int = 0) -> int:
         raise ctx.error(f"expected an integer, got {value!r}")
     if value < minimum:
         raise ctx.error(f"must be {minimum} or more, got {value}")
+    if value > INT64_MAX:
+        raise ctx.error(f"{value} is beyond what Redis can store (at most {INT64_MAX}, a signed 64-bit integer)")
     return value
+
+
+def _entry_id(text: str) -> bool:
+    """`$`, or an entry ID whose parts Redis can read (unsigned 64-bit)."""
+    return bool(ENTRY_ID.match(text)) and (text == "$" or all(int(p) <= UINT64_MAX for p in text.split("-")))
 
 
 def _strings(value: Any, ctx: Context) -> list[str]:
@@ -91,7 +103,7 @@ class _Compiler:
             minid = section["minid"]
             if isinstance(minid, int) and not isinstance(minid, bool):
                 minid = str(minid)
-            if not isinstance(minid, str) or not (ENTRY_ID.match(minid) and minid != "$"):
+            if not isinstance(minid, str) or not (_entry_id(minid) and minid != "$"):
                 # Not an entry ID: an age (7d), which producers turn into MINID <now - age>.
                 ctx.at("minid").duration(minid, "ms")
             attrs["minid"] = minid
@@ -115,7 +127,7 @@ class _Compiler:
         start = section.get("start", DEFAULT_START)
         if isinstance(start, int) and not isinstance(start, bool):
             start = str(start)
-        if not isinstance(start, str) or not ENTRY_ID.match(start):
+        if not isinstance(start, str) or not _entry_id(start):
             raise ctx.at("start").error(
                 f"start must be $ (new entries only), 0 (the whole stream) or an entry ID like 1700000000000-0, "
                 f"got {start!r}"
