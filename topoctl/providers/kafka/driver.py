@@ -7,9 +7,15 @@ the manifest asks for new topics or other configs, one CreateTopics and one Incr
 with `validate_only` let the broker refuse them at plan time rather than halfway through an apply.
 
 Writing is batched per wave of the plan: one CreateTopics, one CreatePartitions, one
-IncrementalAlterConfigs, one DeleteTopics, one CreateAcls and one DeleteAcls at most. KRaft
+IncrementalAlterConfigs, one DeleteTopics, one CreateAcls and one DeleteAcls at most (each split
+below KRaft's cap when big, see below). KRaft
 applies metadata changes asynchronously, so after each batch the driver waits until the broker
 shows the result; otherwise the next step (or the next plan) would see the old state.
+
+The KRaft controller writes the metadata records of one request as one atomic batch and refuses
+a batch of more than 10,000 records ("Unable to perform excessively large batch operation"):
+a topic is one record, plus one per partition and one per config. So every batched write (and
+its dry run) is split into requests of at most MAX_RECORDS_PER_REQUEST records, all sent at once.
 """
 
 from __future__ import annotations
@@ -67,6 +73,11 @@ WRITE_TIMEOUT_S = 60.0
 # How long to wait for KRaft to show the result of a write before calling it failed.
 SETTLE_TIMEOUT_S = 30.0
 _POLL_S = 0.05
+# Records per write request: half of KRaft's cap of 10,000 per atomic batch, for a cluster that
+# configures it lower (controller.max.records.per.batch) and for records we do not count.
+MAX_RECORDS_PER_REQUEST = 5_000
+# A topic that leaves its partition count to the broker's num.partitions is counted as this many.
+UNKNOWN_PARTITIONS = 16
 _FIRST_METADATA_WAIT_S = 0.5
 
 ProgressCallback = Callable[[Change], None]
@@ -208,7 +219,12 @@ class KafkaDriver(Driver):
             return []
         new = [_new_topic_of(r.address.name[0], r.attrs) for r in topics]
         try:
-            futures = self.admin.create_topics(new, validate_only=True, request_timeout=self._timeout_s)
+            futures = self._batched(
+                lambda chunk: self.admin.create_topics(chunk, validate_only=True, request_timeout=self._timeout_s),
+                new,
+                _topic_records,
+                lambda t: t.topic,
+            )
         except (KafkaException, ValueError, TypeError) as exc:
             raise self._error(f"cannot check the topics to create: {self._text(exc)}") from None
         return [(r, futures[r.address.name[0]]) for r in topics]
@@ -233,8 +249,12 @@ class KafkaDriver(Driver):
         if not changing:
             return []
         try:
-            futures = self.admin.incremental_alter_configs(
-                [c for _, c in changing], validate_only=True, request_timeout=self._timeout_s
+            futures = self._batched(
+                lambda chunk: self.admin.incremental_alter_configs(
+                    chunk, validate_only=True, request_timeout=self._timeout_s
+                ),
+                [c for _, c in changing],
+                _config_records,
             )
         except (KafkaException, ValueError, TypeError) as exc:
             raise self._error(f"cannot check the config changes: {self._text(exc)}") from None
@@ -424,7 +444,12 @@ class KafkaDriver(Driver):
         futures = self._call(
             "delete topics",
             failures,
-            lambda: self.admin.delete_topics(names, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S),
+            lambda: self._batched(
+                lambda chunk: self.admin.delete_topics(
+                    chunk, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
+                ),
+                names,
+            ),
         )
         if futures is None:
             return
@@ -454,8 +479,13 @@ class KafkaDriver(Driver):
         futures = self._call(
             "create topics",
             failures,
-            lambda: self.admin.create_topics(
-                new_topics, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
+            lambda: self._batched(
+                lambda chunk: self.admin.create_topics(
+                    chunk, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
+                ),
+                new_topics,
+                _topic_records,
+                lambda t: t.topic,
             ),
         )
         if futures is None:
@@ -514,8 +544,13 @@ class KafkaDriver(Driver):
         if increases:
             new = [NewPartitions(name, count) for name, (_, count) in increases.items()]
             partition_futures, refused = self._request(
-                lambda: self.admin.create_partitions(
-                    new, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
+                lambda: self._batched(
+                    lambda chunk: self.admin.create_partitions(
+                        chunk, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
+                    ),
+                    new,
+                    lambda p: p.new_total_count - _count(increases[p.topic][0]),
+                    lambda p: p.topic,
                 )
             )
             for name in increases if refused else ():
@@ -525,7 +560,11 @@ class KafkaDriver(Driver):
                 ConfigResource(ResourceType.TOPIC, name, incremental_configs=items) for name, items in entries.items()
             ]
             config_futures, refused = self._request(
-                lambda: self.admin.incremental_alter_configs(resources, request_timeout=WRITE_TIMEOUT_S)
+                lambda: self._batched(
+                    lambda chunk: self.admin.incremental_alter_configs(chunk, request_timeout=WRITE_TIMEOUT_S),
+                    resources,
+                    _config_records,
+                )
             )
             for name in entries if refused else ():
                 errors.setdefault(name, []).append(f"cannot change configs of topic {name!r}: {refused}")
@@ -605,7 +644,11 @@ class KafkaDriver(Driver):
             return
         filters = [_acl_binding(c.before or {}, AclBindingFilter) for c in changes]
         futures = self._call(
-            "delete ACLs", failures, lambda: self.admin.delete_acls(filters, request_timeout=WRITE_TIMEOUT_S)
+            "delete ACLs",
+            failures,
+            lambda: self._batched(
+                lambda chunk: self.admin.delete_acls(chunk, request_timeout=WRITE_TIMEOUT_S), filters
+            ),
         )
         if futures is None:
             return
@@ -624,7 +667,11 @@ class KafkaDriver(Driver):
             return
         bindings = [_acl_binding(c.after or {}, AclBinding) for c in changes]
         futures = self._call(
-            "create ACLs", failures, lambda: self.admin.create_acls(bindings, request_timeout=WRITE_TIMEOUT_S)
+            "create ACLs",
+            failures,
+            lambda: self._batched(
+                lambda chunk: self.admin.create_acls(chunk, request_timeout=WRITE_TIMEOUT_S), bindings
+            ),
         )
         if futures is None:
             return
@@ -655,6 +702,33 @@ class KafkaDriver(Driver):
         for change in waiting.values():
             done(change)  # the broker accepted it: it happened, listed yet or not
             failures.append(f"ACL {change.address.display_name} was changed but the broker does not show it yet")
+
+    def _batched(
+        self,
+        call: Callable[[list[Any]], Mapping[Any, Future[Any]]],
+        items: Sequence[Any],
+        records: Callable[[Any], int] = lambda _: 1,
+        key: Callable[[Any], Any] = lambda item: item,
+    ) -> dict[Any, Future[Any]]:
+        """`call` once per chunk of `items` under MAX_RECORDS_PER_REQUEST metadata records, every
+        request sent before any is awaited; their futures merged, keyed as `call` keys them. A
+        first request refused outright raises (nothing was sent); a later one fails the futures
+        of its items and of those not sent, which keeps what the earlier requests did."""
+        futures: dict[Any, Future[Any]] = {}
+        chunks = record_chunks(items, records)
+        for index, chunk in enumerate(chunks):
+            try:
+                futures.update(call(chunk))
+            except (KafkaException, ValueError, TypeError) as exc:
+                if index == 0:
+                    raise
+                failed = KafkaException(self._text(exc))
+                for item in (i for rest in chunks[index:] for i in rest):
+                    future: Future[Any] = Future()
+                    future.set_exception(failed)
+                    futures[key(item)] = future
+                break
+        return futures
 
     def _call(self, what: str, failures: list[str], call: Callable[[], Any]) -> Any:
         result, refused = self._request(call)
@@ -758,6 +832,35 @@ def _acl_binding(attrs: Mapping[str, JSON], cls: Any) -> Any:
         AclOperation[acls.enum_name("operation", str(attrs["operation"]))],
         AclPermissionType[acls.enum_name("permission", str(attrs["permission"]))],
     )
+
+
+def record_chunks(items: Sequence[Any], records: Callable[[Any], int]) -> list[list[Any]]:
+    """`items` in order, cut into runs of at most MAX_RECORDS_PER_REQUEST records (an item
+    heavier than that goes alone: the broker then says why it refuses it)."""
+    chunks: list[list[Any]] = []
+    used = 0
+    for item in items:
+        weight = max(1, records(item))
+        if not chunks or used + weight > MAX_RECORDS_PER_REQUEST:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(item)
+        used += weight
+    return chunks
+
+
+def _topic_records(topic: NewTopic) -> int:
+    """The metadata records of a new topic: the topic, its partitions and its configs."""
+    partitions = topic.num_partitions if topic.num_partitions > 0 else UNKNOWN_PARTITIONS
+    return 1 + partitions + len(topic.config or {})
+
+
+def _config_records(resource: ConfigResource) -> int:
+    return len(resource.incremental_configs or ())
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _new_topic(change: Change) -> NewTopic:

@@ -1,0 +1,187 @@
+"""Every batched Kafka admin call stays under KRaft's cap of 10,000 metadata records per request
+(issue 10), against a fake AdminClient that refuses bigger requests the way the controller does."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AclBinding  # type: ignore[attr-defined]
+
+from tests.unit.test_kafka_driver_fake import DYNAMIC_TOPIC, FakeAdmin, done_future, driver
+from topoctl.errors import BrokerError
+from topoctl.model import Action, Address, Change, FieldChange, Resource
+from topoctl.providers.kafka.driver import MAX_RECORDS_PER_REQUEST, _acl_binding, record_chunks
+
+KRAFT_CAP = 10_000
+TOO_LARGE = KafkaError(KafkaError.POLICY_VIOLATION, "Unable to perform excessively large batch operation.")
+
+
+class CappedAdmin(FakeAdmin):
+    """Counts the metadata records of every write (and dry run); refuses a request over the cap."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, list[int]] = {}
+
+    def _capped(self, call: str, records: int, keys: list[Any]) -> dict[Any, Future[Any]] | None:
+        self.records.setdefault(call, []).append(records)
+        if records > KRAFT_CAP:
+            return {k: done_future(None, TOO_LARGE) for k in keys}
+        return None
+
+    def create_topics(self, new_topics: list[Any], validate_only: bool = False, **kw: Any) -> dict[str, Future[Any]]:
+        records = sum(1 + t.num_partitions + len(t.config) for t in new_topics)
+        refused = self._capped(
+            "validate_create_topics" if validate_only else "create_topics", records, [t.topic for t in new_topics]
+        )
+        return refused or super().create_topics(new_topics, validate_only, **kw)
+
+    def delete_topics(self, names: list[str], **kw: Any) -> dict[str, Future[Any]]:
+        return self._capped("delete_topics", len(names), names) or super().delete_topics(names, **kw)
+
+    def create_partitions(self, new: list[Any], **kw: Any) -> dict[str, Future[Any]]:
+        records = sum(p.new_total_count - len(self.topics[p.topic].partitions) for p in new)
+        return self._capped("create_partitions", records, [p.topic for p in new]) or super().create_partitions(
+            new, **kw
+        )
+
+    def incremental_alter_configs(
+        self, resources: list[Any], validate_only: bool = False, **kw: Any
+    ) -> dict[Any, Future[Any]]:
+        records = sum(len(r.incremental_configs) for r in resources)
+        call = "validate_incremental_alter_configs" if validate_only else "incremental_alter_configs"
+        return self._capped(call, records, resources) or super().incremental_alter_configs(
+            resources, validate_only, **kw
+        )
+
+    def create_acls(self, bindings: list[Any], **_: Any) -> dict[Any, Future[Any]]:
+        refused = self._capped("create_acls", len(bindings), bindings)
+        if refused is None:
+            self.acls.extend(bindings)
+        return refused or {b: done_future() for b in bindings}
+
+    def delete_acls(self, filters: list[Any], **_: Any) -> dict[Any, Future[Any]]:
+        refused = self._capped("delete_acls", len(filters), filters)
+        if refused is None:
+            gone = {(f.name, f.principal) for f in filters}
+            self.acls = [a for a in self.acls if (a.name, a.principal) not in gone]
+        return refused or {f: done_future([]) for f in filters}
+
+
+def topic(name: str, **attrs: Any) -> Resource:
+    return Resource(Address("k", "topic", (name,)), attrs)
+
+
+def acl(name: str, principal: str) -> dict[str, Any]:
+    return {
+        "resource_type": "topic",
+        "pattern_type": "literal",
+        "resource_name": name,
+        "principal": principal,
+        "host": "*",
+        "operation": "read",
+        "permission": "allow",
+    }
+
+
+def acl_change(action: Action, attrs: dict[str, Any]) -> Change:
+    address = Address("k", "acl", tuple(attrs.values()))
+    return Change(
+        address, action, attrs if action == Action.DELETE else None, attrs if action == Action.CREATE else None
+    )
+
+
+def test_the_plan_time_dry_runs_are_split_under_the_cap() -> None:
+    admin = CappedAdmin()
+    for i in range(3_000):
+        admin.add_topic(f"live{i}", 1, **{"retention.ms": ("1", DYNAMIC_TOPIC)})
+    config = {"retention.ms": "9", "segment.ms": "9", "cleanup.policy": "delete", "max.message.bytes": "9"}
+    wanted = [topic(f"new{i}", partitions=2, config=config) for i in range(5_000)]  # 7 records each
+    wanted += [topic(f"live{i}", partitions=1, config=config) for i in range(3_000)]  # 4 config records each
+    driver(admin).read(wanted, [])
+    assert sum(admin.records["validate_create_topics"]) == 35_000
+    assert sum(admin.records["validate_incremental_alter_configs"]) == 12_000
+    for call, sizes in admin.records.items():
+        assert max(sizes) <= MAX_RECORDS_PER_REQUEST, call
+
+
+def test_every_batched_write_of_a_big_wave_is_split_under_the_cap() -> None:
+    admin = CappedAdmin()
+    for i in range(12_000):
+        admin.add_topic(f"old{i}")
+    for i in range(3_000):
+        admin.add_topic(f"grow{i}", 1, **{"retention.ms": ("1", DYNAMIC_TOPIC)})
+    stale = [acl(f"old{i}", "User:gone") for i in range(11_000)]
+    admin.acls = [_acl_binding(a, AclBinding) for a in stale]  # what the deletes below find
+    changes = [
+        Change(Address("k", "topic", (f"old{i}",)), Action.DELETE, {"partitions": 1}, None) for i in range(12_000)
+    ]
+    changes += [
+        Change(Address("k", "topic", (f"new{i}",)), Action.CREATE, None, {"partitions": 3, "config": {"a.b": "1"}})
+        for i in range(3_000)
+    ]
+    changes += [
+        Change(
+            Address("k", "topic", (f"grow{i}",)),
+            Action.UPDATE,
+            {"partitions": 1, "config": {"retention.ms": "1"}},
+            {"partitions": 5, "config": {"retention.ms": "2", "segment.ms": "3"}},
+            fields=(
+                FieldChange("partitions", 1, 5),
+                FieldChange("config.retention.ms", "1", "2"),
+                FieldChange("config.segment.ms", None, "3"),
+            ),
+        )
+        for i in range(3_000)
+    ]
+    changes += [acl_change(Action.DELETE, a) for a in stale]
+    changes += [acl_change(Action.CREATE, acl(f"new{i}", "User:new")) for i in range(11_000)]
+    done: list[Change] = []
+    driver(admin).apply(changes, 8, done.append)
+
+    assert len(done) == len(changes)
+    expected = {
+        "delete_topics": 12_000,
+        "create_topics": 3_000 * 5,
+        "create_partitions": 3_000 * 4,
+        "incremental_alter_configs": 3_000 * 2,
+        "delete_acls": 11_000,
+        "create_acls": 11_000,
+    }
+    assert {call: sum(sizes) for call, sizes in admin.records.items()} == expected
+    for call, sizes in admin.records.items():
+        assert max(sizes) <= MAX_RECORDS_PER_REQUEST, call
+        assert len(sizes) > 1, call  # each was over the cap as one request
+    assert len(admin.topics["grow7"].partitions) == 5
+    assert {a.principal for a in admin.acls} == {"User:new"}
+
+
+def test_a_later_request_refused_outright_fails_only_its_own_topics() -> None:
+    class RefusesSecond(CappedAdmin):
+        calls_made = 0
+
+        def create_topics(self, new_topics: list[Any], validate_only: bool = False, **kw: Any) -> Any:
+            self.calls_made += 1
+            if self.calls_made == 2:
+                raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection reset"))
+            return super().create_topics(new_topics, validate_only, **kw)
+
+    admin = RefusesSecond()
+    changes = [
+        Change(Address("k", "topic", (f"t{i}",)), Action.CREATE, None, {"partitions": 1}) for i in range(4_000)
+    ]  # 2 records each: two requests
+    done: list[Change] = []
+    with pytest.raises(BrokerError, match="Connection reset"):
+        driver(admin).apply(changes, 8, done.append)
+    assert len(done) == MAX_RECORDS_PER_REQUEST // 2  # the first request's topics were created and counted
+    assert "t0" in admin.topics and "t3999" not in admin.topics
+
+
+def test_chunks_keep_the_order_and_a_heavy_item_goes_alone() -> None:
+    weights = [1, MAX_RECORDS_PER_REQUEST - 1, 1, MAX_RECORDS_PER_REQUEST + 7, 2]
+    chunks = record_chunks(list(range(len(weights))), lambda i: weights[i])
+    assert chunks == [[0, 1], [2], [3], [4]]
+    assert record_chunks([], lambda i: 1) == []
