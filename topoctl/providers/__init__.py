@@ -16,6 +16,7 @@ _PACKAGES = {
     "nats": "topoctl.providers.nats",
     "aws": "topoctl.providers.aws",
     "redis": "topoctl.providers.redis",
+    "azure_servicebus": "topoctl.providers.azure_servicebus",
 }
 
 BROKER_TYPES = tuple(_PACKAGES)
