@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from tests.integration.faults_support import (
     Proxy,
@@ -25,7 +26,7 @@ from tests.integration.faults_support import (
     proxy,
     run_topoctl,
 )
-from tests.integration.rabbitmq_support import AUTH, BROKER, URL, bindings, manifest_file, publish, seg
+from tests.integration.rabbitmq_support import BROKER, URL, bindings, manifest_file, publish, seg
 
 pytestmark = pytest.mark.integration
 QUEUES = 10
@@ -58,8 +59,6 @@ def through(tmp_path: Path, vhost: str, proxy: Proxy, name: str = "faulty.yaml",
     path = manifest_file(tmp_path, topology(vhost), name=name)
     text = path.read_text().replace(URL, f"http://{proxy.address}")
     if connection:
-        import yaml
-
         document = yaml.safe_load(text)
         document["brokers"][BROKER]["connection"].update(connection)
         text = yaml.safe_dump(document, sort_keys=False)
@@ -112,8 +111,6 @@ def test_resets_latency_and_timeouts_are_retried_and_the_apply_converges(
         assert retries[BROKER] > 0, "no fault was met: the test proves nothing"
         # Deletes whose answer is lost: the retry's 404 counts as done.
         smaller = topology(vhost, policies=POLICIES // 2)
-        import yaml
-
         document = yaml.safe_load(path.read_text())
         document["brokers"][BROKER]["vhosts"] = smaller
         for i in range(POLICIES // 2, POLICIES):
