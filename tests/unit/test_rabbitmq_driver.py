@@ -393,13 +393,24 @@ def _listing_handler(calls: list[tuple[str, str]]) -> Handler:
         "vhosts": LIVE.vhosts,
         "bindings": LIVE.bindings,
         "policies": LIVE.policies,
+        # What an export reads beyond those (a plan only when the manifest needs them).
+        "operator-policies": [],
+        "users": [],
+        "user-limits": [],
+        "vhost-limits": [],
+        "permissions": [],
+        "topic-permissions": [],
+        "parameters/shovel": [],
+        "parameters/federation-upstream": [],
     }
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append((request.method, request.url.raw_path.decode()))
-        parts = request.url.path.split("/")
-        if request.method == "GET" and len(parts) == 3 and parts[2] in listings:
-            return httpx.Response(200, json=listings[parts[2]])
+        path = request.url.path.removeprefix("/api/")
+        if request.method == "GET" and path == "whoami":
+            return httpx.Response(200, json={"name": "guest", "tags": ["administrator"]})
+        if request.method == "GET" and path in listings:
+            return httpx.Response(200, json=listings[path])
         if request.method == "GET":  # the per-binding lookup of a driver that did not read
             return httpx.Response(200, json=[{"routing_key": "k", "arguments": {}, "properties_key": "k~1"}])
         return httpx.Response(204)
@@ -410,13 +421,32 @@ def _listing_handler(calls: list[tuple[str, str]]) -> Handler:
 def test_read_lists_each_collection_once_and_a_read_binding_is_deleted_without_a_lookup() -> None:
     calls: list[tuple[str, str]] = []
     driver = make_driver(_listing_handler(calls))
-    observed = {str(r.address): r for r in driver.read([], [])}
+    queue = Resource(Address(B, "queue", ("v", "q")), {"type": "classic"})
+    observed = {str(r.address): r for r in driver.read([queue], [])}
     assert sorted(path.split("?")[0] for _, path in calls) == [
         "/api/bindings",
         "/api/exchanges",
         "/api/policies",
         "/api/queues",
         "/api/vhosts",
+    ]
+    calls.clear()
+    driver.read([], [])  # an export reads every kind, each once, and who it connects as
+    assert sorted(path.split("?")[0] for _, path in calls) == [
+        "/api/bindings",
+        "/api/exchanges",
+        "/api/operator-policies",
+        "/api/parameters/federation-upstream",
+        "/api/parameters/shovel",
+        "/api/permissions",
+        "/api/policies",
+        "/api/queues",
+        "/api/topic-permissions",
+        "/api/user-limits",
+        "/api/users",
+        "/api/vhost-limits",
+        "/api/vhosts",
+        "/api/whoami",
     ]
     calls.clear()
     binding = observed["r/binding/v/x/queue/q/k/"]

@@ -12,14 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from topoctl.errors import ManifestError
 from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Compiled
+from topoctl.providers.rabbitmq import access, links, operator_policies, swap, users
 from topoctl.providers.rabbitmq.kinds import (
     DEFAULT_VHOST,
+    OPERATOR_POLICY,
+    PERMISSION,
+    POLICY,
+    USER,
     binding_address,
     destination_address,
     exchange_address,
+    operator_policy_address,
     policy_address,
     queue_address,
     vhost_address,
@@ -29,6 +36,7 @@ from topoctl.providers.rabbitmq.prune import prune_scopes
 from topoctl.providers.rabbitmq.values import normalise_map
 
 QUEUE_TYPES = ("classic", "quorum", "stream")
+VHOST_LIMITS = ("max-connections", "max-queues")
 POLICY_APPLY_TO = ("queues", "exchanges", "all")  # what RabbitMQ 3.10 accepts
 # Exchanges every vhost has: valid binding sources and destinations, never managed.
 BUILTIN_EXCHANGES = frozenset(
@@ -108,8 +116,26 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         resources.extend(born_with_policies(compiler.compile()))
         notes += compiler.warnings
         present_vhosts.append((vhost, body.get("prune"), vctx.at("prune")))
+    resources += users.compile_users(broker, section.get("users"), ctx.at("users"))
+    _check_users_present(resources)
+    resources, federation_notes = links.link_policies(operator_policies.born_with_operator_policies(resources))
     scopes = prune_scopes(section.get("prune"), present_vhosts, ctx.at("prune"))
+    notes += federation_notes + operator_policies.fights(resources)
     return Compiled(resources, scopes, notes + warnings(resources))
+
+
+def _check_users_present(resources: list[Resource]) -> None:
+    """A permission of a user the manifest deletes would be deleted with it by the broker."""
+    gone = {r.address for r in resources if r.kind == USER and r.absent}
+    for r in resources:
+        if r.kind != USER and not r.absent and any(d in gone for d in r.depends_on):
+            user = next(d for d in r.depends_on if d in gone)
+            kind = "permission" if r.kind == PERMISSION else "topic permission"
+            raise ManifestError(
+                f"user {user.name[0]!r} has state: absent, so its {kind} in vhost {r.address.name[0]!r}"
+                " goes with it; remove the permission or the state: absent",
+                r.source,
+            )
 
 
 def _absent_vhost(broker: str, vhost: str, body: Mapping[str, Any], ctx: Context) -> Resource:
@@ -118,7 +144,7 @@ def _absent_vhost(broker: str, vhost: str, body: Mapping[str, Any], ctx: Context
             "the default vhost '/' is RabbitMQ's own and is never deleted; remove state: absent"
             " (to remove objects in it, mark them state: absent or use prune)"
         )
-    extra = sorted(k for k in body if k not in ("state", "description", "tags", "prune"))
+    extra = sorted(k for k in body if k not in ("state", "description", "tags", "prune", "limits"))
     if extra:
         raise ctx.error(
             f"vhost {vhost!r} has state: absent, which deletes it with everything in it; remove its {', '.join(extra)}"
@@ -199,6 +225,8 @@ class _VhostCompiler:
         if "tags" in self.body:
             # RabbitMQ strips the spaces around each tag; compared as a set.
             attrs["tags"] = sorted({str(tag).strip() for tag in self.body["tags"] or []})
+        if "limits" in self.body:
+            attrs["limits"] = users.limits(self.body["limits"], self.ctx.at("limits"), VHOST_LIMITS)
         self._add(Resource(self.vhost_address, attrs, source=self.ctx.where()), self.ctx)
 
         exchanges = self.ctx.mapping(self.body.get("exchanges"))
@@ -216,6 +244,17 @@ class _VhostCompiler:
         for name, spec in self.ctx.mapping(self.body.get("policies")).items():
             pctx = self.ctx.at("policies", name)
             self._policy(name, pctx.mapping(spec), pctx)
+        for name, spec in self.ctx.mapping(self.body.get("operator_policies")).items():
+            pctx = self.ctx.at("operator_policies", name)
+            self._policy(name, pctx.mapping(spec), pctx, OPERATOR_POLICY)
+        b, v, c = self.broker, self.vhost, self.ctx
+        for r in (
+            *access.permissions(b, v, self.body.get("permissions"), c.at("permissions")),
+            *access.topic_permissions(b, v, self.body.get("topic_permissions"), c.at("topic_permissions")),
+            *links.federation_upstreams(b, v, self.body.get("federation_upstreams"), c.at("federation_upstreams")),
+            *links.shovels(b, v, self.body.get("shovels"), c.at("shovels")),
+        ):
+            self.resources[r.address] = r
         return list(self.resources.values())
 
     def _add(self, resource: Resource, ctx: Context, shared: bool = False) -> None:
@@ -305,6 +344,8 @@ class _VhostCompiler:
             "auto_delete": auto_delete,
             "arguments": arguments,
         }
+        if swap.moves_messages(spec, name, queue_type, ctx):
+            attrs[swap.ON_REPLACE] = swap.MOVE_MESSAGES
         self._add(Resource(address, attrs, tuple(depends_on), source=ctx.where()), ctx)
         self.queues.add(name)
 
@@ -462,11 +503,13 @@ class _VhostCompiler:
 
     # -- policies ------------------------------------------------------------------------------
 
-    def _policy(self, name: str, spec: Mapping[str, Any], ctx: Context) -> None:
+    def _policy(self, name: str, spec: Mapping[str, Any], ctx: Context, kind: str = POLICY) -> None:
+        """A policy, or with `kind` OPERATOR_POLICY an operator policy (same shape, fewer keys)."""
         if not isinstance(name, str) or not name:
             raise ctx.error("a policy name must be a non-empty string")
         _check_length(name, "policy", ctx)
-        address = policy_address(self.broker, self.vhost, name)
+        make = policy_address if kind == POLICY else operator_policy_address
+        address = make(self.broker, self.vhost, name)
         if _state_absent(spec):
             self._add(Resource(address, {}, (self.vhost_address,), absent=True, source=ctx.where()), ctx)
             return
@@ -488,6 +531,8 @@ class _VhostCompiler:
         )
         if not definition:
             raise dctx.error("a policy needs a non-empty definition")
+        if kind == OPERATOR_POLICY:
+            operator_policies.check_definition(definition, dctx)
         attrs: dict[str, JSON] = {
             "pattern": pattern,
             "apply_to": apply_to,

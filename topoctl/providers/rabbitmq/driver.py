@@ -5,17 +5,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from topoctl.errors import BrokerError
 from topoctl.model import JSON, Action, Address, Change, Resource
+from topoctl.providers import secrets
 from topoctl.providers.base import Driver, PruneScope
+from topoctl.providers.rabbitmq import estate, swap, writes
 from topoctl.providers.rabbitmq.client import ConnectionSettings, ManagementApi, Unreachable, seg
 from topoctl.providers.rabbitmq.kinds import (
     BINDING,
     EXCHANGE,
+    KINDS,
     POLICY,
     QUEUE,
     VHOST,
@@ -68,6 +71,8 @@ class RabbitMQDriver(Driver):
         self._lock = threading.Lock()
         # Binding address -> its `properties_key` as last read, so a delete needs no lookup.
         self._properties_keys: dict[Address, str] = {}
+        # Declared secrets by address, from the manifest seen by `read` (plans never hold them).
+        self._secrets: dict[Address, Mapping[str, object]] = {}
 
     @property
     def endpoint(self) -> str:
@@ -89,14 +94,22 @@ class RabbitMQDriver(Driver):
     # -- reading -------------------------------------------------------------------------------
 
     def read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
-        observed = observe(self.name, self.live_state())
+        wanted = estate.needs(desired, prune)
+        with self._lock:
+            self._secrets.update(estate.secrets_by_address(desired))
+        observed = estate.settle(observe(self.name, self.live_state(wanted, estate.exploring(desired, prune))), desired)
+        if wanted & {"users", "permissions", "topic_permissions"}:
+            me = self.api.get_json("/api/whoami", what="asking who topoctl connects as").get("name")
+            observed = estate.own_users(self.name, observed, desired, me, self.settings.password)
         keys = {r.address: r.info[PROPERTIES_KEY] for r in observed if PROPERTIES_KEY in r.info}
         with self._lock:
             self._properties_keys = keys
         return observed
 
-    def live_state(self) -> LiveState:
-        """Five listings, whatever the number of objects, sent concurrently."""
+    def live_state(self, optional: Collection[str] = (), tolerant: bool = False) -> LiveState:
+        """Five listings, plus the `optional` ones the manifest needs (estate.LISTINGS), whatever
+        the number of objects, sent concurrently. `tolerant` (an export): an optional listing the
+        user may not read is left out rather than an error."""
         api = self.api
         requests = {
             "exchanges": (f"/api/exchanges?columns={EXCHANGE_COLUMNS}", "listing exchanges"),
@@ -104,19 +117,47 @@ class RabbitMQDriver(Driver):
             "vhosts": (f"/api/vhosts?columns={VHOST_COLUMNS}", "listing vhosts"),
             "bindings": (f"/api/bindings?columns={BINDING_COLUMNS}", "listing bindings"),
             "policies": (f"/api/policies?columns={POLICY_COLUMNS}", "listing policies"),
+            **{key: estate.LISTINGS[key] for key in optional},
         }
+
+        def get(key: str, path: str, what: str) -> Any:
+            try:
+                return api.get_json(path, what=what)
+            except BrokerError as exc:
+                if tolerant and key in optional and not isinstance(exc, Unreachable):
+                    return None
+                raise
+
         with ThreadPoolExecutor(max_workers=len(requests)) as pool:
-            futures = {key: pool.submit(api.get_json, path, what=what) for key, (path, what) in requests.items()}
+            futures = {key: pool.submit(get, key, path, what) for key, (path, what) in requests.items()}
             results = {key: future.result() for key, future in futures.items()}
         for key, (_, what) in requests.items():
-            if not isinstance(results[key], list):
+            if not isinstance(results[key], list) and not (results[key] is None and key in optional):
                 raise api.error(f"{what}: unexpected reply (not a list)")
         return LiveState(**results)
 
     # -- writing -------------------------------------------------------------------------------
 
     def apply_one(self, change: Change) -> None:
-        if change.action == Action.DELETE:
+        try:
+            self._apply_one(change)
+        except BrokerError as exc:  # the broker echoes what it refuses, URIs with passwords included
+            with self._lock:
+                known = [s for values in self._secrets.values() for s in _secret_texts(values)]
+            if known:
+                detail = secrets.scrub(str(exc).split("): ", 1)[-1], known)
+                raise type(exc)(exc.broker, exc.address, detail) from None
+            raise
+
+    def _secret(self, address: Address, key: str) -> JSON:
+        with self._lock:
+            value = self._secrets.get(address, {}).get(key)
+        return value
+
+    def _apply_one(self, change: Change) -> None:
+        if change.kind in writes.KINDS:
+            writes.apply_change(self.api, change, self._secret)
+        elif change.action == Action.DELETE:
             self._delete(change)
         elif change.action == Action.CREATE:
             self._create(change)
@@ -136,10 +177,14 @@ class RabbitMQDriver(Driver):
             api.request("PUT", object_path(address), exchange_body(attrs), what=what)
         elif address.kind == QUEUE:
             api.request("PUT", object_path(address), queue_body(attrs), what=what)
+            if attrs.get(swap.ON_REPLACE) == swap.MOVE_MESSAGES:  # a move a failed apply left unfinished
+                swap.Move(api, vhost_of(address), address.name[1]).finish(attrs)
         elif address.kind == POLICY:
             api.request("PUT", object_path(address), policy_body(attrs), what=what)
         elif address.kind == VHOST:
             api.request("PUT", object_path(address), vhost_body(attrs), what=what)
+            if "limits" in attrs:
+                writes.set_limits(api, f"/api/vhost-limits/{seg(vhost_of(address))}", {}, attrs["limits"], what)
         else:
             raise api.error(f"cannot create {address}: unknown kind {address.kind!r}")
 
@@ -148,13 +193,25 @@ class RabbitMQDriver(Driver):
         # PUT replaces the whole object: start from what is live so undeclared fields survive.
         attrs = {**(change.before or {}), **(change.after or {})}
         what = f"updating {describe(address)}"
+        fields = {f.field for f in change.fields}
         if address.kind == POLICY:
             self.api.request("PUT", object_path(address), policy_body(attrs), what=what)
         elif address.kind == VHOST:
-            self.api.request("PUT", object_path(address), vhost_body(attrs), what=what)
+            if not fields or fields - {"limits"}:  # no fields: a change made by hand, write it all
+                self.api.request("PUT", object_path(address), vhost_body(attrs), what=what)
+            if "limits" in fields:
+                before = (change.before or {}).get("limits")
+                base = f"/api/vhost-limits/{seg(vhost_of(address))}"
+                writes.set_limits(self.api, base, before, attrs.get("limits"), what)
+        elif address.kind == QUEUE and (change.after or {}).get(swap.ON_REPLACE) == swap.MOVE_MESSAGES:
+            move = swap.Move(self.api, vhost_of(address), address.name[1])
+            if fields & set(KINDS[QUEUE].immutable):
+                move.replace(change.after or {})
+            else:  # only an unfinished move to finish
+                move.finish(change.after or {})
         else:
-            fields = ", ".join(f.field for f in change.fields) or "its properties"
-            raise self.api.error(f"{describe(address)} cannot change {fields} in place; it must be replaced")
+            named = ", ".join(f.field for f in change.fields) or "its properties"
+            raise self.api.error(f"{describe(address)} cannot change {named} in place; it must be replaced")
 
     def _delete(self, change: Change) -> None:
         address = change.address
@@ -307,3 +364,12 @@ def import_chunk_size(elapsed: float, objects: int, timeout: float) -> int:
     per_object = max(elapsed, 1e-3) / max(objects, 1)
     size = int(IMPORT_TIMEOUT_SHARE * timeout / per_object)
     return max(IMPORT_MIN_CHUNK, min(IMPORT_MAX_CHUNK, size))
+
+
+def _secret_texts(values: Mapping[str, object]) -> Iterable[str]:
+    """Every form in which a declared secret may come back in an error message."""
+    for value in values.values():
+        if isinstance(value, str) and not secrets.has_password(value):
+            yield value  # a password
+        else:
+            yield from secrets.uri_secrets(value)

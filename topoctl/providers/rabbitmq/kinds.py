@@ -9,6 +9,12 @@ Addresses (the name carries the vhost):
   where ``<args>`` is empty for a binding without arguments, else a short digest of them: the
   broker cannot update a binding, so every property of it is part of its identity.
 * ``<broker>/policy/<vhost>/<policy>``
+* ``<broker>/operator_policy/<vhost>/<policy>``
+* ``<broker>/user/<user>`` (users are the broker's, not a vhost's)
+* ``<broker>/permission/<vhost>/<user>``
+* ``<broker>/topic_permission/<vhost>/<user>/<exchange>``
+* ``<broker>/shovel/<vhost>/<shovel>`` (a dynamic shovel)
+* ``<broker>/federation_upstream/<vhost>/<upstream>``
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from topoctl.model import JSON, Address, Resource
+from topoctl.model import JSON, Address, FieldChange, Resource
+from topoctl.providers import secrets
 from topoctl.providers.base import KindSpec
+from topoctl.providers.rabbitmq import swap
 from topoctl.providers.rabbitmq.values import BYTE_KEYS, MS_KEYS
 
 
@@ -34,6 +42,19 @@ EXCHANGE = "exchange"
 QUEUE = "queue"
 BINDING = "binding"
 POLICY = "policy"
+OPERATOR_POLICY = "operator_policy"
+USER = "user"
+PERMISSION = "permission"
+TOPIC_PERMISSION = "topic_permission"
+SHOVEL = "shovel"
+FEDERATION_UPSTREAM = "federation_upstream"
+
+# Fields holding a secret (a password, URIs that may carry one): see topoctl.providers.secrets.
+SECRET_FIELDS: dict[str, frozenset[str]] = {
+    USER: frozenset({"password"}),
+    SHOVEL: frozenset({"src-uri", "dest-uri"}),
+    FEDERATION_UPSTREAM: frozenset({"uri"}),
+}
 
 # The vhost every broker has, with the description RabbitMQ gives it. Its content is managed like
 # any other vhost's; the vhost itself is never deleted.
@@ -42,6 +63,9 @@ DEFAULT_VHOST_DESCRIPTION = "Default virtual host"
 
 # Kinds a `prune:` scope covers; vhosts are never pruned (only `state: absent` deletes one).
 PRUNABLE = frozenset({EXCHANGE, QUEUE, BINDING, POLICY})
+# Kinds a scope covers only when it names them (`prune: {kinds: [...]}`): pruning them by default
+# would delete, on upgrade, every permission or user a manifest never had to declare.
+OPT_IN_PRUNABLE = frozenset({OPERATOR_POLICY, PERMISSION, TOPIC_PERMISSION, SHOVEL, FEDERATION_UPSTREAM, USER})
 
 
 def vhost_address(broker: str, vhost: str) -> Address:
@@ -58,6 +82,30 @@ def queue_address(broker: str, vhost: str, name: str) -> Address:
 
 def policy_address(broker: str, vhost: str, name: str) -> Address:
     return Address(broker, POLICY, (vhost, name))
+
+
+def operator_policy_address(broker: str, vhost: str, name: str) -> Address:
+    return Address(broker, OPERATOR_POLICY, (vhost, name))
+
+
+def user_address(broker: str, name: str) -> Address:
+    return Address(broker, USER, (name,))
+
+
+def permission_address(broker: str, vhost: str, user: str) -> Address:
+    return Address(broker, PERMISSION, (vhost, user))
+
+
+def topic_permission_address(broker: str, vhost: str, user: str, exchange: str) -> Address:
+    return Address(broker, TOPIC_PERMISSION, (vhost, user, exchange))
+
+
+def shovel_address(broker: str, vhost: str, name: str) -> Address:
+    return Address(broker, SHOVEL, (vhost, name))
+
+
+def federation_upstream_address(broker: str, vhost: str, name: str) -> Address:
+    return Address(broker, FEDERATION_UPSTREAM, (vhost, name))
 
 
 def destination_address(broker: str, vhost: str, destination_type: str, name: str) -> Address:
@@ -89,12 +137,44 @@ def binding_address(
     )
 
 
+def _moves(desired: Resource) -> bool:
+    return desired.attrs.get(swap.ON_REPLACE) == swap.MOVE_MESSAGES
+
+
+def _count(resource: Resource, key: str) -> int:
+    value = resource.info.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True)
 class QueueKind(KindSpec):
+    """`on_replace: move_messages` (see swap.py) turns what would be a replace into an update that
+    keeps the messages: the fields that force a replacement are shown, but do not force one, and a
+    note says how the queue is replaced. A move a failed apply left unfinished is a change too."""
+
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        changes = [c for c in super().field_changes(desired, observed) if c.field != swap.ON_REPLACE]
+        if not _moves(desired):
+            return changes
+        if observed.attrs.get("type") != "stream":  # a stream's log cannot be shovelled: a real replace
+            changes = [FieldChange(c.field, c.before, c.after) for c in changes]
+        parked = observed.info.get(swap.PARKED)
+        if isinstance(parked, Mapping):
+            before = swap.UNFINISHED.format(queue=repr(parked.get("queue")))
+            changes.append(FieldChange(swap.ON_REPLACE, before, swap.MOVE_MESSAGES))
+        return changes
+
+    def notes(self, desired: Resource, observed: Resource) -> list[str]:
+        if not _moves(desired) or observed.attrs.get("type") == "stream":
+            return []
+        if not any(c.field in self.immutable for c in super().field_changes(desired, observed)):
+            return []
+        return [swap.plan_note(desired.address.name[1], _count(observed, "messages"), _count(observed, "consumers"))]
+
     def at_risk(self, observed: Resource) -> list[str]:
         notes = super().at_risk(observed)
         consumers = observed.info.get("consumers")
@@ -135,7 +215,44 @@ class ExchangeKind(KindSpec):
         return notes
 
 
+@dataclass(frozen=True)
+class UserKind(KindSpec):
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        return secrets.masked_changes(super().field_changes(desired, observed), SECRET_FIELDS[USER])
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        return [f"clients that log in as {observed.address.name[0]!r} can no longer connect"]
+
+
+@dataclass(frozen=True)
+class PermissionKind(KindSpec):
+    def at_risk(self, observed: Resource) -> list[str]:
+        vhost, user = observed.address.name[:2]
+        if observed.kind == TOPIC_PERMISSION:
+            exchange = observed.address.name[2]
+            return [f"user {user!r} loses its topic restrictions on exchange {exchange!r} in vhost {vhost!r}"]
+        return [f"user {user!r} can no longer use vhost {vhost!r}"]
+
+
+@dataclass(frozen=True)
+class ParameterKind(KindSpec):
+    """A shovel or federation upstream: a runtime parameter whose value the manifest gives whole.
+    The broker keeps it verbatim (no defaults filled in), so a live key the manifest does not
+    declare is a change (the update writes the declared value alone), never a perpetual diff."""
+
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        changes = super().field_changes(desired, observed)
+        changes += [FieldChange(k, v, None) for k, v in sorted(observed.attrs.items()) if k not in desired.attrs]
+        return secrets.masked_changes(changes, SECRET_FIELDS.get(self.kind, frozenset()))
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        if self.kind == SHOVEL:
+            return ["the shovel stops; messages it has not moved yet stay where they are"]
+        return ["federation links that use this upstream stop"]
+
+
 KINDS: dict[str, KindSpec] = {
+    USER: UserKind(USER, cascades=True, rank=5),
     VHOST: VhostKind(VHOST, cascades=True, rank=10),
     EXCHANGE: ExchangeKind(
         EXCHANGE,
@@ -156,4 +273,11 @@ KINDS: dict[str, KindSpec] = {
         rank=40,
     ),
     POLICY: KindSpec(POLICY, rank=50, units=_units("definition", dashed=False)),
+    OPERATOR_POLICY: KindSpec(OPERATOR_POLICY, rank=55, units=_units("definition", dashed=False)),
+    PERMISSION: PermissionKind(PERMISSION, rank=12),
+    TOPIC_PERMISSION: PermissionKind(TOPIC_PERMISSION, rank=13),
+    FEDERATION_UPSTREAM: ParameterKind(
+        FEDERATION_UPSTREAM, rank=60, units={"expires": "ms", "message-ttl": "ms", "reconnect-delay": "s"}
+    ),
+    SHOVEL: ParameterKind(SHOVEL, rank=70, units={"reconnect-delay": "s"}),
 }

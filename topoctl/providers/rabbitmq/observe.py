@@ -18,19 +18,30 @@ from dataclasses import dataclass
 from typing import Any
 
 from topoctl.model import JSON, Address, Resource
+from topoctl.providers import secrets
+from topoctl.providers.rabbitmq import swap
 from topoctl.providers.rabbitmq.kinds import (
     BINDING,
     DEFAULT_VHOST,
     EXCHANGE,
     QUEUE,
+    SECRET_FIELDS,
+    SHOVEL,
     VHOST,
     binding_address,
     destination_address,
     exchange_address,
+    federation_upstream_address,
+    operator_policy_address,
+    permission_address,
     policy_address,
     queue_address,
+    shovel_address,
+    topic_permission_address,
+    user_address,
     vhost_address,
 )
+from topoctl.providers.rabbitmq.users import HASHING_ALGORITHM, PASSWORD_HASH, tags_of
 from topoctl.providers.rabbitmq.values import normalise_map
 
 # Listing columns; keep them in step with what `observe` reads.
@@ -49,6 +60,15 @@ class LiveState:
     vhosts: list[Mapping[str, Any]]  # GET /api/vhosts?columns=...: description, tags
     bindings: list[Mapping[str, Any]]  # GET /api/bindings?columns=...: has `properties_key`
     policies: list[Mapping[str, Any]]  # GET /api/policies
+    # Read only when the manifest (or its prune scopes, or an export) needs them; None: not read.
+    operator_policies: list[Mapping[str, Any]] | None = None  # GET /api/operator-policies
+    users: list[Mapping[str, Any]] | None = None  # GET /api/users
+    user_limits: list[Mapping[str, Any]] | None = None  # GET /api/user-limits
+    vhost_limits: list[Mapping[str, Any]] | None = None  # GET /api/vhost-limits
+    permissions: list[Mapping[str, Any]] | None = None  # GET /api/permissions
+    topic_permissions: list[Mapping[str, Any]] | None = None  # GET /api/topic-permissions
+    shovels: list[Mapping[str, Any]] | None = None  # GET /api/parameters/shovel
+    federation_upstreams: list[Mapping[str, Any]] | None = None  # GET /api/parameters/federation-upstream
 
 
 def is_system_exchange(name: str) -> bool:
@@ -56,7 +76,9 @@ def is_system_exchange(name: str) -> bool:
 
 
 def is_system_queue(row: Mapping[str, Any]) -> bool:
-    return str(row.get("name", "")).startswith("amq.") or bool(row.get("exclusive"))
+    """RabbitMQ's own, a client's own, or topoctl's own (a parking queue of a message move)."""
+    name = str(row.get("name", ""))
+    return name.startswith("amq.") or bool(row.get("exclusive")) or swap.is_parking_queue(name)
 
 
 def system_object(address: Address) -> str | None:
@@ -140,12 +162,20 @@ def _observe(broker: str, live: LiveState) -> Iterator[Resource]:
     # Queues whose dead letters go to an exchange: deleting it silently drops them.
     dead_letter_to: dict[tuple[str, str], list[str]] = defaultdict(list)
 
+    parked = {
+        (q["vhost"], str(q["name"])[len(swap.PARKING_PREFIX) :]): q
+        for q in live.queues
+        if swap.is_parking_queue(str(q.get("name", "")))
+    }
     for row in live.queues:
         if is_system_queue(row):
             continue
         vhost, name = row["vhost"], row["name"]
         queues_in[vhost] += 1
         info: dict[str, JSON] = {}
+        parking = parked.get((vhost, name))
+        if parking is not None:  # a move of its messages that a failed apply left unfinished
+            info[swap.PARKED] = {"queue": parking["name"], "messages": parking.get("messages")}
         for key in ("messages", "consumers"):
             if isinstance(row.get(key), int):
                 info[key] = row[key]
@@ -179,11 +209,83 @@ def _observe(broker: str, live: LiveState) -> Iterator[Resource]:
         }
         yield Resource(policy_address(broker, vhost, p["name"]), attrs, (vhost_address(broker, vhost),))
 
+    vhost_limits = _limits(live.vhost_limits, "vhost")
     for v in live.vhosts:
         name = v["name"]
         attrs = {"description": v.get("description") or "", "tags": sorted(set(v.get("tags") or []))}
+        if vhost_limits is not None:
+            attrs["limits"] = vhost_limits.get(name, {})
         info = {"queues": queues_in[name], "messages": messages_in[name]}
         yield Resource(vhost_address(broker, name), attrs, info=info)
+
+    yield from _estate(broker, live)
+
+
+def _limits(rows: list[Mapping[str, Any]] | None, owner: str) -> dict[str, dict[str, JSON]] | None:
+    """`[{"vhost": v, "value": {...}}]` -> {v: {...}}; an emptied limit set reads `"value": []`."""
+    if rows is None:
+        return None
+    return {str(r[owner]): dict(r["value"]) if isinstance(r.get("value"), Mapping) else {} for r in rows}
+
+
+def _estate(broker: str, live: LiveState) -> Iterator[Resource]:
+    """Operator policies, users, permissions, shovels and federation upstreams (when read)."""
+    for p in live.operator_policies or ():
+        vhost = p["vhost"]
+        attrs: dict[str, JSON] = {
+            "pattern": p.get("pattern"),
+            "apply_to": p.get("apply-to", "all"),
+            "priority": p.get("priority", 0),
+            "definition": normalise_map(p.get("definition") or {}),
+        }
+        yield Resource(operator_policy_address(broker, vhost, p["name"]), attrs, (vhost_address(broker, vhost),))
+
+    user_limits = _limits(live.user_limits, "user")
+    for u in live.users or ():
+        name = str(u["name"])
+        stored = str(u.get("password_hash") or "")
+        attrs = {"password": secrets.SENSITIVE if stored else secrets.NO_PASSWORD, "tags": tags_of(u.get("tags"))}
+        if user_limits is not None:
+            attrs["limits"] = user_limits.get(name, {})
+        info: dict[str, JSON] = {PASSWORD_HASH: stored, HASHING_ALGORITHM: str(u.get("hashing_algorithm") or "")}
+        yield Resource(user_address(broker, name), attrs, info=info)
+
+    for p in live.permissions or ():
+        vhost, user = p["vhost"], p["user"]
+        attrs = {k: p.get(k, "") for k in ("configure", "write", "read")}
+        depends = (vhost_address(broker, vhost), user_address(broker, user))
+        yield Resource(permission_address(broker, vhost, user), attrs, depends)
+
+    for p in live.topic_permissions or ():
+        vhost, user = p["vhost"], p["user"]
+        attrs = {k: p.get(k, "") for k in ("write", "read")}
+        depends = (vhost_address(broker, vhost), user_address(broker, user))
+        yield Resource(topic_permission_address(broker, vhost, user, p["exchange"]), attrs, depends)
+
+    for kind, rows, address in (
+        (SHOVEL, live.shovels, shovel_address),
+        ("federation_upstream", live.federation_upstreams, federation_upstream_address),
+    ):
+        for row in rows or ():
+            vhost, name = row["vhost"], str(row["name"])
+            if kind == SHOVEL and name.startswith(swap.SHOVEL_PREFIX):
+                continue  # a message move's own, gone when the move is done
+            yield _parameter(address(broker, vhost, name), row.get("value"), SECRET_FIELDS[kind])
+
+
+def _parameter(address: Address, value: Any, secret_fields: frozenset[str]) -> Resource:
+    """A runtime parameter's value -> attrs with its URIs masked; the plain ones go in `info`, to be
+    compared with the declared ones (see topoctl.providers.secrets) and to be scrubbed from errors."""
+    attrs: dict[str, JSON] = {}
+    plain: dict[str, JSON] = {}
+    for key, v in (value if isinstance(value, Mapping) else {}).items():
+        if key in secret_fields:
+            attrs[key] = secrets.mask_uris(v)
+            plain[key] = v
+        else:
+            attrs[key] = v
+    info: dict[str, JSON] = {secrets.SECRETS: plain} if plain else {}
+    return Resource(address, attrs, (vhost_address(address.broker, address.name[0]),), info=info)
 
 
 def _binding(broker: str, b: Mapping[str, Any]) -> Resource:

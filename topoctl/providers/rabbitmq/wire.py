@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from topoctl.model import JSON, Address
 from topoctl.providers.rabbitmq.client import seg
-from topoctl.providers.rabbitmq.kinds import BINDING, EXCHANGE, POLICY, QUEUE, VHOST
+from topoctl.providers.rabbitmq.kinds import BINDING, EXCHANGE, PERMISSION, POLICY, QUEUE, TOPIC_PERMISSION, USER, VHOST
 
 
 def vhost_of(address: Address) -> str:
@@ -35,7 +35,14 @@ def describe(address: Address) -> str:
     if address.kind == BINDING:
         _, source, dtype, destination, key, _ = address.name
         return f"binding {source!r} -> {dtype} {destination!r} (routing key {key!r}) in vhost {vhost!r}"
-    return f"{address.kind} {address.name[1]!r} in vhost {vhost!r}"
+    if address.kind == USER:
+        return f"user {vhost!r}"
+    if address.kind == PERMISSION:
+        return f"the permissions of user {address.name[1]!r} in vhost {vhost!r}"
+    if address.kind == TOPIC_PERMISSION:
+        _, user, exchange = address.name
+        return f"the topic permission of user {user!r} on exchange {exchange!r} in vhost {vhost!r}"
+    return f"{address.kind.replace('_', ' ')} {address.name[1]!r} in vhost {vhost!r}"
 
 
 def exchange_body(attrs: Mapping[str, JSON]) -> dict[str, JSON]:

@@ -1,0 +1,132 @@
+"""What a plan reads beyond exchanges, queues, bindings and policies, and what it makes of it:
+which listings a manifest needs, settling secrets, the connecting user. Pure.
+
+Users, permissions and limits are read only when the manifest declares such objects, a prune scope
+covers them, or an export reads everything: a plan of a manifest that declares none of them keeps
+working for a user without the `administrator` tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from topoctl.errors import PlanError
+from topoctl.model import Address, Resource
+from topoctl.providers import secrets
+from topoctl.providers.base import PruneScope
+from topoctl.providers.rabbitmq.kinds import (
+    FEDERATION_UPSTREAM,
+    OPERATOR_POLICY,
+    PERMISSION,
+    SHOVEL,
+    TOPIC_PERMISSION,
+    USER,
+    VHOST,
+)
+from topoctl.providers.rabbitmq.users import check_own_access, same_password
+
+# Optional listings: LiveState field -> (path, what it is for messages).
+LISTINGS = {
+    "operator_policies": ("/api/operator-policies", "listing operator policies"),
+    "users": ("/api/users?columns=name,password_hash,hashing_algorithm,tags", "listing users"),
+    "user_limits": ("/api/user-limits", "listing user limits"),
+    "vhost_limits": ("/api/vhost-limits", "listing vhost limits"),
+    "permissions": ("/api/permissions", "listing permissions"),
+    "topic_permissions": ("/api/topic-permissions", "listing topic permissions"),
+    "shovels": ("/api/parameters/shovel", "listing shovels"),
+    "federation_upstreams": ("/api/parameters/federation-upstream", "listing federation upstreams"),
+}
+_BY_KIND = {
+    OPERATOR_POLICY: ("operator_policies",),
+    USER: ("users", "user_limits"),
+    PERMISSION: ("permissions", "users"),
+    TOPIC_PERMISSION: ("topic_permissions", "users"),
+    SHOVEL: ("shovels",),
+    FEDERATION_UPSTREAM: ("federation_upstreams",),
+}
+GUEST = "guest"
+
+
+def exploring(desired: Sequence[Resource], prune: Sequence[PruneScope]) -> bool:
+    """An export: nothing desired, nothing pruned, so everything is read."""
+    return not desired and not prune
+
+
+def needs(desired: Sequence[Resource], prune: Sequence[PruneScope]) -> set[str]:
+    """The optional listings (LiveState fields) this plan needs."""
+    if exploring(desired, prune):
+        return set(LISTINGS)
+    out: set[str] = set()
+    kinds = {r.kind for r in desired}
+    for kind, listings in _BY_KIND.items():
+        if kind in kinds or any(s.kinds and kind in s.kinds for s in prune):
+            out.update(listings)
+    if any(r.kind == VHOST and "limits" in r.attrs for r in desired):
+        out.add("vhost_limits")
+    return out
+
+
+def settle(observed: Sequence[Resource], desired: Sequence[Resource]) -> list[Resource]:
+    """Observed secret fields compared with the declared ones (see topoctl.providers.secrets)."""
+    wanted = {r.address: r for r in desired if secrets.declared(r)}
+    if not wanted:
+        return list(observed)
+    out = []
+    for r in observed:
+        want = wanted.get(r.address)
+        if want is not None:
+            r = secrets.settle(r, want, same_password if r.kind == USER else secrets.same_value)
+        out.append(r)
+    return out
+
+
+def own_users(
+    broker: str,
+    observed: Sequence[Resource],
+    desired: Sequence[Resource],
+    me: str | None,
+    password: str,
+) -> list[Resource]:
+    """Checks the plan against the user topoctl connects as (`me`), and leaves it and `guest` out
+    of the observed state unless the manifest declares them: an undeclared one is never pruned,
+    exported or touched. Also refuses permissions of users that exist nowhere."""
+    declared = {r.address for r in desired}
+    users_read = any(r.kind == USER for r in observed)
+    if me is not None:
+        live_me = next((r for r in observed if r.kind == USER and r.address.name[0] == me), None)
+        tags = live_me.attrs.get("tags") if live_me is not None else None
+        check_own_access(broker, me, password, desired, tags if isinstance(tags, list) else None)
+    if users_read:
+        _users_exist(broker, observed, desired)
+    out = []
+    for r in observed:
+        if r.address not in declared and _own(r, me):
+            continue
+        out.append(r)
+    return out
+
+
+def _own(r: Resource, me: str | None) -> bool:
+    if r.kind == USER:
+        return r.address.name[0] in (me, GUEST)
+    if r.kind in (PERMISSION, TOPIC_PERMISSION):
+        return r.address.name[1] == me
+    return False
+
+
+def _users_exist(broker: str, observed: Sequence[Resource], desired: Sequence[Resource]) -> None:
+    live = {r.address.name[0] for r in observed if r.kind == USER}
+    present = {r.address.name[0] for r in desired if r.kind == USER and not r.absent}
+    for r in desired:
+        if r.kind in (PERMISSION, TOPIC_PERMISSION) and not r.absent:
+            user = r.address.name[1]
+            if user not in live and user not in present:
+                where = f"{r.source}: " if r.source else ""
+                raise PlanError(
+                    f"broker {broker!r}: {where}user {user!r} does not exist on the broker and is not declared"
+                    " under users:; declare it (or create it) before giving it permissions"
+                )
+
+
+def secrets_by_address(desired: Sequence[Resource]) -> dict[Address, Mapping[str, object]]:
+    return {r.address: secrets.declared(r) for r in desired if secrets.declared(r)}
