@@ -171,3 +171,26 @@ def apply_counting_retries(paths: Sequence[Path], parallelism: int = 4) -> tuple
 
 def plan_is_empty(path: Path) -> Run:
     return run_topoctl("plan", "-f", path, "--detailed-exitcode")
+
+
+@contextmanager
+def flapping(p: Proxy, every: float = 0.4, down: float = 0.05) -> Iterator[list[int]]:
+    """Every `every` seconds, reset every connection through `p` (and refuse new ones) for
+    `down` seconds. Yields a one-item list: how many times it did."""
+    count = [0]
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(every):
+            name = p.toxic("reset_peer", timeout=0)
+            time.sleep(down)
+            p.api.delete(f"/proxies/{p.name}/toxics/{name}")
+            count[0] += 1
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield count
+    finally:
+        stop.set()
+        thread.join()

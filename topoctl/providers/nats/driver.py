@@ -103,6 +103,11 @@ class NatsDriver(Driver):
             # nats-py logs every failed attempt with a traceback by default; keep them quiet.
             errors.append(exc)
 
+        lost = asyncio.Event()
+
+        async def on_lost() -> None:
+            lost.set()
+
         try:
             self._nc = await asyncio.wait_for(
                 nats.connect(
@@ -114,6 +119,8 @@ class NatsDriver(Driver):
                     max_reconnect_attempts=1,
                     reconnect_time_wait=0.2,
                     error_cb=on_error,
+                    disconnected_cb=on_lost,
+                    closed_cb=on_lost,
                     name=cfg.options.pop("name", "topoctl"),
                     **cfg.options,
                 ),
@@ -124,7 +131,7 @@ class NatsDriver(Driver):
             raise _ConnectFailed(
                 self.name, self.endpoint, cfg.secrets.scrub(f"cannot connect: {_describe(cause)}")
             ) from None
-        return JetStreamApi(self._nc, cfg.api_prefix, cfg.request_timeout)
+        return JetStreamApi(self._nc, cfg.api_prefix, cfg.request_timeout, lost)
 
     async def _request(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One JetStream API request, tried again (on a new connection if the old one is gone)

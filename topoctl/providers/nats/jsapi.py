@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 # Many requests in flight on one connection; bounded so a huge account does not flood the server.
@@ -34,11 +34,20 @@ class NoJetStream(Exception):
     """Nobody answers on the API subject: JetStream is off, or the domain/prefix is wrong."""
 
 
+class ConnectionLost(ConnectionError):
+    """The connection closed while a request waited for its answer."""
+
+
 class JetStreamApi:
-    def __init__(self, nc: Any, prefix: str = "$JS.API", timeout: float = 10.0) -> None:
+    def __init__(
+        self, nc: Any, prefix: str = "$JS.API", timeout: float = 10.0, lost: asyncio.Event | None = None
+    ) -> None:
         self.nc = nc
         self.prefix = prefix
         self.timeout = timeout
+        # Set when the connection is gone: nats-py leaves a request waiting for its whole timeout
+        # after the server died, so each request also waits on this to fail at once.
+        self.lost = lost
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def request(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -47,7 +56,7 @@ class JetStreamApi:
         payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
         async with self._slots:
             try:
-                msg = await self.nc.request(f"{self.prefix}.{subject}", payload, timeout=self.timeout)
+                msg = await self._answer(self.nc.request(f"{self.prefix}.{subject}", payload, timeout=self.timeout))
             except NoRespondersError:
                 raise NoJetStream(f"no JetStream responds on {self.prefix}.> (is JetStream enabled?)") from None
         data: dict[str, Any] = json.loads(msg.data)
@@ -55,6 +64,23 @@ class JetStreamApi:
         if error:
             raise ApiError(int(error.get("code", 0)), int(error.get("err_code", 0)), str(error.get("description")))
         return data
+
+    async def _answer(self, request: Awaitable[Any]) -> Any:
+        lost = self.lost
+        if lost is None:
+            return await request
+        if lost.is_set():
+            raise ConnectionLost("the connection to the server was lost")
+        answer = asyncio.ensure_future(request)
+        gone = asyncio.ensure_future(lost.wait())
+        try:
+            await asyncio.wait({answer, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not answer.done():
+            answer.cancel()
+            raise ConnectionLost("the connection to the server was lost")
+        return answer.result()
 
     async def paged(self, subject: str, key: str) -> list[dict[str, Any]]:
         """Every item of a paged list (`STREAM.LIST`, `CONSUMER.LIST.<stream>`).
