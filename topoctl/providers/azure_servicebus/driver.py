@@ -558,7 +558,7 @@ def _describe(exc: BaseException) -> str:
     """The service's own words, without its tracking tail (TrackingId, SystemTracker, Timestamp)."""
     status = getattr(exc, "status_code", None)
     text = str(getattr(exc, "message", None) or exc).strip()
-    detail = _DETAIL.search(text)
+    detail = _DETAIL.search(str(exc)) or _DETAIL.search(text)
     if detail is not None:  # "Operation returned an invalid status ... Content: <Error>...<Detail>"
         text = html.unescape(detail.group(1))
     for cut in (" To know more visit", " TrackingId:", "\nContent:", "\nStatus code"):

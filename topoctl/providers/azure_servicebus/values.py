@@ -59,13 +59,21 @@ def parse_sb_duration(value: object) -> int | str:
     text = value.strip()
     if text.lower() == FOREVER:
         return FOREVER
-    ms = _iso_ms(text.upper()) if text[:1].upper() == "P" else parse_duration(text, "ms")
+    if text[:1].upper() == "P":
+        exact = _iso_ms(text.upper())
+        if exact >= _MAX_MS:
+            return FOREVER  # TimeSpan.MaxValue has sub-millisecond digits: it is "forever" as it is
+        if exact.denominator != 1:
+            raise ValueError(f"duration {text!r} is not a whole number of milliseconds")
+        ms = int(exact)
+    else:
+        ms = parse_duration(text, "ms")
     if ms < 0:
         raise ValueError(f"a duration cannot be negative: {value!r}")
     return FOREVER if ms >= _MAX_MS else ms
 
 
-def _iso_ms(text: str) -> int:
+def _iso_ms(text: str) -> Fraction:
     m = _ISO.match(text)
     if not m or text in ("P", "PT") or text.endswith("T"):
         raise ValueError(f"not an ISO 8601 duration: {text!r} (use e.g. PT30S, PT5M, P14D; no years or months)")
@@ -73,9 +81,7 @@ def _iso_ms(text: str) -> int:
     for key, ms in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
         if m.group(key):
             total += Fraction(m.group(key)) * ms
-    if total.denominator != 1:
-        raise ValueError(f"duration {text!r} is not a whole number of milliseconds")
-    return int(total)
+    return total
 
 
 def duration_from_sdk(value: object) -> int | str | None:
