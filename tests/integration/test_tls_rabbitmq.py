@@ -104,7 +104,8 @@ def test_https_with_the_dev_ca_applies_and_plans_empty(
     apply_ok(path)
     assert_empty(path)
     # Really there, over the same TLS listener, seen by another client.
-    with httpx.Client(base_url=HTTPS, auth=AUTH, verify=ssl.create_default_context(cafile=dev_ca), timeout=30) as client:
+    trust = ssl.create_default_context(cafile=dev_ca)
+    with httpx.Client(base_url=HTTPS, auth=AUTH, verify=trust, timeout=30) as client:
         queue = client.get(f"/api/queues/{seg(vhost)}/billing").json()
     assert queue["type"] == "quorum"
 
