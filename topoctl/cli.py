@@ -550,6 +550,34 @@ def route(
         raise typer.Exit(UNROUTABLE)
 
 
+@app.command()
+@handle_errors
+def lint(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="FILES", help="More manifest files, after those of -f.", show_default=False),
+    ] = None,
+    files: Files = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="text, json or sarif.")] = "text",
+    config: Annotated[
+        str | None,
+        typer.Option("--config", metavar="FILE", help="Lint config (default: ./.topoctl-lint.yaml if there is one)."),
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Check the manifests against the team's rules, offline. Exit 1 on any error-level finding."""
+    from topoctl.lint import run
+    from topoctl.lint.output import LINT_FORMATS, render, summary
+
+    _check_format(fmt, LINT_FORMATS)
+    report = run([*(files or []), *(paths or [])], config)
+    _write_document(render(report, fmt), fmt)
+    if fmt != "text":
+        _err(summary(report))
+    if report.failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()
