@@ -1,0 +1,155 @@
+"""NATS with TLS and user/password at once, against a private nats-server this module starts on a
+free loopback port, its certificate for 127.0.0.1 signed by a CA made here with openssl.
+
+A wrong password, a server certificate from a CA the manifest does not trust and a CA file that
+does not exist each end in one line naming the broker, its address and the problem, exit 1, no
+traceback and no password. (tests/integration/test_nats_auth.py covers each mechanism alone.)
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli import Result, apply_ok, assert_empty, planned, topoctl, write_manifest
+from tests.cli import plan_json as plan
+
+pytestmark = pytest.mark.integration
+
+USER, PASSWORD = "svc-topoctl", "nats-S3cret-9f2a"
+WRONG = "nats-Wr0ng-1c7b"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class TlsNats:
+    """nats-server -js with `tls {}` and `authorization {}`; certificates in `dir`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        openssl, binary = shutil.which("openssl"), shutil.which("nats-server")
+        if openssl is None or binary is None:
+            pytest.fail("openssl and nats-server are needed (dev/brokers up installs both)")
+
+        def run(*args: str) -> None:
+            subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True, timeout=60)
+
+        for ca in ("ca", "other-ca"):
+            run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
+                "-days", "1", "-subj", f"/CN={ca}")  # fmt: skip
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=nats")
+        (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
+        run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "1", "-extfile", "san.ext")  # fmt: skip
+        self.port = _free_port()
+        self.url = f"tls://127.0.0.1:{self.port}"
+        conf = directory / "server.conf"
+        conf.write_text(
+            f'listen: "127.0.0.1:{self.port}"\n'
+            f'jetstream {{ store_dir: "{directory / "js"}" }}\n'
+            f'tls {{ cert_file: "{directory / "server.pem"}", key_file: "{directory / "server.key"}" }}\n'
+            f'authorization {{ user: "{USER}", password: "{PASSWORD}" }}\n',
+            encoding="utf-8",
+        )
+        self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    pytest.fail(f"nats-server with {conf} did not start")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsNats]:
+    nats = TlsNats(tmp_path_factory.mktemp("tls-nats"))
+    yield nats
+    nats.stop()
+
+
+def manifest(tmp_path: Path, server: TlsNats, stream: str, **connection: Any) -> Path:
+    conn = {
+        "servers": [server.url],
+        "user": USER,
+        "password": "${TOPOCTL_TEST_NATS_PASSWORD}",
+        "connect_timeout": "2s",
+        **connection,
+    }
+    doc = {
+        "version": 1,
+        "brokers": {"n": {"type": "nats", "connection": conn, "streams": {stream: {"subjects": [f"{stream}.>"]}}}},
+    }
+    return write_manifest(tmp_path / "m.yaml", doc)
+
+
+def one_line_error(result: Result, server: TlsNats, *words: str) -> str:
+    assert result.code == 1, str(result)
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"broker 'n' ({server.url})" in err, err
+    for word in words:
+        assert word in err, err
+    assert "Traceback" not in err
+    assert PASSWORD not in result.stdout + result.stderr and WRONG not in result.stdout + result.stderr
+    return err
+
+
+def test_tls_and_password_apply_and_plan_empty(
+    tmp_path: Path, server: TlsNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOPOCTL_TEST_NATS_PASSWORD", PASSWORD)
+    stream = f"TLS_{uuid.uuid4().hex[:8].upper()}"
+    path = manifest(tmp_path, server, stream, tls={"ca_file": str(server.dir / "ca.pem")})
+    first = plan(path)
+    assert planned(first) == {f"n/stream/{stream}": "create"}
+    outputs = [first, apply_ok(path)]
+    assert_empty(path)
+    for result in outputs:
+        assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_a_wrong_password_over_tls_is_one_line(
+    tmp_path: Path, server: TlsNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOPOCTL_TEST_NATS_PASSWORD", WRONG)
+    result = topoctl("plan", "-f", manifest(tmp_path, server, "X", tls={"ca_file": str(server.dir / "ca.pem")}))
+    one_line_error(result, server, "uthorization")
+
+
+def test_a_certificate_from_an_untrusted_ca_is_one_line(
+    tmp_path: Path, server: TlsNats, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOPOCTL_TEST_NATS_PASSWORD", PASSWORD)
+    result = topoctl("plan", "-f", manifest(tmp_path, server, "X", tls={"ca_file": str(server.dir / "other-ca.pem")}))
+    one_line_error(result, server, "certificate verify failed")
+
+
+def test_a_missing_ca_file_is_one_line(tmp_path: Path, server: TlsNats, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOPOCTL_TEST_NATS_PASSWORD", PASSWORD)
+    missing = tmp_path / "no-such-ca.pem"
+    result = topoctl("plan", "-f", manifest(tmp_path, server, "X", tls={"ca_file": str(missing)}))
+    one_line_error(result, server, "ca_file", str(missing), "No such file")
