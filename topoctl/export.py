@@ -22,6 +22,7 @@ import yaml
 
 from topoctl.errors import ManifestError, TopoctlError
 from topoctl.manifest.loader import expand_paths, load_manifest
+from topoctl.providers.secrets import Placeholder
 from topoctl.units import readable
 
 # Connection keys whose values are secrets, across providers (RabbitMQ password, Kafka SASL and
@@ -36,8 +37,9 @@ _ANY_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):-([^}]*)\}")
 # Keys first in this order, then the rest alphabetically, then the nested collections of an object
 # (a stream's consumers, a topic's subscriptions): `type` first and children last read best.
 _KEY_ORDER = (
-    *("version", "brokers", "type", "connection", "description", "tags"),
+    *("version", "brokers", "type", "connection", "description", "tags", "limits", "users"),
     *("vhosts", "exchanges", "queues", "bindings", "policies"),  # RabbitMQ, in dependency order
+    *("operator_policies", "permissions", "topic_permissions", "federation_upstreams", "shovels"),
     *("topics", "acls", "streams", "key_value", "object_stores", "sqs", "sns"),
     *("source", "destination", "destination_type", "routing_key", "principal", "resource_type", "resource_name"),
 )
@@ -72,13 +74,21 @@ def export_broker(paths: Sequence[str], broker: str) -> Export:
         observed = session.driver(broker).read([], [])
     section = escape_dollars(export(broker, observed))
     connection, warnings = raw_connection(paths, broker)
+    warnings += [
+        f"{p.where} holds a secret topoctl cannot read back: written as {p}; set {p.name} before planning the export"
+        for p in _placeholders(section)
+    ]
     document = {"version": 1, "brokers": {broker: {"type": spec.type, "connection": connection, **section}}}
     return Export(document, warnings)
 
 
 def escape_dollars(value: Any) -> Any:
     """Live names and values are literal: write `$$` and `$${` where the manifest loader would
-    otherwise interpolate, so `${X}` in a queue name exports as `$${X}` and loads back as `${X}`."""
+    otherwise interpolate, so `${X}` in a queue name exports as `$${X}` and loads back as `${X}`.
+    A provider's `Placeholder` (a secret it cannot read back, such as a user's password) is meant
+    to be interpolated: it stays as it is."""
+    if isinstance(value, Placeholder):
+        return value
     if isinstance(value, str):
         return _INTERPOLATED.sub("$$", value)
     if isinstance(value, dict):
@@ -89,6 +99,16 @@ def escape_dollars(value: Any) -> Any:
 
 
 _INTERPOLATED = re.compile(r"\$(?=[${])")
+
+
+def _placeholders(value: Any) -> list[Placeholder]:
+    if isinstance(value, Placeholder):
+        return [value]
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _placeholders(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in _placeholders(v)]
+    return []
 
 
 # -- the connection, as written -------------------------------------------------------------------
@@ -214,6 +234,9 @@ class _Dumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data: Any) -> bool:
         return True  # no &id001 anchors: an export is read by people
+
+
+_Dumper.add_representer(Placeholder, lambda dumper, value: dumper.represent_str(str(value)))
 
 
 def _fits_one_line(mapping: Mapping[Any, Any]) -> bool:

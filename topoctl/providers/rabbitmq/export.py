@@ -9,6 +9,11 @@ exchanges and queues is always written: it says what the object is.
 `dead_letter:` sugar is not reconstructed: a DLX, its DLQ, their binding and the queue's
 `x-dead-letter-*` arguments come out as the plain objects and arguments they are, which plan
 identically.
+
+Secrets cannot be read back: a user's password exists only as a salted hash, and a shovel's or an
+upstream's URI password is not written out. Both become `${...}` placeholders (named on stderr),
+which the plan of the export needs set. The user topoctl connects as, its permissions and `guest`
+are not exported (the driver does not report them).
 """
 
 from __future__ import annotations
@@ -17,15 +22,23 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from topoctl.export import duration_ms, size
+from topoctl.export import duration_ms, duration_s, size
 from topoctl.model import JSON, Resource
+from topoctl.providers import secrets
 from topoctl.providers.rabbitmq.kinds import (
     BINDING,
     DEFAULT_VHOST,
     DEFAULT_VHOST_DESCRIPTION,
     EXCHANGE,
+    FEDERATION_UPSTREAM,
+    OPERATOR_POLICY,
+    PERMISSION,
     POLICY,
     QUEUE,
+    SECRET_FIELDS,
+    SHOVEL,
+    TOPIC_PERMISSION,
+    USER,
     VHOST,
 )
 
@@ -35,7 +48,11 @@ from topoctl.providers.rabbitmq.values import BYTE_KEYS, MAX_AGE_KEYS, MS_KEYS
 
 def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
     vhosts: dict[str, dict[str, Any]] = defaultdict(dict)
+    users: dict[str, Any] = {}
     for r in sorted(observed, key=lambda r: r.address):
+        if r.kind == USER:
+            users[r.address.name[0]] = _user(broker, r)
+            continue
         vhost, *name = r.address.name
         body = vhosts[vhost]
         if r.kind == VHOST:
@@ -44,6 +61,8 @@ def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
                 body["description"] = description
             if r.attrs.get("tags"):
                 body["tags"] = list(r.attrs["tags"])
+            if r.attrs.get("limits"):
+                body["limits"] = dict(r.attrs["limits"])
         elif r.kind == EXCHANGE:
             body.setdefault("exchanges", {})[name[0]] = _exchange(r.attrs)
         elif r.kind == QUEUE:
@@ -52,6 +71,17 @@ def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
             body.setdefault("bindings", []).append(_binding(r.attrs))
         elif r.kind == POLICY:
             body.setdefault("policies", {})[name[0]] = _policy(r.attrs)
+        elif r.kind == OPERATOR_POLICY:
+            body.setdefault("operator_policies", {})[name[0]] = _policy(r.attrs)
+        elif r.kind == PERMISSION:
+            body.setdefault("permissions", {})[name[0]] = {
+                k: r.attrs.get(k, "") for k in ("configure", "write", "read")
+            }
+        elif r.kind == TOPIC_PERMISSION:
+            entry = {"exchange": name[1], "write": r.attrs.get("write", ""), "read": r.attrs.get("read", "")}
+            body.setdefault("topic_permissions", {}).setdefault(name[0], []).append(entry)
+        elif r.kind in (SHOVEL, FEDERATION_UPSTREAM):
+            body.setdefault(_SECTIONS[r.kind], {})[name[0]] = _parameter(broker, r)
     for body in vhosts.values():
         body.get("bindings", []).sort(
             key=lambda b: (
@@ -66,7 +96,56 @@ def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
     # topology (and declaring it would only plan what is already there).
     if vhosts.get(DEFAULT_VHOST) == {}:
         del vhosts[DEFAULT_VHOST]
-    return {"vhosts": dict(vhosts)} if vhosts else {}
+    out: dict[str, Any] = {"users": users} if users else {}
+    if vhosts:
+        out["vhosts"] = dict(vhosts)
+    return out
+
+
+_SECTIONS = {SHOVEL: "shovels", FEDERATION_UPSTREAM: "federation_upstreams"}
+
+
+def _user(broker: str, r: Resource) -> dict[str, Any]:
+    name = r.address.name[0]
+    out: dict[str, Any] = {}
+    if r.attrs.get("password") not in (None, secrets.NO_PASSWORD):
+        variable = secrets.placeholder_name(broker, "user", name, "password")
+        out["password"] = secrets.placeholder(variable, f"users.{name}.password")
+    if r.attrs.get("tags"):
+        out["tags"] = list(r.attrs["tags"])
+    if r.attrs.get("limits"):
+        out["limits"] = dict(r.attrs["limits"])
+    return out
+
+
+def _parameter(broker: str, r: Resource) -> dict[str, JSON]:
+    """A shovel's or upstream's value: durations readable, URI passwords as placeholders."""
+    vhost, name = r.address.name
+    plain = secrets.declared(r)  # the observed URIs, with their passwords
+    out: dict[str, JSON] = {}
+    for key, value in r.attrs.items():
+        if key in SECRET_FIELDS[r.kind]:
+            value = plain.get(key, value)
+            items = value if isinstance(value, list) else [value]
+            words = (broker, r.kind, vhost, name, key, "password")
+            written = [
+                secrets.uri_with_placeholder(
+                    u,
+                    secrets.placeholder_name(*words, *([str(i)] if len(items) > 1 else [])),
+                    f"vhosts.{vhost}.{_SECTIONS[r.kind]}.{name}.{key}",
+                )
+                if isinstance(u, str)
+                else u
+                for i, u in enumerate(items)
+            ]
+            out[key] = written if isinstance(value, list) else written[0]
+        elif key == "reconnect-delay":
+            out[key] = duration_s(value)
+        elif key in MS_KEYS:
+            out[key] = duration_ms(value)
+        else:
+            out[key] = value
+    return out
 
 
 def _default_description(vhost: str) -> str:

@@ -77,12 +77,16 @@ def local_vhost(uri: str) -> str | None:
     return unquote(path) if path else DEFAULT_VHOST
 
 
-def remote(uri: str) -> str:
-    """A remote URI as the graph names its broker: scheme, host, port and vhost, no credentials."""
-    parts = urlsplit(uri)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+def remote(uri: str) -> tuple[str, str]:
+    """(`scheme://host:port`, vhost) of a URI: how the graph names a broker topoctl does not
+    manage, without its credentials."""
+    try:
+        parts = urlsplit(secrets.mask_uri(uri))
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "another broker", DEFAULT_VHOST
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}", unquote(path) if path else DEFAULT_VHOST
 
 
 def _uris(value: Any, ctx: Context) -> list[str]:
