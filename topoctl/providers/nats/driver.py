@@ -143,7 +143,15 @@ class NatsDriver(Driver):
             api = await self._connection()
             return await api.request(subject, body)
 
-        return await self.retry.acall(once, _transient)
+        try:
+            return await self.retry.acall(once, _transient)
+        except _ConnectFailed as exc:
+            raise self._noted(exc) from None
+
+    def _noted(self, exc: BrokerError) -> BrokerError:
+        """`exc` with how many tries it took, if it was retried."""
+        prefix = f"broker {exc.broker!r} ({exc.address}): "
+        return self._error(str(exc).removeprefix(prefix) + note(exc)) if note(exc) else exc
 
     async def _call(self, what: str, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         try:
@@ -191,6 +199,8 @@ class NatsDriver(Driver):
 
         try:  # a read is safe to repeat whole: a connection lost halfway costs one more listing
             listed, consumer_lists = await self.retry.acall(listing, _transient)
+        except _ConnectFailed as exc:
+            raise self._noted(exc) from None
         except (ApiError, NoJetStream) as exc:
             raise self._error(f"cannot list streams and consumers: {exc}") from None
         except BrokerError:
