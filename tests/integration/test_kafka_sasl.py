@@ -1,8 +1,9 @@
 """Connecting with SASL (PLAIN and SCRAM-SHA-256) and TLS against a real, throwaway Kafka: one
 KRaft node started by this module on free loopback ports from the jars dev/brokers fetched, with a
-SASL_PLAINTEXT listener (a PLAIN user, and a SCRAM user created when the storage is formatted) and
-an SSL listener (a certificate for 127.0.0.1 from a CA made with openssl for the run). The dev
-broker (PLAINTEXT, 9092) has neither, so only this can show the real handshakes.
+SASL_PLAINTEXT listener (a PLAIN user, and a SCRAM user created when the storage is formatted), an
+SSL listener (a certificate for 127.0.0.1 from a CA made with openssl for the run) and a SASL_SSL
+listener (both at once). The dev broker (PLAINTEXT, 9092) has none, so only this can show the real
+handshakes.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from tests.cli import apply_ok, assert_empty, planned, topoctl, write_manifest
+from tests.cli import Result, apply_ok, assert_empty, planned, topoctl, write_manifest
 from tests.cli import plan_json as plan
 
 pytestmark = pytest.mark.integration
@@ -99,23 +100,30 @@ def _make_certificates(directory: Path) -> None:
     (directory / "keystore.pem").write_text(keystore, encoding="utf-8")
 
 
-def _properties(directory: Path, port: int, tls_port: int, controller: int) -> str:
+def _properties(directory: Path, port: int, tls_port: int, sasl_tls_port: int, controller: int) -> str:
     plain_users = " ".join(f'user_{u}="{p}"' for u, p in (ADMIN, PLAIN_USER))
+    listeners = f"SASL_PLAINTEXT://127.0.0.1:{port},SSL://127.0.0.1:{tls_port},SASL_SSL://127.0.0.1:{sasl_tls_port}"
     return f"""process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller}
-listeners=SASL_PLAINTEXT://127.0.0.1:{port},SSL://127.0.0.1:{tls_port},CONTROLLER://127.0.0.1:{controller}
-advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port},SSL://127.0.0.1:{tls_port}
+listeners={listeners},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners={listeners}
 inter.broker.listener.name=SASL_PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL
 listener.name.ssl.ssl.keystore.type=PEM
 listener.name.ssl.ssl.keystore.location={directory / "keystore.pem"}
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location={directory / "keystore.pem"}
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256
 sasl.mechanism.inter.broker.protocol=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule \
 required username="{ADMIN[0]}" password="{ADMIN[1]}" {plain_users};
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule \
+required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule \
+required username="{ADMIN[0]}" password="{ADMIN[1]}" {plain_users};
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule \
 required;
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:ANONYMOUS;{";".join(f"User:{u}" for u, _ in (ADMIN, PLAIN_USER, SCRAM_USER))}
@@ -138,11 +146,14 @@ class SaslKafka:
     def __init__(self) -> None:
         libs = _libs()
         self.dir = Path(tempfile.mkdtemp(prefix="topoctl-kafka-sasl-"))
-        self.port, self.tls_port, controller = _free_port(), _free_port(), _free_port()
+        self.port, self.tls_port, self.sasl_tls_port = _free_port(), _free_port(), _free_port()
+        controller = _free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.tls_bootstrap = f"127.0.0.1:{self.tls_port}"
+        self.sasl_tls_bootstrap = f"127.0.0.1:{self.sasl_tls_port}"
         props = self.dir / "server.properties"
-        props.write_text(_properties(self.dir, self.port, self.tls_port, controller), encoding="utf-8")
+        text = _properties(self.dir, self.port, self.tls_port, self.sasl_tls_port, controller)
+        props.write_text(text, encoding="utf-8")
         java = [
             "java",
             "-Xms128m",
@@ -311,3 +322,71 @@ def test_tls_with_the_wrong_ca_is_one_clear_error(tmp_path: Path, kafka: SaslKaf
     assert f"broker 'secure' ({kafka.tls_bootstrap}): TLS handshake failed: " in result.stderr
     assert "certificate verify failed" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- SASL_SSL: SCRAM over TLS ----------------------------------------------------------------------
+
+
+def _sasl_tls_manifest(server: SaslKafka, ca_file: str, ns: str) -> dict[str, Any]:
+    broker = {
+        "type": "kafka",
+        "connection": {
+            "bootstrap_servers": server.sasl_tls_bootstrap,
+            "timeout": "5s",
+            "tls": {"ca_file": ca_file},
+            "sasl": {
+                "mechanism": "SCRAM-SHA-256",
+                "username": SCRAM_USER[0],
+                "password": "${TOPOCTL_TEST_KAFKA_PASSWORD}",
+            },
+        },
+        "topics": {f"{ns}.sasl-ssl": {"partitions": 1, "config": {"retention.ms": "1h"}}},
+    }
+    return {"version": 1, "brokers": {"secure": broker}}
+
+
+def _one_line(result: Result, server: SaslKafka, *words: str) -> None:
+    assert result.code == 1, str(result)
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"broker 'secure' ({server.sasl_tls_bootstrap})" in err, err
+    for word in words:
+        assert word in err, err
+    assert "Traceback" not in err
+
+
+def test_sasl_ssl_applies_and_plans_empty_and_the_password_never_shows(
+    tmp_path: Path, kafka: SaslKafka, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOPOCTL_TEST_KAFKA_PASSWORD", SCRAM_USER[1])
+    ns = f"s{uuid.uuid4().hex[:8]}"
+    path = write_manifest(tmp_path / "m.yaml", _sasl_tls_manifest(kafka, str(kafka.dir / "ca.pem"), ns))
+    first = plan(path)
+    assert planned(first) == {f"secure/topic/{ns}.sasl-ssl": "create"}
+    applied = apply_ok(path)
+    assert_empty(path)
+    for output in (first, applied):
+        assert SCRAM_USER[1] not in output.stdout + output.stderr
+    assert f"{ns}.sasl-ssl" in kafka.admin().list_topics(timeout=10).topics
+
+
+@pytest.mark.parametrize("case", ["wrong password", "untrusted CA", "missing CA file"])
+def test_sasl_ssl_failures_are_one_line_without_the_password(
+    tmp_path: Path, kafka: SaslKafka, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    password, ca_file = SCRAM_USER[1], str(kafka.dir / "ca.pem")
+    if case == "wrong password":
+        password = "not-" + SCRAM_USER[1]
+    elif case == "untrusted CA":
+        ca_file = str(kafka.dir / "other-ca.pem")
+    else:
+        ca_file = str(tmp_path / "no-such-ca.pem")
+    monkeypatch.setenv("TOPOCTL_TEST_KAFKA_PASSWORD", password)
+    result = topoctl("plan", "-f", write_manifest(tmp_path / "m.yaml", _sasl_tls_manifest(kafka, ca_file, "nope")))
+    words = {
+        "wrong password": ("authentication failed", "SCRAM-SHA-256"),
+        "untrusted CA": ("TLS handshake failed", "certificate verify failed"),
+        "missing CA file": ("ca_file", "no-such-ca.pem"),
+    }[case]
+    _one_line(result, kafka, *words)
+    assert password not in result.stdout + result.stderr and SCRAM_USER[1] not in result.stdout + result.stderr

@@ -91,6 +91,25 @@ def librdkafka_config(connection: Mapping[str, Any]) -> dict[str, str]:
     return config
 
 
+def tls_file_problem(connection: Mapping[str, Any]) -> str | None:
+    """Why a TLS file of `connection` cannot be used, or None: librdkafka says only
+    "ssl.ca.location failed: ... BIO lib", naming neither the file nor the problem. Asked when a
+    driver is made, not by `validate`: the files may exist only where topoctl meets the broker."""
+    tls = connection.get("tls")
+    if not isinstance(tls, Mapping):
+        return None
+    for key in ("ca_file", "cert_file", "key_file"):
+        path = tls.get(key)
+        if path is None:
+            continue
+        try:
+            with open(str(path), "rb"):
+                pass
+        except OSError as exc:
+            return f"cannot use tls.{key} {str(path)!r}: {exc.strerror or exc}"
+    return None
+
+
 def bootstrap_servers(connection: Mapping[str, Any]) -> list[str]:
     value = connection.get("bootstrap_servers")
     servers = [value] if isinstance(value, str) else value

@@ -58,6 +58,7 @@ from topoctl.providers.kafka.connection import (
     scrub,
     secret_values,
     timeout_ms,
+    tls_file_problem,
 )
 from topoctl.providers.kafka.kinds import ACL, CONFIG_PREFIX, KINDS, TOPIC
 from topoctl.providers.kafka.names import collision_key, is_internal
@@ -93,6 +94,9 @@ class KafkaDriver(Driver):
             self._timeout_s = timeout_ms(connection) / 1000
         except ConnectionProblem as exc:
             raise self._error(f"bad connection settings: {exc}") from None
+        problem = tls_file_problem(connection)
+        if problem:
+            raise self._error(problem)
         self._secrets = secret_values(self._config)
         self._admin: AdminClient | None = None
         # Errors librdkafka reports outside any request (connection refused, SASL or TLS failures).
