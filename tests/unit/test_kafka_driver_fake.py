@@ -138,6 +138,24 @@ class FakeAdmin:
     def call_names(self) -> list[str]:
         return [name for name, _ in self.calls]
 
+    def describe_user_scram_credentials(self, **_: Any) -> Future[Any]:
+        self.calls.append(("describe_user_scram_credentials", None))
+        return done_future({})
+
+
+class FakeExtra:
+    """The kafka-python side (quotas, reassignments), recording its calls in the admin's list."""
+
+    def __init__(self, admin: FakeAdmin) -> None:
+        self.admin = admin
+
+    def describe_quotas(self) -> list[Any]:
+        self.admin.calls.append(("describe_quotas", None))
+        return []
+
+    def close(self) -> None:
+        pass
+
 
 DYNAMIC_TOPIC = ConfigSource.DYNAMIC_TOPIC_CONFIG.value
 
@@ -145,6 +163,7 @@ DYNAMIC_TOPIC = ConfigSource.DYNAMIC_TOPIC_CONFIG.value
 def driver(admin: FakeAdmin, **connection: Any) -> KafkaDriver:
     d = KafkaDriver("k", {"bootstrap_servers": "127.0.0.1:9092", **connection})
     d._admin = admin  # type: ignore[assignment]
+    d._extra = FakeExtra(admin)  # type: ignore[assignment]
     return d
 
 
@@ -175,7 +194,14 @@ def test_read_is_a_constant_number_of_requests_and_keeps_only_topic_level_config
     ]
     observed = driver(admin).read([], [])
 
-    assert sorted(admin.call_names()) == ["describe_acls", "describe_configs", "list_topics"]
+    # Nothing declared, nothing pruned: an export, which reads quotas and SCRAM users too.
+    assert sorted(admin.call_names()) == [
+        "describe_acls",
+        "describe_configs",
+        "describe_quotas",
+        "describe_user_scram_credentials",
+        "list_topics",
+    ]
     (described,) = [names for name, names in admin.calls if name == "describe_configs"]
     assert len(described) == 50 and "__consumer_offsets" not in described
     topics = [r for r in observed if r.kind == "topic"]

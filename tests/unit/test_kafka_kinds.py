@@ -75,10 +75,17 @@ def test_partition_decrease_is_a_destructive_replace_with_its_reason_and_risk() 
     assert "12 messages will be lost" in change.reasons
 
 
-def test_replication_factor_change_is_a_replace_that_says_why() -> None:
-    (change,) = plan_for(topic({"replication_factor": 3})).changes
-    assert change.action == Action.REPLACE
-    assert any(r.startswith("replication_factor cannot change in place (1 -> 3)") for r in change.reasons)
+def test_replication_factor_change_is_an_update_that_shows_the_new_assignment() -> None:
+    # The driver puts the replicas it chose in the observed topic's info (see reassign).
+    observed = topic({"replication_factor": 1, "assignment": {"0": [1], "1": [2]}})
+    target = {"0": [1, 2, 3], "1": [2, 3, 1]}
+    observed = Resource(observed.address, observed.attrs, info={"assignment_target": target})
+    (change,) = diff([topic({"replication_factor": 3})], [observed], lambda a: KINDS[a.kind]).changes
+    assert change.action == Action.UPDATE and not change.destructive
+    fields = {f.field: (f.before, f.after) for f in change.fields}
+    assert fields["replication_factor"] == (1, 3)
+    assert fields["assignment"] == ({"0": [1], "1": [2]}, {"0": [1, 2, 3], "1": [2, 3, 1]})
+    assert any("2 partitions are reassigned" in n for n in change.notes)
 
 
 def test_at_risk_without_a_message_count_mentions_the_partitions() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Compiled, PruneScope
-from topoctl.providers.kafka import acls
+from topoctl.providers.kafka import acls, quotas, users
 from topoctl.providers.kafka.connection import ConnectionProblem, librdkafka_config
-from topoctl.providers.kafka.kinds import ACL, TOPIC, AclPruneScope
+from topoctl.providers.kafka.kinds import ACL, QUOTA, TOPIC, USER, AclPruneScope
 from topoctl.providers.kafka.names import collision_key, topic_name_problem
 from topoctl.providers.kafka.values import canonical_value
 
@@ -23,6 +23,8 @@ class PruneSettings:
     topics: bool = False
     acls: bool = False
     config: bool = False
+    quotas: bool = False
+    users: bool = False
     prefix: str = ""
 
 
@@ -36,17 +38,25 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         topics.add(str(name), spec, topics_ctx.at(name))
     resources = topics.resources
     resources += _compile_acls(broker, section.get("acls"), ctx.at("acls"), topics.present)
+    resources += _compile_quotas(broker, section.get("quotas"), ctx.at("quotas"))
+    users_ctx = ctx.at("users")
+    for name, spec in users_ctx.mapping(section.get("users")).items():
+        resources.append(users.compile_user(broker, str(name), spec, users_ctx.at(name)))
     scopes: list[PruneScope] = []
     if prune.topics:
         scopes.append(PruneScope(kinds=frozenset({TOPIC}), prefix=prune.prefix))
     if prune.acls:
         scopes.append(AclPruneScope(kinds=frozenset({ACL}), prefix=prune.prefix))
+    if prune.quotas:
+        scopes.append(PruneScope(kinds=frozenset({QUOTA})))  # every quota: an entity has no prefix
+    if prune.users:
+        scopes.append(PruneScope(kinds=frozenset({USER}), prefix=prune.prefix))
     warnings: list[str] = []
-    if prune.prefix and not (prune.topics or prune.acls):
+    if prune.prefix and not (prune.topics or prune.acls or prune.users):
         where = ctx.at("prune", "prefix").where()
         warnings.append(
             f"{where + ': ' if where else ''}prune.prefix {prune.prefix!r} narrows nothing: it applies to "
-            "topics: true and acls: true, and neither is set, so no topic or ACL is pruned"
+            "topics: true, acls: true and users: true, and none is set, so nothing is pruned"
         )
     return Compiled(resources, scopes, warnings)
 
@@ -71,6 +81,8 @@ def _prune_settings(value: object, ctx: Context) -> PruneSettings:
         topics=_flag(spec, "topics", ctx),
         acls=_flag(spec, "acls", ctx),
         config=_flag(spec, "config", ctx),
+        quotas=_flag(spec, "quotas", ctx),
+        users=_flag(spec, "users", ctx),
         prefix=prefix,
     )
 
@@ -276,6 +288,31 @@ def _compile_acls(broker: str, value: object, ctx: Context, topics: set[str]) ->
             depends = (Address(broker, TOPIC, (str(attrs["resource_name"]),)),)
         resources.append(Resource(address, attrs, depends, absent=absent, source=item_ctx.where()))
     return resources
+
+
+def _compile_quotas(broker: str, value: object, ctx: Context) -> list[Resource]:
+    """`quotas:` -> one resource per entity; an entity declared twice is an error."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ctx.error("quotas must be a list of {entity: {...}, <quota>: <value>}")
+    out: list[Resource] = []
+    seen: dict[Address, str | None] = {}
+    for index, spec in enumerate(value):
+        item_ctx = ctx.at(index)
+        item = item_ctx.mapping(spec)
+        if "entity" not in item:
+            raise item_ctx.error("a quota needs entity: {user: ...}, {client-id: ...}, both, or {ip: ...}")
+        entity = quotas.entity_of(item["entity"], item_ctx.at("entity"))
+        address = quotas.address(broker, entity)
+        if address in seen:
+            raise item_ctx.error(f"the quota of {address.display_name} is declared twice (also at {seen[address]})")
+        seen[address] = item_ctx.where()
+        if _state(item, item_ctx):
+            out.append(Resource(address, {}, absent=True, source=item_ctx.where()))
+            continue
+        out.append(Resource(address, quotas.values_of(item, entity, item_ctx), source=item_ctx.where()))
+    return out
 
 
 def _acl_attrs(spec: Mapping[str, Any], ctx: Context) -> tuple[dict[str, JSON], bool]:

@@ -50,7 +50,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from topoctl.errors import BrokerError, PlanError
 from topoctl.model import JSON, Action, Address, Change, FieldChange, Resource
 from topoctl.providers.base import Driver, PruneScope
-from topoctl.providers.kafka import acls
+from topoctl.providers.kafka import access, acls, replication
 from topoctl.providers.kafka.connection import (
     ConnectionProblem,
     endpoint,
@@ -60,7 +60,8 @@ from topoctl.providers.kafka.connection import (
     timeout_ms,
     tls_file_problem,
 )
-from topoctl.providers.kafka.kinds import ACL, CONFIG_PREFIX, KINDS, TOPIC
+from topoctl.providers.kafka.kinds import ACL, CONFIG_PREFIX, KINDS, QUOTA, TOPIC, USER
+from topoctl.providers.kafka.kpy import ExtraAdmin, kafka_python_config
 from topoctl.providers.kafka.names import collision_key, is_internal
 from topoctl.providers.kafka.values import canonical_or_raw
 
@@ -101,6 +102,10 @@ class KafkaDriver(Driver):
         self._admin: AdminClient | None = None
         # Errors librdkafka reports outside any request (connection refused, SASL or TLS failures).
         self._client_errors: deque[KafkaError] = deque(maxlen=20)
+        # kafka-python, for reassignments and quotas (see kpy), opened on first use.
+        self._extra: ExtraAdmin | None = None
+        # Declared SCRAM passwords by user, from the manifest seen by `read` (plans never hold them).
+        self.user_passwords: dict[str, str] = {}
 
     @property
     def endpoint(self) -> str:
@@ -132,8 +137,20 @@ class KafkaDriver(Driver):
                 raise self._error(f"bad connection settings: {self._text(exc)}") from None
         return self._admin
 
+    @property
+    def extra(self) -> ExtraAdmin:
+        if self._extra is None:
+            try:
+                self._extra = ExtraAdmin(kafka_python_config(self._config, self._timeout_s))
+            except ConnectionProblem as exc:
+                raise self._error(f"bad connection settings: {exc}") from None
+        return self._extra
+
     def close(self) -> None:
         self._admin = None
+        if self._extra is not None:
+            self._extra.close()
+            self._extra = None
 
     def _metadata(self) -> Any:
         """The first metadata request, which is also the connection check. librdkafka reports why
@@ -211,8 +228,11 @@ class KafkaDriver(Driver):
                 "config": configs.get(name, {}),
             }
             observed.append(Resource(Address(self.name, TOPIC, (name,)), attrs, info=info))
+        observed = replication.observe(self, metadata, desired, observed)
         acls_needed = any(r.kind == ACL for r in desired) or any(ACL in s.kinds or not s.kinds for s in prune)
         observed.extend(self._acl_resources(acl_future, acls_needed, set(topics)))
+        observed.extend(access.read_quotas(self, desired, prune))
+        observed.extend(access.read_users(self, desired, prune))
         return observed
 
     # -- server-side dry runs: what apply would be refused, found by the plan -----------------
@@ -370,14 +390,8 @@ class KafkaDriver(Driver):
                     out.add(name)
                 continue
             partitions = resource.attrs.get("partitions")
-            factor = resource.attrs.get("replication_factor")
-            if (
-                resource.absent
-                or (isinstance(partitions, int) and partitions < len(meta.partitions))
-                or (
-                    factor is not None and factor != max((len(p.replicas) for p in meta.partitions.values()), default=0)
-                )
-            ):
+            # A replication factor changes by reassignment, which loses nothing: not counted.
+            if resource.absent or (isinstance(partitions, int) and partitions < len(meta.partitions)):
                 out.add(name)
         return out
 
@@ -433,9 +447,14 @@ class KafkaDriver(Driver):
         self._delete_acls(pick(ACL, Action.DELETE), done, failures)
         self._delete_topics(pick(TOPIC, Action.DELETE), done, failures)
         self._create_topics(pick(TOPIC, Action.CREATE), done, failures)
-        self._update_topics(pick(TOPIC, Action.UPDATE), done, failures)
+        # Replicas first: partitions added after a reassignment get the new replication factor.
+        updates = replication.apply(self, pick(TOPIC, Action.UPDATE), done, failures)
+        self._update_topics(updates, done, failures)
         self._create_acls(pick(ACL, Action.CREATE), done, failures)
-        other = [c for c in changes if c.kind not in (TOPIC, ACL) or c.action == Action.REPLACE]
+        writes = [c for c in changes if c.action != Action.REPLACE]  # neither kind has a replace
+        access.apply_quotas(self, [c for c in writes if c.kind == QUOTA], done, failures)
+        access.apply_users(self, [c for c in writes if c.kind == USER], done, failures)
+        other = [c for c in changes if c.kind not in (TOPIC, ACL, QUOTA, USER) or c.action == Action.REPLACE]
         for change in other:
             failures.append(f"cannot {change.action.value} {change.address}: not a step this driver performs")
         if failures:
@@ -541,8 +560,7 @@ class KafkaDriver(Driver):
                 elif field.field.startswith(CONFIG_PREFIX):
                     key = field.field[len(CONFIG_PREFIX) :]
                     entries.setdefault(name, []).append(_config_entry(key, field.after))
-                elif field.field == "replication_factor":
-                    errors.setdefault(name, []).append(f"cannot change replication_factor of topic {name!r} in place")
+                # replication_factor and assignment: done by `replication.apply` before this.
         partition_futures: Mapping[str, Future[Any]] = {}
         config_futures: Mapping[Any, Future[Any]] = {}
         if increases:
@@ -898,7 +916,7 @@ def _replication_problems(topics: Sequence[Resource], brokers: int) -> list[str]
             where = f" (declared at {resource.source})" if resource.source else ""
             out.append(
                 f"topic {resource.address.name[0]!r}{where}: replication_factor {factor} is more than "
-                f"the {brokers} broker(s) of the cluster, so it cannot be replaced with it"
+                f"the {brokers} broker(s) of the cluster, so no reassignment can give it that many replicas"
             )
     return out
 

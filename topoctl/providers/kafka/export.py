@@ -1,7 +1,10 @@
-"""`topoctl export` for Kafka: live topics and ACLs -> the broker's manifest section.
+"""`topoctl export` for Kafka: live topics, ACLs, client quotas and SCRAM users -> the broker's
+manifest section.
 
 Planning the exported section against the same broker is empty: every live topic-level config
-is written out (in friendly units where exact), partitions and replication factor included.
+is written out (in friendly units where exact), partitions and replication factor included. A
+SCRAM user's password cannot be read back: it is written as `${<BROKER>_USER_<NAME>_PASSWORD}`,
+which the export lists on stderr.
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from topoctl.model import Resource
-from topoctl.providers.kafka import acls
-from topoctl.providers.kafka.kinds import ACL, TOPIC
+from topoctl.providers.kafka import acls, quotas, users
+from topoctl.providers.kafka.kinds import ACL, QUOTA, TOPIC, USER
 from topoctl.providers.kafka.values import is_duration_key, is_size_key
 from topoctl.units import format_duration_ms, format_size
 
@@ -19,6 +22,8 @@ from topoctl.units import format_duration_ms, format_size
 def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
     topics: dict[str, Any] = {}
     acl_list: list[dict[str, Any]] = []
+    quota_list: list[dict[str, Any]] = []
+    user_map: dict[str, Any] = {}
     for resource in sorted(observed, key=lambda r: r.address):
         if resource.broker != broker:
             continue
@@ -26,9 +31,19 @@ def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
             topics[resource.address.name[0]] = _topic(resource)
         elif resource.kind == ACL:
             acl_list.append(_acl(resource))
+        elif resource.kind == QUOTA:
+            entity = quotas.entity_json(quotas.entity_from_address(resource.address))
+            quota_list.append({"entity": entity, **resource.attrs})
+        elif resource.kind == USER:
+            name = resource.address.name[0]
+            user_map[name] = users.export_user(name, resource.attrs, broker)
     section: dict[str, Any] = {"topics": topics}
     if acl_list:
         section["acls"] = acl_list
+    if quota_list:
+        section["quotas"] = quota_list
+    if user_map:
+        section["users"] = user_map
     return section
 
 

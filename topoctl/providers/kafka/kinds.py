@@ -1,9 +1,12 @@
-"""How the engine diffs Kafka's kinds: `topic` and `acl`.
+"""How the engine diffs Kafka's kinds: `topic`, `acl`, `quota` and `user`.
 
 A topic's `config` is one attribute holding only the keys the manifest declares (a declared
 `null` asks for the key to be removed). Live keys the manifest does not declare are reported as
 unmanaged field changes, which the engine shows as notes and never applies, unless the topic asks
 for `prune_config`: then they are real changes that remove the keys.
+
+A changed `replication_factor` is an update: the driver reads which partitions need new replicas
+and picks them (`reassign`), and the plan shows that `assignment` next to the factor.
 """
 
 from __future__ import annotations
@@ -12,12 +15,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from topoctl.model import JSON, Address, FieldChange, Resource
+from topoctl.providers import secrets
 from topoctl.providers.base import KindSpec, PruneScope
-from topoctl.providers.kafka import acls
+from topoctl.providers.kafka import acls, quotas, users
 
 TOPIC = "topic"
 ACL = acls.KIND
+QUOTA = quotas.KIND
+USER = users.KIND
 CONFIG_PREFIX = "config."
+ASSIGNMENT = "assignment"
+# In an observed topic's info: the replicas the driver chose for the partitions that change
+# ({"<partition>": [broker, ...]}), and the partitions a reassignment is already moving.
+ASSIGNMENT_TARGET = "assignment_target"
+REASSIGNING = "reassigning"
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,11 @@ class TopicKind(KindSpec):
                 changes.append(
                     FieldChange(name, have, want, forces_replacement=self.forces_replacement(name, have, want))
                 )
+        target = observed.info.get(ASSIGNMENT_TARGET)
+        if "replication_factor" in desired.attrs and isinstance(target, Mapping) and target:
+            live = observed.attrs.get(ASSIGNMENT)
+            live = live if isinstance(live, Mapping) else {}
+            changes.append(FieldChange(ASSIGNMENT, {p: live.get(p) for p in target}, dict(target)))
         declared = _config(desired.attrs)
         live = _config(observed.attrs)
         # A replace recreates the topic from the manifest: undeclared live keys do not survive it,
@@ -60,19 +76,29 @@ class TopicKind(KindSpec):
         if field == "partitions":
             # Kafka can add partitions but never remove one.
             return isinstance(before, int) and isinstance(after, int) and after < before
-        return field == "replication_factor"
+        return False  # a replication factor changes by reassignment, in place
 
     def replace_reason(self, change: FieldChange) -> str:
         if change.field == "partitions":
             return f"partitions cannot decrease ({change.before} -> {change.after}): the topic is deleted and recreated"
-        if change.field == "replication_factor":
-            return (
-                f"replication_factor cannot change in place ({change.before} -> {change.after}): "
-                "topoctl cannot reassign partitions, so the topic is deleted and recreated "
-                "(to keep its messages, reassign with kafka-reassign-partitions.sh first, "
-                "then the plan is empty)"
-            )
         return super().replace_reason(change)
+
+    def notes(self, desired: Resource, observed: Resource) -> list[str]:
+        out = []
+        target = observed.info.get(ASSIGNMENT_TARGET)
+        if "replication_factor" in desired.attrs and isinstance(target, Mapping) and target:
+            count = len(target)
+            out.append(
+                f"{count} partition{'s are' if count != 1 else ' is'} reassigned (AlterPartitionReassignments); "
+                "apply waits until the new replicas are in sync, and no message is lost"
+            )
+        moving = observed.info.get(REASSIGNING)
+        if isinstance(moving, list) and moving:
+            out.append(
+                f"a reassignment of partition{'s' if len(moving) != 1 else ''} {', '.join(map(str, moving))} "
+                "is in progress on the broker (an interrupted apply, or one started by hand)"
+            )
+        return out
 
     def at_risk(self, observed: Resource) -> list[str]:
         risks = super().at_risk(observed)
@@ -113,4 +139,43 @@ class AclPruneScope(PruneScope):
         return address.name[acls.FIELDS.index("resource_name")].startswith(self.prefix)
 
 
-KINDS: dict[str, KindSpec] = {TOPIC: TopicKind(), ACL: AclKind()}
+@dataclass(frozen=True)
+class QuotaKind(KindSpec):
+    """A quota entity's values, as a set: declared keys compared, live keys not declared removed."""
+
+    kind: str = QUOTA
+    rank: int = 30
+    risk_counts: tuple[str, ...] = ()
+
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        changes = []
+        for key in sorted(set(desired.attrs) | set(observed.attrs)):
+            want, have = desired.attrs.get(key), observed.attrs.get(key)
+            if want != have:
+                changes.append(FieldChange(key, have, want))
+        return changes
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class UserKind(KindSpec):
+    kind: str = USER
+    rank: int = 5  # before the ACLs that name it, in output
+    risk_counts: tuple[str, ...] = ()
+
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        return secrets.masked_changes(super().field_changes(desired, observed), (users.PASSWORD,))
+
+    def notes(self, desired: Resource, observed: Resource) -> list[str]:
+        why = observed.info.get(users.UNCHECKED)
+        if users.PASSWORD in desired.attrs and isinstance(why, str):
+            return [f"password not compared: {why}"]
+        return []
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        return [f"clients authenticating as {observed.address.name[0]} with SCRAM can no longer log in"]
+
+
+KINDS: dict[str, KindSpec] = {TOPIC: TopicKind(), ACL: AclKind(), QUOTA: QuotaKind(), USER: UserKind()}

@@ -24,6 +24,8 @@ USER, CLIENT, IP = "user", "client-id", "ip"
 CLIENT_KEYS = ("producer_byte_rate", "consumer_byte_rate", "request_percentage", "controller_mutation_rate")
 IP_KEYS = ("connection_creation_rate",)
 BYTE_RATES = frozenset({"producer_byte_rate", "consumer_byte_rate"})
+# Kafka's QuotaConfig types: the byte rates are LONG, connection_creation_rate INT, the rest DOUBLE.
+WHOLE = BYTE_RATES | {"connection_creation_rate"}
 ENTITY_TYPES = (USER, CLIENT, IP)
 
 Entity = tuple[tuple[str, str | None], ...]  # ((type, name, or None for the default), ...)
@@ -110,4 +112,6 @@ def canonical(key: str, value: object) -> int | float:
         raise ValueError(f"expected a number, got {value!r}")
     if number != number or number in (float("inf"), float("-inf")) or number <= 0:
         raise ValueError(f"must be a positive number, got {value!r}")
+    if key in WHOLE and not float(number).is_integer():
+        raise ValueError(f"must be a whole number (Kafka keeps it as an integer), got {value!r}")
     return int(number) if float(number).is_integer() else float(number)
