@@ -124,6 +124,22 @@ def test_a_pattern_the_broker_refuses_fails_validate_with_the_line(tmp_path: Pat
     assert code == 1 and f"{path}:9:" in err and "missing terminating ]" in err, err
 
 
+def test_permission_regexes_validate_agrees_with_the_broker(rabbit: httpx.Client) -> None:
+    user = f"it-rx-{uuid.uuid4().hex[:8]}"
+    rabbit.put(f"/api/users/{user}", json={"password": uuid.uuid4().hex, "tags": ""}).raise_for_status()
+    try:
+        disagreements = []
+        for regex in ("[", "\\u0041", "a{70000}", "(?<n>q)\\z", "^orders\\.", ""):
+            body = {"configure": regex, "write": ".*", "read": ".*"}
+            r = rabbit.put(f"/api/permissions/%2F/{user}", json=body)
+            assert r.status_code in (201, 204, 400), r.text
+            if (r.status_code != 400) != (pattern_problem(regex) is None):
+                disagreements.append((regex, r.status_code))
+    finally:
+        rabbit.delete(f"/api/users/{user}")
+    assert disagreements == []
+
+
 @pytest.mark.parametrize(
     ("queue_type", "argument", "largest", "refused"),
     [

@@ -171,7 +171,7 @@ def test_permissions_and_topic_permissions(tmp_path: Path) -> None:
     assert Address(B, "user", ("bob",)) in rs["r/permission/v/bob"].depends_on
     assert rs["r/topic_permission/v/bob/t"].attrs == {"write": "^a", "read": ""}
     assert "missing field 'read'" in error(tmp_path, {"v": {"permissions": {"bob": {"configure": "", "write": ""}}}})
-    assert "not a regular expression" in error(
+    assert "a regular expression RabbitMQ refuses" in error(
         tmp_path, {"v": {"permissions": {"bob": {"configure": "(", "write": "", "read": ""}}}}
     )
     twice = {"bob": [{"exchange": "t", "write": "", "read": ""}, {"exchange": "t", "write": "a", "read": ""}]}

@@ -106,6 +106,16 @@ def test_a_pattern_rabbitmq_takes_is_valid(tmp_path: Path, pattern: str) -> None
     assert code == 0, err
 
 
+@pytest.mark.parametrize(("regex", "valid"), [("[", False), ("\\u0041", False), ("(?<n>q)\\z", True)])
+def test_permission_regexes_are_checked_like_policy_patterns(tmp_path: Path, regex: str, valid: bool) -> None:
+    body = f"        permissions:\n          bob: {{configure: '{regex}', write: '', read: ''}}"
+    if valid:
+        code, err, _ = validate(tmp_path, RABBIT, body)
+        assert code == 0, err
+    else:
+        refused(tmp_path, RABBIT, body, 9, "RabbitMQ refuses")
+
+
 def test_a_pattern_position_counts_characters_not_bytes() -> None:
     assert pattern_problem("é[") == "missing terminating ] for character class (at character 2)"
 

@@ -8,12 +8,12 @@ permissions, and the plan shows a deleted user's permissions going with it.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.rabbitmq.kinds import permission_address, topic_permission_address, user_address
+from topoctl.providers.rabbitmq.policies import pattern_problem
 
 PERMISSION_KEYS = ("configure", "write", "read")
 TOPIC_PERMISSION_KEYS = ("write", "read")
@@ -22,11 +22,11 @@ TOPIC_PERMISSION_KEYS = ("write", "read")
 def _regex(value: Any, ctx: Context) -> str:
     if not isinstance(value, str):
         raise ctx.error("expected a regular expression (a string; '' grants nothing, '.*' everything)")
-    try:
-        re.compile(value)
-    except re.error as exc:
-        # RabbitMQ uses PCRE; what Python cannot read is probably wrong there too, but only say so.
-        raise ctx.error(f"not a regular expression: {exc}") from None
+    # RabbitMQ compiles it with Erlang's `re` (PCRE) and answers 400 "invalid_regexp"; Python's `re`
+    # would refuse some it takes (`(?<name>..)`, `\z`) and take some it refuses (`\u0041`).
+    problem = pattern_problem(value)
+    if problem:
+        raise ctx.error(f"{value!r} is a regular expression RabbitMQ refuses: {problem}")
     return value
 
 
