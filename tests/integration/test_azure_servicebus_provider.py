@@ -321,3 +321,30 @@ def test_a_failed_apply_says_what_was_done(tmp_path: Path, sb: ServiceBusDouble)
     assert "1 of 2 changes applied; 1 failed" in result.stderr
     apply_ok(path)
     assert_empty(path)
+
+
+def test_replacing_a_topic_recreates_its_subscriptions_and_rules(
+    tmp_path: Path,
+    sb: ServiceBusDouble,  # noqa: F811
+) -> None:
+    def stage(name: str, partitioned: bool) -> Path:
+        subs = {"keep": {}, "ruled": {"rules": {"r": {"sql_filter": "a = 1"}}}}
+        return manifest(
+            tmp_path / f"{name}.yaml", {"topics": {"t": {"enable_partitioning": partitioned, "subscriptions": subs}}}
+        )
+
+    apply_ok(stage("a", False))
+    sb.set_counts("t", "ruled", active=3)
+    b = stage("b", True)
+    assert planned(plan_json(b)) == {
+        "bus/topic/t": "replace",
+        "bus/subscription/t/keep": "replace",
+        "bus/subscription/t/ruled": "replace",
+        "bus/rule/t/keep/$Default": "replace",
+        "bus/rule/t/ruled/r": "replace",
+    }
+    text = topoctl("plan", "-f", b).stdout
+    assert "its 2 subscriptions, holding 3 messages, go with it" in text
+    apply_ok(b, "--allow-destructive")
+    assert_empty(b)
+    assert sorted(sb.entity("t", "ruled").rules) == ["r"] and sorted(sb.entity("t", "keep").rules) == ["$default"]
