@@ -390,15 +390,11 @@ def _confirm() -> None:
 
 
 def _run(session: Any, the_plan: Any, parallelism: int, execute: Any) -> None:
-    from topoctl.model import Action
+    # A live display per broker on a terminal; the plain `<address>: created` lines elsewhere.
+    from topoctl.render.progress import apply_display
 
-    past = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "destroyed"}
-
-    def progress(step: Any) -> None:
-        _err(f"{step.address}: {past.get(step.action, step.action.value)}")
-
-    with _stop_on_signals(session):
-        result = execute(session, the_plan, parallelism, progress)
+    with apply_display(the_plan) as display, _stop_on_signals(session):
+        result = execute(session, the_plan, parallelism, display.step)
     _err(f"\nApply complete! {result.line}")
 
 

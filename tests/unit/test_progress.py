@@ -1,0 +1,86 @@
+"""The apply display's choice of mode, its plain and coloured lines, its per-broker tally, and that
+rich stays unimported where it is not used (the terminal itself: tests/integration/test_progress.py)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from topoctl.model import Action, Address, Change, Plan
+from topoctl.render.progress import Plain, Tally, mode
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("env", "tty", "expected"),
+    [
+        ({}, True, "live"),
+        ({}, False, "plain"),
+        ({"CI": "true"}, True, "plain"),
+        ({"NO_COLOR": "1"}, True, "plain"),
+        ({"TERM": "dumb"}, True, "plain"),
+        ({"FORCE_COLOR": "1"}, False, "colour"),  # colour in a log, but no cursor movement there
+        ({"FORCE_COLOR": "1", "CI": "true"}, True, "colour"),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, True, "live"),
+    ],
+)
+def test_mode(env: dict[str, str], tty: bool, expected: str) -> None:
+    assert mode(_Tty() if tty else io.StringIO(), env) == expected
+
+
+def change(broker: str, name: str, action: Action, depends: tuple[Address, ...] = ()) -> Change:
+    return Change(Address(broker, "queue", (name,)), action, None, {}, depends_on=depends)
+
+
+def test_plain_lines_are_todays_and_colour_only_when_forced() -> None:
+    out = io.StringIO()
+    Plain(out).step(change("r", "a", Action.CREATE))
+    Plain(out).step(change("r", "b", Action.DELETE))
+    assert out.getvalue() == "r/queue/a: created\nr/queue/b: destroyed\n"
+    coloured = io.StringIO()
+    Plain(coloured, colour=True).step(change("r", "a", Action.UPDATE))
+    assert coloured.getvalue() == "\033[33mr/queue/a: updated\033[0m\n"
+
+
+def test_tally_counts_per_broker_and_follows_the_waves() -> None:
+    first = change("r", "a", Action.CREATE)
+    second = change("r", "b", Action.CREATE, depends=(first.address,))
+    other = change("n", "s", Action.CREATE)
+    replaced = change("n", "t", Action.REPLACE)
+    tally = Tally(Plan((first, second, other, replaced)))
+    assert tally.total == {"r": 2, "n": 3}  # a replace is a delete and a create
+    assert tally.wave_text == "wave 1 of 3"
+    tally.record(Change(replaced.address, Action.DELETE, None, None))
+    assert tally.wave_text == "wave 2 of 3"
+    tally.record(first)
+    tally.record(first)  # reported twice: counted once
+    assert tally.wave_text == "wave 2 of 3" and tally.done == {"r": 1, "n": 1}
+    tally.fail_wave()  # the create of `t` and `s` never finished in wave 2
+    assert tally.failed == {"r": 0, "n": 2}
+    assert tally.wave_text == "wave 2 of 3, failed"
+
+
+def test_version_and_validate_do_not_import_rich(tmp_path: object) -> None:
+    code = (
+        "import sys\n"
+        "from topoctl.cli import app\n"
+        "for args in (['--version'], ['validate', '-f', 'examples/']):\n"
+        "    try:\n"
+        "        app(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.')))\n"
+    )
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
