@@ -651,6 +651,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kafka.yaml"
 
 def _remove_example(admin: AdminClient) -> None:
     cleanup(admin, "shop.")
+    from tests.integration.kafka_cluster_support import cleanup as cleanup_access
+
+    for name in ("billing", "checkout"):  # the example's SCRAM user and quotas
+        cleanup_access(admin, name, bootstrap=BOOTSTRAP, topics=False)
     principals = {"User:billing", "User:checkout"}
     leftovers = [b for b in _all_acls(admin) if b.principal in principals and b.name.startswith(("shop.", "billing-"))]
     if leftovers:
@@ -673,6 +677,7 @@ def test_the_example_applies_and_then_plans_empty(admin: AdminClient) -> None:
         assert result.code == 0, str(result)
         assert_empty(EXAMPLE)
         assert partitions(admin, "shop.orders.v1.dlq") == partitions(admin, "shop.orders.v1") == 6
+        assert "events/user/billing" in first and "events/quota/user/checkout" in first
     finally:
         _remove_example(admin)
 
