@@ -38,7 +38,7 @@ LISTINGS = {
 }
 _BY_KIND = {
     OPERATOR_POLICY: ("operator_policies",),
-    USER: ("users", "user_limits"),
+    USER: ("users", "user_limits", "permissions", "topic_permissions"),  # a deleted user takes its permissions
     PERMISSION: ("permissions", "users"),
     TOPIC_PERMISSION: ("topic_permissions", "users"),
     SHOVEL: ("shovels",),

@@ -86,7 +86,8 @@ def moves_messages(spec: Mapping[str, Any], name: str, queue_type: str, ctx: Con
 
 def plan_note(queue: str, messages: int, consumers: int) -> str:
     """What the plan says of a replace that keeps its messages."""
-    what = f"its {messages:,} message{'s' if messages != 1 else ''}" if messages else "its messages (none now)"
+    # The count is the management statistics' (refreshed every few seconds): 0 may be stale.
+    what = f"its {messages:,} message{'s' if messages != 1 else ''}" if messages else "its messages"
     note = (
         f"replaced keeping {what}: parking queue {parking_queue(queue)!r} gets the queue's bindings, a dynamic"
         " shovel moves the messages there, the queue is deleted and declared again with its bindings, the messages"
@@ -122,7 +123,7 @@ class Move:
         if old is None:  # a previous run got as far as deleting it
             self.finish(after)
             return
-        queue_type = str(old.get("type") or "classic")
+        queue_type = _type(old)
         bindings = _unique(self._bindings(self.name) + self._bindings(self.parking))
         self._step("declaring the parking queue", lambda: self._declare_parking(queue_type))
         self._step("binding the parking queue", lambda: self._bind(self.parking, bindings))
@@ -147,7 +148,7 @@ class Move:
         self.recreated = True
         self._step("unbinding the parking queue", lambda: self._unbind(self.parking))
         parking = self._queue(self.parking)
-        queue_type = str((parking or {}).get("type") or "classic")
+        queue_type = _type(parking or {})
         self._step("moving the messages back", lambda: self._drain(self.parking, self.name, queue_type))
 
     # -- steps ---------------------------------------------------------------------------------
@@ -199,11 +200,18 @@ class Move:
     def _queue(self, name: str) -> dict[str, Any] | None:
         response = self.api.request(
             "GET",
-            f"/api/queues/{seg(self.vhost)}/{seg(name)}?columns=name,type,messages,consumers",
+            f"/api/queues/{seg(self.vhost)}/{seg(name)}?columns=name,type,arguments,messages,consumers",
             what=f"reading queue {name!r}",
             ok_missing=True,
         )
-        return None if response is None else dict(response.json())
+        if response is None:
+            return None
+        row = response.json()
+        if isinstance(row, dict) and "type" in row:
+            return dict(row)
+        # The columns filter answers [] when none of them is there yet: ask for the whole object.
+        full = self.api.get_json(f"/api/queues/{seg(self.vhost)}/{seg(name)}", what=f"reading queue {name!r}")
+        return dict(full) if isinstance(full, dict) else {"name": name}
 
     def _declare_parking(self, queue_type: str) -> None:
         if self._queue(self.parking) is not None:
@@ -317,6 +325,12 @@ class Move:
                     f" (state {row.get('state')}: {row.get('reason') or row.get('message') or ''})".rstrip(": )") + ")"
                 )
         return ""
+
+
+def _type(row: Mapping[str, Any]) -> str:
+    arguments = row.get("arguments")
+    declared = arguments.get("x-queue-type") if isinstance(arguments, Mapping) else None
+    return str(row.get("type") or declared or "classic")
 
 
 def _unique(bindings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
