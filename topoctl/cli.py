@@ -574,6 +574,25 @@ def lint(
         raise typer.Exit(1)
 
 
+@app.command()
+@handle_errors
+def asyncapi(
+    files: Files = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="yaml or json.")] = "yaml",
+    title: Annotated[str | None, typer.Option("--title", help="info.title (default: the brokers' names).")] = None,
+    api_version: Annotated[str, typer.Option("--api-version", metavar="VERSION", help="info.version.")] = "1.0.0",
+    debug: Debug = False,
+) -> None:
+    """Write the topology as an AsyncAPI 3.0.0 document: servers, channels, operations. Offline."""
+    from topoctl.asyncapi import build, render
+
+    _check_format(fmt, ("yaml", "json"))
+    document = build(_load(files), title, api_version)
+    for broker in document.skipped:
+        _err(f"Warning: no AsyncAPI support for broker {broker} yet; it is left out")
+    _write_document(render(document, fmt), fmt)
+
+
 def main() -> None:
     try:
         app()
