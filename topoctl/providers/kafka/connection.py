@@ -14,6 +14,7 @@ from topoctl.units import parse_duration
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 DEFAULT_TIMEOUT_MS = 10_000
+DEFAULT_WRITE_TIMEOUT_MS = 60_000
 _TLS_FILES = {
     "ca_file": "ssl.ca.location",
     "cert_file": "ssl.certificate.location",
@@ -122,16 +123,25 @@ def bootstrap_servers(connection: Mapping[str, Any]) -> list[str]:
 
 
 def timeout_ms(connection: Mapping[str, Any]) -> int:
-    value = connection.get("timeout")
+    return _duration_ms(connection, "timeout", DEFAULT_TIMEOUT_MS)
+
+
+def _duration_ms(connection: Mapping[str, Any], key: str, default: int) -> int:
+    value = connection.get(key)
     if value is None:
-        return DEFAULT_TIMEOUT_MS
+        return default
     try:
         result = parse_duration(value, "ms")
     except ValueError as exc:
-        raise ConnectionProblem(str(exc), "timeout") from None
+        raise ConnectionProblem(str(exc), key) from None
     if result <= 0:
-        raise ConnectionProblem("connection.timeout must be positive", "timeout")
+        raise ConnectionProblem(f"connection.{key} must be positive", key)
     return result
+
+
+def write_timeout_ms(connection: Mapping[str, Any]) -> int:
+    """`connection.write_timeout`: how long one batched write may take (default 60 s)."""
+    return _duration_ms(connection, "write_timeout", DEFAULT_WRITE_TIMEOUT_MS)
 
 
 def endpoint(connection: Mapping[str, Any]) -> str:

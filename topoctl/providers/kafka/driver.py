@@ -59,6 +59,7 @@ from topoctl.providers.kafka.connection import (
     secret_values,
     timeout_ms,
     tls_file_problem,
+    write_timeout_ms,
 )
 from topoctl.providers.kafka.kinds import ACL, CONFIG_PREFIX, KINDS, QUOTA, TOPIC, USER
 from topoctl.providers.kafka.kpy import ExtraAdmin, kafka_python_config
@@ -70,7 +71,8 @@ from topoctl.providers.kafka.values import canonical_or_raw
 _LIBRDKAFKA_LOG = logging.getLogger("topoctl.providers.kafka.librdkafka")
 _LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
 
-# Writes can take longer than a read on a busy broker (1,000 topics in one CreateTopics).
+# Writes can take longer than a read on a busy broker (1,000 topics in one CreateTopics):
+# the default of `connection.write_timeout`.
 WRITE_TIMEOUT_S = 60.0
 # How long to wait for KRaft to show the result of a write before calling it failed.
 SETTLE_TIMEOUT_S = 30.0
@@ -93,12 +95,16 @@ class KafkaDriver(Driver):
         try:
             self._config = librdkafka_config(connection)
             self._timeout_s = timeout_ms(connection) / 1000
+            self._write_timeout_s = write_timeout_ms(connection) / 1000
         except ConnectionProblem as exc:
             raise self._error(f"bad connection settings: {exc}") from None
         problem = tls_file_problem(connection)
         if problem:
             raise self._error(problem)
         self._secrets = secret_values(self._config)
+        # How long to wait for KRaft to show a write: at most SETTLE_TIMEOUT_S, and no longer than
+        # a write may take, so a broker that hangs after accepting one is given up on as quickly.
+        self._settle_s = min(SETTLE_TIMEOUT_S, self._write_timeout_s)
         self._admin: AdminClient | None = None
         # Errors librdkafka reports outside any request (connection refused, SASL or TLS failures).
         self._client_errors: deque[KafkaError] = deque(maxlen=20)
@@ -175,12 +181,28 @@ class KafkaDriver(Driver):
                     raise self._error(f"TLS handshake failed: {self._text(KafkaException(tls[-1]))}") from None
                 if time.monotonic() >= deadline:
                     why = f" ({self._text(KafkaException(reasons[-1]))})" if reasons else ""
-                    raise self._error(f"cannot connect: {self._text(exc)}{why}") from None
+                    raise self._unreachable(f"cannot connect: {self._text(exc)}{why}") from None
             wait *= 2
 
     # -- read -------------------------------------------------------------------------------
 
+    def _unreachable(self, message: str) -> BrokerError:
+        return _Unreachable(self.name, self.endpoint, scrub(message, self._secrets))
+
+    def _failed(self, message: str, exc: KafkaException) -> BrokerError:
+        """A read that failed: `_Unreachable` (worth reading again) when librdkafka calls it
+        retriable or it is a timeout or lost connection."""
+        error = exc.args[0] if exc.args else None
+        if isinstance(error, KafkaError) and (error.retriable() or error.code() in _TRANSIENT_CODES):
+            return self._unreachable(message)
+        return self._error(message)
+
     def read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
+        """`_read`, again while the retry budget lasts when the broker could not be reached (librdkafka
+        already reconnects within `timeout`: this covers a broker restarting for longer)."""
+        return self.retry.call(lambda: self._read(desired, prune), lambda exc: isinstance(exc, _Unreachable))
+
+    def _read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
         metadata = self._metadata()
         topics = {
             name: meta
@@ -325,7 +347,7 @@ class KafkaDriver(Driver):
                     continue  # deleted since the metadata request
                 if needed is not None and resource.name not in needed:
                     continue
-                raise self._error(f"cannot read configs of topic {resource.name!r}: {self._text(exc)}") from None
+                raise self._failed(f"cannot read configs of topic {resource.name!r}: {self._text(exc)}", exc) from None
             configs[resource.name] = topic_configs(entries.values())
         return configs
 
@@ -343,7 +365,7 @@ class KafkaDriver(Driver):
                     "the manifest manages ACLs but the broker has no authorizer: set "
                     "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
                 ) from None
-            raise self._error(f"cannot read ACLs: {self._text(exc)}") from None
+            raise self._failed(f"cannot read ACLs: {self._text(exc)}", exc) from None
         out: list[Resource] = []
         for binding in bindings:
             attrs = acl_attrs(binding)
@@ -469,7 +491,7 @@ class KafkaDriver(Driver):
             failures,
             lambda: self._batched(
                 lambda chunk: self.admin.delete_topics(
-                    chunk, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
+                    chunk, operation_timeout=self._write_timeout_s, request_timeout=self._write_timeout_s
                 ),
                 names,
             ),
@@ -504,7 +526,7 @@ class KafkaDriver(Driver):
             failures,
             lambda: self._batched(
                 lambda chunk: self.admin.create_topics(
-                    chunk, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
+                    chunk, operation_timeout=self._write_timeout_s, request_timeout=self._write_timeout_s
                 ),
                 new_topics,
                 _topic_records,
@@ -568,7 +590,7 @@ class KafkaDriver(Driver):
             partition_futures, refused = self._request(
                 lambda: self._batched(
                     lambda chunk: self.admin.create_partitions(
-                        chunk, operation_timeout=WRITE_TIMEOUT_S, request_timeout=WRITE_TIMEOUT_S
+                        chunk, operation_timeout=self._write_timeout_s, request_timeout=self._write_timeout_s
                     ),
                     new,
                     lambda p: p.new_total_count - _count(increases[p.topic][0]),
@@ -583,7 +605,7 @@ class KafkaDriver(Driver):
             ]
             config_futures, refused = self._request(
                 lambda: self._batched(
-                    lambda chunk: self.admin.incremental_alter_configs(chunk, request_timeout=WRITE_TIMEOUT_S),
+                    lambda chunk: self.admin.incremental_alter_configs(chunk, request_timeout=self._write_timeout_s),
                     resources,
                     _config_records,
                 )
@@ -645,7 +667,7 @@ class KafkaDriver(Driver):
                     failures,
                 )
             )
-        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        deadline = time.monotonic() + self._settle_s
         while keys:
             try:
                 configs = self._config_results(self._describe_configs(keys))
@@ -669,7 +691,7 @@ class KafkaDriver(Driver):
             "delete ACLs",
             failures,
             lambda: self._batched(
-                lambda chunk: self.admin.delete_acls(chunk, request_timeout=WRITE_TIMEOUT_S), filters
+                lambda chunk: self.admin.delete_acls(chunk, request_timeout=self._write_timeout_s), filters
             ),
         )
         if futures is None:
@@ -692,7 +714,7 @@ class KafkaDriver(Driver):
             "create ACLs",
             failures,
             lambda: self._batched(
-                lambda chunk: self.admin.create_acls(chunk, request_timeout=WRITE_TIMEOUT_S), bindings
+                lambda chunk: self.admin.create_acls(chunk, request_timeout=self._write_timeout_s), bindings
             ),
         )
         if futures is None:
@@ -709,7 +731,7 @@ class KafkaDriver(Driver):
 
     def _settle_acls(self, changes: list[Change], present: bool, done: ProgressCallback, failures: list[str]) -> None:
         waiting = {c.address: c for c in changes}
-        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        deadline = time.monotonic() + self._settle_s
         while waiting:
             try:
                 bindings = self.admin.describe_acls(_MATCH_ANY_ACL, request_timeout=self._timeout_s).result()
@@ -769,7 +791,7 @@ class KafkaDriver(Driver):
         """Poll metadata until `pending(metadata)` is empty; what is still pending at the deadline.
         Losing the connection meanwhile is a failure (said once) and leaves all of `awaited`
         unconfirmed: the writes were accepted, so the caller still reports them done."""
-        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        deadline = time.monotonic() + self._settle_s
         while True:
             try:
                 left = set(pending(self.admin.list_topics(timeout=self._timeout_s)))
@@ -947,6 +969,15 @@ def _topic(change: Change) -> str:
 
 def _unknown_topic(error: object) -> bool:
     return isinstance(error, KafkaError) and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+
+
+class _Unreachable(BrokerError):
+    """The broker did not answer a read (refused, timed out, all brokers down)."""
+
+
+_TRANSIENT_CODES = frozenset(
+    {KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN, KafkaError.REQUEST_TIMED_OUT}
+)
 
 
 def _describe(exc: BaseException) -> str:
