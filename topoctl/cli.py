@@ -26,7 +26,7 @@ try:  # typer vendors click from 0.2x on; before, it used click itself
 except ImportError:  # pragma: no cover
     from click.exceptions import UsageError  # type: ignore[assignment,unused-ignore]
 
-from topoctl import __version__
+from topoctl import __version__, completion
 from topoctl.errors import TopoctlError
 
 
@@ -52,7 +52,7 @@ app = typer.Typer(
     cls=_Commands,
     name="topoctl",
     help="Topology as code for message brokers: plan and apply NATS JetStream, RabbitMQ, Kafka and SQS/SNS.",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh and fish
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -71,9 +71,19 @@ Files = Annotated[
 ]
 Targets = Annotated[
     list[str] | None,
-    typer.Option("--target", metavar="ADDR", help="Limit to this address or address prefix (repeatable)."),
+    typer.Option(
+        "--target",
+        metavar="ADDR",
+        help="Limit to this address or address prefix (repeatable).",
+        autocompletion=completion.addresses,
+    ),
 ]
-Format = Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: text, json or markdown.")]
+Format = Annotated[
+    str,
+    typer.Option(
+        "--format", metavar="FORMAT", help="Output format: text, json or markdown.", autocompletion=completion.formats
+    ),
+]
 CommentKey = Annotated[
     str | None,
     typer.Option(
@@ -442,7 +452,12 @@ def show(
 @app.command("export")
 @handle_errors
 def export_(
-    broker: Annotated[str, typer.Option("--broker", help="The broker to export, as named in the manifest.")],
+    broker: Annotated[
+        str,
+        typer.Option(
+            "--broker", help="The broker to export, as named in the manifest.", autocompletion=completion.brokers
+        ),
+    ],
     files: Files = None,
     debug: Debug = False,
 ) -> None:
@@ -463,7 +478,12 @@ def export_(
 def graph(
     files: Files = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="mermaid (renders in GitHub Markdown) or dot (Graphviz).")
+        str,
+        typer.Option(
+            "--format",
+            help="mermaid (renders in GitHub Markdown) or dot (Graphviz).",
+            autocompletion=completion.formats,
+        ),
     ] = "mermaid",
     debug: Debug = False,
 ) -> None:
@@ -554,7 +574,9 @@ def lint(
         typer.Argument(metavar="FILES", help="More manifest files, after those of -f.", show_default=False),
     ] = None,
     files: Files = None,
-    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="text, json or sarif.")] = "text",
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="text, json or sarif.", autocompletion=completion.formats)
+    ] = "text",
     config: Annotated[
         str | None,
         typer.Option("--config", metavar="FILE", help="Lint config (default: ./.topoctl-lint.yaml if there is one)."),
@@ -578,7 +600,9 @@ def lint(
 @handle_errors
 def asyncapi(
     files: Files = None,
-    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="yaml or json.")] = "yaml",
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="yaml or json.", autocompletion=completion.formats)
+    ] = "yaml",
     title: Annotated[str | None, typer.Option("--title", help="info.title (default: the brokers' names).")] = None,
     api_version: Annotated[str, typer.Option("--api-version", metavar="VERSION", help="info.version.")] = "1.0.0",
     debug: Debug = False,
@@ -595,7 +619,9 @@ def asyncapi(
 
 def main() -> None:
     try:
-        app()
+        # One name however it is started (`python -m topoctl` too): completion scripts and the
+        # variable they set (_TOPOCTL_COMPLETE) are keyed by it.
+        app(prog_name="topoctl")
     except KeyboardInterrupt:
         _err("Interrupted.")
         sys.exit(130)
