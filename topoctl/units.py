@@ -9,7 +9,9 @@ of the unit asked for. What `format_*`/`readable` write parses back to the very 
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 
 INT64_MAX = 2**63 - 1
@@ -159,3 +161,30 @@ def readable(value: object, unit: str) -> object:
     if not ns or ns % 1_000_000:
         return value
     return format_duration_ms(ns // 1_000_000)
+
+
+def non_finite(value: object) -> tuple[object, ...] | None:
+    """Where the first NaN or infinity in `value` is (keys and indexes from `value` down; `()` for
+    `value` itself), or None. YAML reads `.nan` and `.inf` as floats, but JSON, which every broker
+    API speaks, has neither: such a value would be refused at apply, and NaN is not even equal to
+    itself, so a plan holding one could never read back equal."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ()
+    items: Iterable[tuple[object, object]]
+    if isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        below = non_finite(item)
+        if below is not None:
+            return (key, *below)
+    return None
+
+
+NON_FINITE = (
+    "NaN and infinity (YAML's .nan, .inf) are not values topoctl sends to a broker: JSON (plans, the"
+    " brokers' HTTP APIs) has neither; write a number (or quote it for a string)"
+)

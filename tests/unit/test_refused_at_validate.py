@@ -235,3 +235,41 @@ def test_redis_entry_ids_and_counts_beyond_64_bits_are_refused(tmp_path: Path) -
     refused(tmp_path, REDIS, group.format("entries_read: 9223372036854775808"), 10, "signed 64-bit")
     code, err, _ = validate(tmp_path, REDIS, group.format("start: 18446744073709551615-0"))
     assert code == 0, err
+
+
+# -- NaN and infinity, anywhere ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "body", "line"),
+    [
+        (RABBIT, "        queues:\n          q: {arguments: {x-custom: .nan}}", 9),
+        (RABBIT, "        policies:\n          p: {pattern: x, definition: {max-length: .inf}}", 9),
+        (KAFKA, "    topics:\n      t: {config: {min.cleanable.dirty.ratio: -.inf}}", 7),
+        (KAFKA, "    topics:\n      t: {config: {message.downconversion.enable: .nan}}", 7),
+    ],
+)
+def test_nan_and_infinity_are_refused_with_the_line(tmp_path: Path, template: str, body: str, line: int) -> None:
+    refused(tmp_path, template, body, line, "NaN and infinity")
+
+
+def test_nan_in_an_aws_filter_policy_is_refused(tmp_path: Path) -> None:
+    aws = """\
+version: 1
+brokers:
+  c:
+    type: aws
+    connection: {region: us-east-1}
+    sqs:
+      queues:
+        q1: {}
+    sns:
+      topics:
+        t1:
+          subscriptions:
+            - {protocol: sqs, endpoint: q1, filter_policy: {price: [{numeric: [">", .nan]}]}}
+"""
+    path = tmp_path / "m.yaml"
+    path.write_text(aws, encoding="utf-8")
+    result = topoctl("validate", "-f", path)
+    assert result.code == 1 and f"{path}:13:" in result.stderr and "NaN" in result.stderr, result.stderr

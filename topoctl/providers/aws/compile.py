@@ -35,6 +35,7 @@ from topoctl.providers.aws.attributes import (
 from topoctl.providers.aws.documents import SID_PREFIX, as_document, canonical_policy, canonical_redrive
 from topoctl.providers.aws.kinds import SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
 from topoctl.providers.base import Compiled, PruneScope
+from topoctl.units import NON_FINITE, non_finite
 
 __all__ = ["SID_PREFIX", "compile_broker", "default_dlq_name"]
 
@@ -68,6 +69,9 @@ class _Queue:
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
+    bad = non_finite(section)
+    if bad is not None:
+        raise ctx.at(*bad).error(NON_FINITE)
     region = _region(section, ctx)
     compiler = _Compiler(broker, region)
     queues_ctx = ctx.at("sqs", "queues")

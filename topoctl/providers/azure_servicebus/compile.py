@@ -22,6 +22,7 @@ from topoctl.providers.azure_servicebus import values as v
 from topoctl.providers.azure_servicebus.connection import check as check_connection
 from topoctl.providers.azure_servicebus.kinds import QUEUE, RULE, SUBSCRIPTION, TOPIC
 from topoctl.providers.base import Compiled, PruneScope
+from topoctl.units import NON_FINITE, non_finite
 
 Parser = Callable[[Any, Context], JSON]
 
@@ -412,6 +413,9 @@ class _Compiler:
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
+    bad = non_finite(section)
+    if bad is not None:
+        raise ctx.at(*bad).error(NON_FINITE)
     problem = check_connection(ctx.at("connection").mapping(section.get("connection")))
     if problem:
         raise ctx.at("connection", problem[0]).error(problem[1])

@@ -14,6 +14,7 @@ from topoctl.providers.kafka.connection import ConnectionProblem, librdkafka_con
 from topoctl.providers.kafka.kinds import ACL, QUOTA, TOPIC, USER, AclPruneScope
 from topoctl.providers.kafka.names import collision_key, topic_name_problem
 from topoctl.providers.kafka.values import canonical_value
+from topoctl.units import NON_FINITE, non_finite
 
 DLQ_SUFFIX = ".dlq"
 
@@ -29,6 +30,9 @@ class PruneSettings:
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
+    bad = non_finite(section)
+    if bad is not None:
+        raise ctx.at(*bad).error(NON_FINITE)
     _check_connection(section.get("connection"), ctx.at("connection"))
     prune = _prune_settings(section.get("prune"), ctx.at("prune"))
     topics_ctx = ctx.at("topics")

@@ -21,7 +21,7 @@ from topoctl.providers.nats.buckets import SERVER_PREFIX, bucket_subjects, kv_or
 from topoctl.providers.nats.connection import check as check_connection
 from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
 from topoctl.providers.nats.subjects import SubjectIndex, subject_matches, subjects_overlap
-from topoctl.units import INT64_MAX, INT64_MIN
+from topoctl.units import INT64_MAX, INT64_MIN, NON_FINITE, non_finite
 
 # Streams behind buckets: managed only through `key_value:` / `object_stores:`.
 SYSTEM_STREAM_PREFIXES = ("KV_", "OBJ_")
@@ -477,6 +477,9 @@ class _Compiler:
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
+    bad = non_finite(section)
+    if bad is not None:
+        raise ctx.at(*bad).error(NON_FINITE)
     problem = check_connection(ctx.at("connection").mapping(section.get("connection")))
     if problem:
         raise ctx.at("connection", problem[0]).error(problem[1])
