@@ -508,6 +508,7 @@ def route(
             metavar="ADDR",
             help="Where the message is published: <broker>/exchange/<vhost>/<name>, <broker>/sns_topic/<name>,"
             " or a NATS broker's name.",
+            autocompletion=completion.sources,
         ),
     ] = None,
     routing_key: Annotated[str | None, typer.Option("--routing-key", help="RabbitMQ routing key.")] = None,
@@ -517,7 +518,12 @@ def route(
     ] = None,
     dead_letter_of: Annotated[
         str | None,
-        typer.Option("--dead-letter-of", metavar="ADDR", help="Follow the dead letters of this RabbitMQ queue."),
+        typer.Option(
+            "--dead-letter-of",
+            metavar="ADDR",
+            help="Follow the dead letters of this RabbitMQ queue.",
+            autocompletion=completion.queues,
+        ),
     ] = None,
     reason: Annotated[
         str | None,

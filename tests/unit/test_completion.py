@@ -92,6 +92,13 @@ def test_brokers_and_addresses_from_the_manifests(tmp_path: Path, manifest: Path
     ]
 
 
+def test_route_sources_and_dead_lettering_queues(tmp_path: Path, manifest: Path) -> None:
+    assert complete(tmp_path, "bash", "topoctl route -f shop.yaml --from ") == ["shop-rabbit/exchange/shop/orders"]
+    assert complete(tmp_path, "bash", "topoctl route -f shop.yaml --dead-letter-of ") == [
+        "shop-rabbit/queue/shop/billing"
+    ]
+
+
 def test_a_manifest_that_does_not_load_completes_nothing_quietly(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("version: 1\nbrokers: {x: {type: nope}}\n", encoding="utf-8")
     assert complete(tmp_path, "bash", "topoctl plan -f bad.yaml --target ") == []
