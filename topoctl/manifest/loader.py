@@ -97,29 +97,40 @@ def read_documents(paths: Sequence[str], env: Mapping[str, str] | None = None) -
             continue
         if not isinstance(doc, dict):
             raise ManifestError("a manifest must be a mapping (version: 1, brokers: ...)", f"{path}:1")
-        _merge(merged, doc, (), sources, doc_sources)
+        _merge_located(merged, doc, sources, doc_sources)
     if not sources.locations:
         names = ", ".join(str(f) for f in files)
         raise ManifestError(f"{names}: no manifest content (a manifest starts with `version: 1`)")
     return merged, sources
 
 
+def _merge_located(base: dict[str, Any], over: Mapping[str, Any], sources: SourceMap, over_sources: SourceMap) -> None:
+    """Merge `over` into `base` and say where each value now comes from: a mapping that both files
+    have keeps the line of its first declaration, everything else the later file's line."""
+    mappings: set[DocPath] = set()
+    _merge(base, over, (), sources, mappings)
+    # One pass over the later file's locations (not one walk per merged value): linear in the file.
+    locations = sources.locations
+    for path, where in over_sources.locations.items():
+        if path not in mappings or path not in locations:
+            locations[path] = where
+
+
 def _merge(
-    base: dict[str, Any], over: Mapping[str, Any], path: DocPath, sources: SourceMap, over_sources: SourceMap
+    base: dict[str, Any], over: Mapping[str, Any], path: DocPath, sources: SourceMap, mappings: set[DocPath]
 ) -> None:
-    """Deep merge of mappings, later wins; lists and scalars are replaced whole."""
-    if path in over_sources.locations and path not in sources.locations:
-        sources.locations[path] = over_sources.locations[path]
+    """Deep merge of mappings, later wins; lists and scalars are replaced whole. Records in
+    `mappings` the paths of the mappings merged key by key."""
+    mappings.add(path)
     for key, value in over.items():
         sub = (*path, key)
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value, sub, sources, over_sources)
+            _merge(base[key], value, sub, sources, mappings)
             continue
         replaced = base.get(key)
         base[key] = value
         if isinstance(replaced, (dict, list)):  # a scalar has nothing located below it
             _drop_locations(replaced, sub, sources)
-        _copy_locations(value, sub, sources, over_sources)
 
 
 def _drop_locations(value: Any, path: DocPath, sources: SourceMap) -> None:
@@ -131,18 +142,6 @@ def _drop_locations(value: Any, path: DocPath, sources: SourceMap) -> None:
         sources.locations.pop(sub, None)
         if isinstance(v, (dict, list)):
             _drop_locations(v, sub, sources)
-
-
-def _copy_locations(value: Any, path: DocPath, sources: SourceMap, over_sources: SourceMap) -> None:
-    loc = over_sources.locations.get(path)
-    if loc is not None:
-        sources.locations[path] = loc
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _copy_locations(v, (*path, k), sources, over_sources)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _copy_locations(v, (*path, i), sources, over_sources)
 
 
 def load_manifest(paths: Sequence[str], env: Mapping[str, str] | None = None) -> Manifest:
@@ -174,6 +173,15 @@ def _name_overrides(brokers: Mapping[str, BrokerSpec], sources: SourceMap) -> No
     if len(files) < 2:
         return
     rank = {file: i for i, file in enumerate(files)}
+    # A value and the resource entry around it are in the same broker (`brokers.<name>`): only the
+    # brokers that more than one file writes to can have an override. An estate split one file per
+    # broker has none, and skips the walk.
+    files_of: dict[DocPath, set[str]] = {}
+    for path, loc in sources.locations.items():
+        files_of.setdefault(path[:2], set()).add(_file_of(loc))
+    shared = {scope for scope, found in files_of.items() if len(found) > 1 and len(scope) == 2}
+    if not shared:
+        return
 
     def order(location: str) -> tuple[int, int]:
         file, _, line = location.rpartition(":")
@@ -182,7 +190,7 @@ def _name_overrides(brokers: Mapping[str, BrokerSpec], sources: SourceMap) -> No
     entries = {r.source for spec in brokers.values() for r in spec.resources if r.source}
     overridden: dict[str, str] = {}  # location of an entry -> location of the override to name
     for path, loc in sources.locations.items():
-        if loc in entries:
+        if path[:2] not in shared or loc in entries:
             continue  # an entry itself (a queue added by prod.yaml) overrides nothing above it
         for n in range(len(path) - 1, 1, -1):
             above = sources.locations.get(path[:n])
