@@ -11,8 +11,8 @@ destroys nothing, so it needs no --allow-destructive):
 2. move the queue's messages there with a dynamic shovel (`src-delete-after: queue-length`,
    `ack-mode: on-confirm`: a message leaves the queue only once the parking queue has it), until
    the queue is empty, and delete it (a classic queue with `if-empty`, so nothing that arrived
-   meanwhile goes with it; quorum queues do not support that, so their emptiness is read from the
-   statistics first);
+   meanwhile goes with it; quorum queues do not support that, so one message is fetched and put
+   back first to ask the queue itself: the statistics lag by seconds);
 3. declare the queue with its new settings and its bindings; remove the parking queue's bindings;
 4. move the messages back the same way, and delete the parking queue.
 
@@ -51,7 +51,6 @@ PARKED = "parked"  # in an observed queue's `info`: {"queue": <parking queue>, "
 UNFINISHED = "move_messages (unfinished: messages are parked in {queue})"
 MAX_ROUNDS = 6  # shovel runs per queue before giving up on a queue that keeps filling
 STALL_SECONDS = 60.0  # a shovel that moves nothing for this long has failed
-STATS_WAIT = 15.0  # the management statistics refresh every 5 s by default
 POLL = 0.05
 
 
@@ -255,7 +254,7 @@ class Move:
             if queue_type == "classic":
                 if self._deleted_if_empty(source):  # atomic: refused if anything arrived meanwhile
                     return
-            elif self._stats_say_empty(source):
+            elif self._looks_empty(source):
                 self.api.request("DELETE", self._path(source), what=f"deleting queue {source!r}", ok_missing=True)
                 return
         raise self.api.error(
@@ -274,16 +273,15 @@ class Move:
             raise
         return True
 
-    def _stats_say_empty(self, queue: str) -> bool:
-        deadline = time.monotonic() + STATS_WAIT
-        while time.monotonic() < deadline:
-            row = self._queue(queue)
-            if row is None:
-                return True
-            if row.get("messages") == 0:
-                return True
-            time.sleep(0.25)
-        return False
+    def _looks_empty(self, queue: str) -> bool:
+        """Whether a quorum queue is empty, asked of the queue itself (the statistics lag by
+        seconds): fetch one message and put it back. One that arrived by name meanwhile counts a
+        delivery attempt (x-delivery-count), and is moved by the next round."""
+        body = {"count": 1, "ackmode": "reject_requeue_true", "encoding": "auto", "truncate": 1}
+        response = self.api.request(
+            "POST", f"{self._path(queue)}/get", body, what=f"checking that queue {queue!r} is empty", ok_missing=True
+        )
+        return response is None or response.json() == []
 
     def _shovel(self, source: str, target: str) -> None:
         """One run of a queue-length shovel from `source` to `target`, waited for."""
