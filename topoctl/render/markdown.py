@@ -12,7 +12,7 @@ rows, then the alert; whatever was cut is said in the comment.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from topoctl.model import Action, Change, Plan, RoutingChange
 from topoctl.render.text import NO_CHANGES, SYMBOL, flatten, render_change, render_text, summary_line
@@ -28,6 +28,7 @@ _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/@+=-]+")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<|~])")
 # A text-plan line that carries a diff symbol after its indentation.
 _SYMBOL_LINE = re.compile(r"^(\s+)([-+~!])( .*)?$")
+_BACKTICKS = re.compile(r"`+")
 
 
 def marker(key: str | None = None) -> str:
@@ -50,6 +51,7 @@ def render_markdown(plan: Plan, limit: int = LIMIT, key: str | None = None) -> s
 
     changes = plan.changes
     destructive = plan.destructive
+    pieces = _Pieces(plan)
 
     def compose(n_alert: int, n_rows: int, n_blocks: int, n_routes: int | None = None) -> str:
         n_routes = routes if n_routes is None else n_routes
@@ -57,16 +59,18 @@ def render_markdown(plan: Plan, limit: int = LIMIT, key: str | None = None) -> s
         lines += _alert(destructive, n_alert)
         lines += [f"**{summary_line(plan.summary)}**", ""]
         lines += _cut_note(len(changes), n_rows, n_blocks, len(destructive), n_alert)
-        lines += _table(changes, n_rows)
+        lines += _table(changes, n_rows, pieces)
         lines += routing_section(plan.routing, n_routes)
-        lines += _details(plan, n_blocks)
+        lines += _details(plan, n_blocks, pieces)
         return "\n".join(lines).rstrip("\n") + "\n"
 
     routes = min(len(plan.routing), MAX_ROUTING_ROWS)
     alert, rows, blocks = len(destructive), len(changes), len(changes)
-    text = compose(alert, rows, blocks)
-    if len(text) <= limit:
-        return text
+    # The rows alone over the limit: the whole comment cannot fit, so its full diff is not made.
+    if sum(len(row) + 1 for row in pieces.rows(rows)) <= limit:
+        text = compose(alert, rows, blocks)
+        if len(text) <= limit:
+            return text
     # Shrink one part at a time, in order of least value to a reviewer; each is monotonic in its count.
     blocks = _largest_fitting(lambda n: len(compose(alert, rows, n)), blocks, limit)
     if blocks == 0:
@@ -78,9 +82,44 @@ def render_markdown(plan: Plan, limit: int = LIMIT, key: str | None = None) -> s
     return compose(alert, rows, blocks)
 
 
+class _Pieces:
+    """Each change's table row and folded diff block, made once: fitting the size limit composes
+    the comment a few dozen times, and re-rendering 10,000 changes each time took seconds."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self._rows: list[str] = []
+        self._blocks: list[list[str]] = []
+        self._ticks: list[int] = []  # the longest run of backticks in each block
+        self._full: list[str] | None = None
+
+    def rows(self, n: int) -> list[str]:
+        while len(self._rows) < n:
+            self._rows.append(_row(self.plan.changes[len(self._rows)]))
+        return self._rows[:n]
+
+    def blocks(self, n: int) -> tuple[list[str], int]:
+        """The diff lines of the first `n` changes, and their longest run of backticks."""
+        while len(self._blocks) < n:
+            block = [_diff_line(line) for line in (*render_change(self.plan.changes[len(self._blocks)]), "")]
+            self._blocks.append(block)
+            self._ticks.append(_ticks(block))
+        return [line for block in self._blocks[:n] for line in block], max(self._ticks[:n], default=0)
+
+    def full(self) -> list[str]:
+        if self._full is None:
+            self._full = [_diff_line(line) for line in render_text(self.plan).rstrip("\n").split("\n")]
+        return self._full
+
+
 def _largest_fitting(size: Callable[[int], int], high: int, limit: int) -> int:
-    """The largest n in [0, high] with size(n) <= limit (0 when none does); size grows with n."""
-    low = 0
+    """The largest n in [0, high] with size(n) <= limit (0 when none does); size grows with n.
+    Probes 1, 2, 4, ... first: a big plan fits a few hundred changes, and probing n = high / 2
+    would render half of them for nothing."""
+    low, probe = 0, 1
+    while probe <= high and size(probe) <= limit:
+        low, probe = probe, probe * 2
+    high = min(high, probe - 1)
     while low < high:
         mid = (low + high + 1) // 2
         if size(mid) <= limit:
@@ -135,18 +174,21 @@ def _cut_note(total: int, rows: int, blocks: int, destructive: int, alert: int) 
     ]
 
 
-def _table(changes: tuple[Change, ...], shown: int) -> list[str]:
+def _table(changes: tuple[Change, ...], shown: int, pieces: _Pieces | None = None) -> list[str]:
     if shown == 0:
         return []
     lines = ["| | Address | Action | Fields | Reasons and notes |", "|:-:|---|---|---|---|"]
-    for change in changes[:shown]:
-        # Notes too: "lowering max_msgs removes what is over the limit" belongs in view, not folded.
-        remarks = "; ".join((*change.reasons, *change.notes))
-        lines.append(
-            f"| {_code(SYMBOL[change.action])} | {_code(str(change.address))} | {change.action.value} "
-            f"| {_fields_cell(_field_paths(change))} | {_cell(remarks)} |"
-        )
+    lines += pieces.rows(shown) if pieces is not None else [_row(change) for change in changes[:shown]]
     return [*lines, ""]
+
+
+def _row(change: Change) -> str:
+    # Notes too: "lowering max_msgs removes what is over the limit" belongs in view, not folded.
+    remarks = "; ".join((*change.reasons, *change.notes))
+    return (
+        f"| {_code(SYMBOL[change.action])} | {_code(str(change.address))} | {change.action.value} "
+        f"| {_fields_cell(_field_paths(change))} | {_cell(remarks)} |"
+    )
 
 
 def _field_paths(change: Change) -> list[str]:
@@ -189,24 +231,23 @@ def routing_section(routing: tuple[RoutingChange, ...], shown: int) -> list[str]
     return lines
 
 
-def _details(plan: Plan, shown: int) -> list[str]:
+def _details(plan: Plan, shown: int, pieces: _Pieces | None = None) -> list[str]:
     total = len(plan.changes)
     if shown == 0:
         return []
+    pieces = pieces if pieces is not None else _Pieces(plan)
     if shown == total:
-        body = render_text(plan).rstrip("\n").split("\n")
-        title = "Full plan"
-    else:
-        body = ["topoctl will perform the following actions:", ""]
-        for change in plan.changes[:shown]:
-            body += [*render_change(change), ""]
-        body += [f"# ... {total - shown} more change(s) left out to fit a comment", "", summary_line(plan.summary)]
-        title = f"Full plan (first {shown} of {total} changes)"
-    return _fold(title, [_diff_line(line) for line in body])
+        return _fold("Full plan", pieces.full())
+    head = ["topoctl will perform the following actions:", ""]
+    blocks, ticks = pieces.blocks(shown)
+    tail = [f"# ... {total - shown} more change(s) left out to fit a comment", "", summary_line(plan.summary)]
+    body = [_diff_line(line) for line in head] + blocks + [_diff_line(line) for line in tail]
+    fence = "`" * max(3, max(ticks, _ticks(head), _ticks(tail)) + 1)
+    return _fold(f"Full plan (first {shown} of {total} changes)", body, fence)
 
 
-def _fold(title: str, body: list[str]) -> list[str]:
-    fence = _fence(body)
+def _fold(title: str, body: list[str], fence: str | None = None) -> list[str]:
+    fence = fence or _fence(body)
     return [f"<details><summary>{title}</summary>", "", f"{fence}diff", *body, fence, "", "</details>", ""]
 
 
@@ -226,14 +267,18 @@ def _diff_line(line: str) -> str:
 
 def _fence(body: list[str]) -> str:
     # A value holding ``` must not end the code block early: fence with more backticks than any run.
-    longest = max((len(run) for line in body for run in re.findall(r"`+", line)), default=0)
-    return "`" * max(3, longest + 1)
+    return "`" * max(3, _ticks(body) + 1)
+
+
+def _ticks(lines: Sequence[str]) -> int:
+    """The longest run of backticks in `lines`."""
+    return max((len(run) for line in lines if "`" in line for run in _BACKTICKS.findall(line)), default=0)
 
 
 def _code(text: str) -> str:
     """An inline code span that survives backticks and pipes in the text (addresses may hold both)."""
     text = text.replace("|", "\\|").replace("\n", " ")
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0) if "`" in text else 0
     ticks = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{ticks}{pad}{text}{pad}{ticks}"
