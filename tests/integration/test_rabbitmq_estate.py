@@ -490,3 +490,21 @@ def test_plan_reads_users_only_when_the_manifest_needs_them(tmp_path: Path, ns: 
     result = run("plan", "-f", path, "--format", "json", env={"VIEWER_PW": PW1})
     assert result.code == 0, str(result)
     assert json.loads(result.stdout)["summary"]["create"] == 1
+
+
+def test_the_estate_example_applies_and_plans_empty(tmp_path: Path, ns: str) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "rabbitmq-estate.yaml"
+    text = example.read_text().replace("shop-estate", ns).replace("shop-billing", f"{ns}-billing")
+    doc = yaml.safe_load(text.replace("shop-mover", f"{ns}-mover"))
+    path = write_manifest(tmp_path / "estate.yaml", doc)
+    env = {"SHOP_BILLING_PASSWORD": PW1, "SHOP_MOVER_PASSWORD": PW2}
+    no_secret(str(apply(path, env)))
+    empty(path, env)
+    assert logs_in(f"{ns}-billing", PW1)
+    with api() as client:
+
+        def drained() -> bool:
+            shovels = client.get(f"/api/shovels/{seg(ns)}").json()
+            return any(s["name"] == "legacy-drain" and s["state"] == "running" for s in shovels)
+
+        wait_for(drained, "the legacy-drain shovel to run", timeout=60)
