@@ -20,17 +20,19 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from topoctl.providers.secrets import NO_PASSWORD as NO_PASSWORD
+from topoctl.providers.secrets import SENSITIVE as SENSITIVE
+from topoctl.providers.secrets import SENSITIVE_CHANGED as SENSITIVE_CHANGED
+from topoctl.providers.secrets import SENSITIVE_DIFFERENT as SENSITIVE_DIFFERENT
+
 # What a manifest may write in each list (anything else would smuggle in another kind of rule).
 KEY_PREFIXES = ("~", "%R~", "%W~", "%RW~", "%WR~")
 KEY_WORDS = ("allkeys", "resetkeys")
 CHANNEL_WORDS = ("allchannels", "resetchannels")
 COMMAND_WORDS = ("allcommands", "nocommands")
 
-# Shown instead of any password or hash, in plans, plan files and exports.
-SENSITIVE = "(sensitive value)"
-SENSITIVE_DIFFERENT = "(sensitive value, different)"
-SENSITIVE_CHANGED = "(sensitive value changed)"
-NO_PASSWORD = "(none)"
+# Shown instead of any password or hash, in plans, plan files and exports (besides the stand-ins
+# every provider shares, imported above from topoctl.providers.secrets).
 NOPASS = "(nopass: any password)"
 
 
