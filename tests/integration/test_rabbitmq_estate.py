@@ -204,15 +204,19 @@ def test_permissions_topic_permissions_and_vhost_limits(tmp_path: Path, ns: str)
         assert client.put(f"/api/permissions/{seg(ns)}/{seg(bob)}", json=body).status_code == 204
         topic = {"exchange": "audit", "write": ".*", "read": ".*"}
         assert client.put(f"/api/topic-permissions/{seg(ns)}/{seg(bob)}", json=topic).status_code == 204
+        assert client.put(f"/api/vhost-limits/{seg(ns)}/max-connections", json={"value": 3}).status_code == 204
         # An undeclared user's permission, for the prune below.
         assert client.put(f"/api/users/{seg(carol)}", json={"password": PW1, "tags": ""}).status_code == 201
         assert client.put(f"/api/permissions/{seg(ns)}/{seg(carol)}", json=body).status_code == 201
     assert planned(plan(path)) == {
+        f"{BROKER}/vhost/{ns}": "update",
         f"{BROKER}/permission/{ns}/{bob}": "update",
         f"{BROKER}/topic_permission/{ns}/{bob}/audit": "update",
     }
     apply(path)
     empty(path)
+    with api() as client:
+        assert client.get(f"/api/vhost-limits/{seg(ns)}").json()[0]["value"] == {"max-queues": 60}
 
     # One exchange's topic permission deleted, the other kept; prune by kind takes carol's permission
     # but never the connecting user's.
@@ -359,13 +363,21 @@ def test_shovels_and_federation_upstreams_with_secret_uris(tmp_path: Path, ns: s
         value["dest-exchange-key"] = "other"
         value["src-prefetch-count"] = 10
         assert client.put(f"/api/parameters/shovel/{seg(ns)}/move", json={"value": value}).status_code == 204
+        upstream = dict(client.get(f"/api/parameters/federation-upstream/{seg(ns)}/self").json()["value"])
+        upstream["max-hops"] = 3
+        body = {"value": upstream}
+        assert client.put(f"/api/parameters/federation-upstream/{seg(ns)}/self", json=body).status_code == 204
     drift = plan(path, env2)
-    (change,) = drift.json["changes"]
+    changes = {c["address"]: c for c in drift.json["changes"]}
+    assert set(changes) == {f"{BROKER}/shovel/{ns}/move", f"{BROKER}/federation_upstream/{ns}/self"}
+    change = changes[f"{BROKER}/shovel/{ns}/move"]
     assert change["action"] == "update"
     assert {f["field"]: f["after"] for f in change["fields"]} == {
         "dest-exchange-key": "moved",
         "src-prefetch-count": None,
     }
+    fields = changes[f"{BROKER}/federation_upstream/{ns}/self"]["fields"]
+    assert [(f["field"], f["before"], f["after"]) for f in fields] == [("max-hops", 3, 1)]
     no_secret(drift.stdout)
     apply(path, env2)
     empty(path, env2)
