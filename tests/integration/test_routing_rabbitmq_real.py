@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pika
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.integration.rabbitmq_support import AUTH, URL, api, seg
@@ -72,13 +72,15 @@ def specs(draw: st.DrawFn) -> Spec:
         for _ in range(n_q)
     ]
     bindings = []
-    for _ in range(draw(st.integers(0, 8))):
+    for _ in range(draw(st.integers(1, 10))):
         source = draw(st.integers(0, n_x - 1))
         to_exchange = draw(st.booleans())
         destination = draw(st.integers(0, (n_x if to_exchange else n_q) - 1))
         args: dict[str, Any] = {}
         if exchanges[source][0] == "headers":
-            args = draw(headers_st)
+            args = draw(
+                st.dictionaries(st.sampled_from(HEADER_NAMES), st.sampled_from(HEADER_VALUES), min_size=1, max_size=2)
+            )
             mode = draw(st.none() | st.sampled_from(X_MATCH))
             if mode is not None:
                 args["x-match"] = mode
@@ -89,10 +91,42 @@ def specs(draw: st.DrawFn) -> Spec:
         | st.tuples(st.just("q"), st.integers(0, n_q - 1), st.integers(0, n_x - 1))
     )
     publishable = [i for i, (_, internal, _) in enumerate(exchanges) if not internal]
-    messages = draw(
-        st.lists(st.tuples(st.sampled_from(publishable), _key(KEY_WORDS), headers_st), min_size=1, max_size=6)
-    )
+    random_message = st.tuples(st.sampled_from(publishable), _key(KEY_WORDS), headers_st)
+    # Half the messages are made from a binding: published where it starts when a client can, its
+    # key with the wildcards filled in, some of its headers; so matches are common, not lucky.
+    made = [
+        st.tuples(
+            st.just(source) if source in publishable else st.sampled_from(publishable),
+            _instance(key),
+            _subset(args),
+        )
+        for source, _, _, key, args in bindings
+    ]
+    message = random_message | st.one_of(made) if made else random_message
+    messages = draw(st.lists(message, min_size=4, max_size=12))
     return Spec(exchanges, queues, bindings, policy, messages)
+
+
+def _instance(pattern: str) -> st.SearchStrategy[str]:
+    """A routing key the binding key matches: `*` one word, `#` none, one or two."""
+    parts = []
+    for word in pattern.split(".") if pattern else []:
+        if word == "*":
+            parts.append(st.sampled_from(KEY_WORDS).map(lambda w: [w]))
+        elif word == "#":
+            parts.append(st.lists(st.sampled_from(KEY_WORDS), max_size=2))
+        else:
+            parts.append(st.just([word]))
+    return st.tuples(*parts).map(lambda ws: ".".join(w for group in ws for w in group))
+
+
+def _subset(arguments: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Some of a binding's headers (x-match left out), one value maybe changed, maybe one more."""
+    items = sorted((k, v) for k, v in arguments.items() if k != "x-match")
+    return st.tuples(
+        st.lists(st.sampled_from(items), unique=True) if items else st.just([]),
+        st.dictionaries(st.sampled_from(HEADER_NAMES), st.sampled_from(HEADER_VALUES), max_size=1),
+    ).map(lambda t: {**dict(t[0]), **t[1]})
 
 
 class Rabbit:
@@ -208,13 +242,13 @@ def _names(route_addresses: tuple[str, ...]) -> set[str]:
 
 
 @settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
-    derandomize=True,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(spec=specs())
+@seed(16)  # fixed: CI sees the same examples every run
 def test_route_predicts_the_queues_rabbitmq_delivers_to(rabbit: Rabbit, spec: Spec) -> None:
     tag = f"t{uuid.uuid4().hex[:6]}-"
     xs, qs = _build(rabbit, spec, tag)
@@ -260,6 +294,65 @@ def test_route_predicts_the_queues_rabbitmq_delivers_to(rabbit: Rabbit, spec: Sp
         tally.check()
     finally:
         _teardown(rabbit, xs, qs, tag)
+
+
+# Matching tables: every binding key against every routing key, every x-match mode against every
+# header set, on one exchange each, so each rule is checked whatever the random topologies drew.
+PATTERNS = ("", "*", "#", "a", "a.*", "a.#", "#.a", "*.*", "a..b", "a.*.b", "#.#", "a.#.b", ".", "*.", "#.*", "*.#.*")
+KEYS = ("", "a", "a.", ".a", "a..b", "a.b", ".", "a.x.b", "a.b.b", "b.a", "x", "a.b.c.d", "*", "#")
+BINDING_ARGS: tuple[dict[str, Any], ...] = tuple(
+    {**args, **({"x-match": mode} if mode else {})}
+    for mode in (None, *X_MATCH)
+    for args in ({"a": "1"}, {"a": "1", "x-h": "1"}, {"a": 1, "b": True}, {"x-h": "1"}, {"a": "1", "b": "2"})
+)
+HEADER_SETS: tuple[dict[str, Any], ...] = (
+    {},
+    {"a": "1"},
+    {"a": 1},
+    {"a": "1", "x-h": "1"},
+    {"x-h": "1"},
+    {"a": 1, "b": True},
+    {"a": 1, "b": 1},
+    {"a": "1", "b": "2", "c": "3"},
+    {"b": "2"},
+    {"a": "2", "b": "2"},
+    {"x-match": "all", "a": "1"},
+)
+
+
+def test_topic_and_headers_matching_tables_agree_with_the_broker(rabbit: Rabbit) -> None:
+    tag = f"t{uuid.uuid4().hex[:6]}-"
+    ch = rabbit.channel
+    ch.exchange_declare(f"{tag}topic", "topic", durable=False)
+    ch.exchange_declare(f"{tag}headers", "headers", durable=False)
+    queues = [f"{tag}p{i}" for i in range(len(PATTERNS))] + [f"{tag}h{i}" for i in range(len(BINDING_ARGS))]
+    try:
+        for i, pattern in enumerate(PATTERNS):
+            ch.queue_declare(f"{tag}p{i}", durable=False)
+            ch.queue_bind(f"{tag}p{i}", f"{tag}topic", routing_key=pattern)
+        for i, args in enumerate(BINDING_ARGS):
+            ch.queue_declare(f"{tag}h{i}", durable=False)
+            ch.queue_bind(f"{tag}h{i}", f"{tag}headers", arguments=args)
+        topology = rabbit.observed()
+        sent = [("topic", k, {}) for k in KEYS] + [("headers", "", h) for h in HEADER_SETS]
+        predicted = {}
+        for n, (kind, key, headers) in enumerate(sent):
+            source = Address(BROKER, "exchange", (rabbit.vhost, f"{tag}{kind}"))
+            predicted[str(n)] = _names(topology.route(Message(BROKER, source, key, headers)).addresses)
+            properties = pika.BasicProperties(message_id=str(n), headers=headers or None)
+            ch.basic_publish(f"{tag}{kind}", key, b"m", properties)
+        got = rabbit.drain(queues)
+        tally = Tally("one")
+        for n, (kind, key, headers) in enumerate(sent):
+            tally.compare(f"{kind} {key!r} {headers}", predicted[str(n)], got.get(str(n), set()))
+            TALLY.routed += bool(predicted[str(n)])
+        TALLY.cases += tally.cases
+        tally.check()
+    finally:
+        for name in queues:
+            ch.queue_delete(name)
+        ch.exchange_delete(f"{tag}topic")
+        ch.exchange_delete(f"{tag}headers")
 
 
 def test_internal_exchanges_are_refused_like_the_broker_refuses_them(rabbit: Rabbit) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.integration.routing_support import Tally
@@ -170,10 +170,10 @@ def _wire(attributes: dict[str, Any]) -> dict[str, Any]:
 @settings(
     max_examples=40,
     deadline=None,
-    derandomize=True,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@seed(16)  # fixed: CI sees the same examples every run
 @given(
     subscriptions=st.lists(subscription, min_size=1, max_size=3),
     messages=st.lists(st.tuples(attribute_values, bodies), min_size=3, max_size=8),
