@@ -22,6 +22,7 @@ from tests.integration.faults_support import (
     Proxy,
     apply_counting_retries,
     apply_with_fault,
+    flapping,
     plan_is_empty,
     proxy,
     run_topoctl,
@@ -106,7 +107,8 @@ def test_resets_latency_and_timeouts_are_retried_and_the_apply_converges(
         p.toxic("timeout", toxicity=0.3, timeout=300)
         p.toxic("latency", latency=100, jitter=100)
         path = through(tmp_path, vhost, p, timeout="2s", retries={"attempts": 10, "max_seconds": 30})
-        applied, retries = apply_counting_retries([path])
+        with flapping(p, every=0.5):  # and every live connection is reset every 0.5 s
+            applied, retries = apply_counting_retries([path])
         assert applied == changes_of()
         assert retries[BROKER] > 0, "no fault was met: the test proves nothing"
         # Deletes whose answer is lost: the retry's 404 counts as done.
