@@ -1,4 +1,5 @@
-"""The `type: kafka` section of a manifest -> desired topics and ACLs. Pure: no client imported."""
+"""The `type: kafka` section of a manifest -> desired topics, ACLs, quotas, users and schema-registry
+subjects. Pure: no client imported."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 from topoctl.manifest.source import Context
 from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import Compiled, PruneScope
-from topoctl.providers.kafka import acls, quotas, users
+from topoctl.providers.kafka import acls, quotas, subjects, users
 from topoctl.providers.kafka.connection import ConnectionProblem, librdkafka_config
-from topoctl.providers.kafka.kinds import ACL, QUOTA, TOPIC, USER, AclPruneScope
+from topoctl.providers.kafka.kinds import ACL, QUOTA, SUBJECT, TOPIC, USER, AclPruneScope
 from topoctl.providers.kafka.names import collision_key, topic_name_problem
 from topoctl.providers.kafka.values import canonical_value
 from topoctl.units import NON_FINITE, non_finite
@@ -26,6 +27,7 @@ class PruneSettings:
     config: bool = False
     quotas: bool = False
     users: bool = False
+    subjects: bool = False
     prefix: str = ""
 
 
@@ -46,6 +48,7 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
     users_ctx = ctx.at("users")
     for name, spec in users_ctx.mapping(section.get("users")).items():
         resources.append(users.compile_user(broker, str(name), spec, users_ctx.at(name)))
+    resources += _compile_subjects(broker, section, ctx)
     scopes: list[PruneScope] = []
     if prune.topics:
         scopes.append(PruneScope(kinds=frozenset({TOPIC}), prefix=prune.prefix))
@@ -55,12 +58,19 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         scopes.append(PruneScope(kinds=frozenset({QUOTA})))  # every quota: an entity has no prefix
     if prune.users:
         scopes.append(PruneScope(kinds=frozenset({USER}), prefix=prune.prefix))
+    if prune.subjects:
+        connection = section.get("connection")
+        if not isinstance(connection, Mapping) or connection.get("schema_registry") is None:
+            raise ctx.at("prune", "subjects").error(
+                "prune.subjects needs a schema registry: set connection.schema_registry.url"
+            )
+        scopes.append(PruneScope(kinds=frozenset({SUBJECT}), prefix=prune.prefix))
     warnings: list[str] = []
-    if prune.prefix and not (prune.topics or prune.acls or prune.users):
+    if prune.prefix and not (prune.topics or prune.acls or prune.users or prune.subjects):
         where = ctx.at("prune", "prefix").where()
         warnings.append(
             f"{where + ': ' if where else ''}prune.prefix {prune.prefix!r} narrows nothing: it applies to "
-            "topics: true, acls: true and users: true, and none is set, so nothing is pruned"
+            "topics: true, acls: true, users: true and subjects: true, and none is set, so nothing is pruned"
         )
     return Compiled(resources, scopes, warnings)
 
@@ -68,8 +78,22 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
 def _check_connection(connection: object, ctx: Context) -> None:
     try:
         librdkafka_config(ctx.mapping(connection))
+        subjects.registry_settings(ctx.mapping(connection))
     except ConnectionProblem as exc:
         raise ctx.at(*exc.path).error(str(exc)) from None
+
+
+def _compile_subjects(broker: str, section: Mapping[str, Any], ctx: Context) -> list[Resource]:
+    """`subjects:` -> one resource per subject; they need `connection.schema_registry`."""
+    subjects_ctx = ctx.at("subjects")
+    declared = subjects_ctx.mapping(section.get("subjects"))
+    if not declared:
+        return []
+    connection = section.get("connection")
+    if not isinstance(connection, Mapping) or connection.get("schema_registry") is None:
+        raise subjects_ctx.error("subjects need a schema registry: set connection.schema_registry.url")
+    compiled = [subjects.compile_subject(broker, str(n), s, subjects_ctx.at(n)) for n, s in declared.items()]
+    return subjects.link_references(compiled)
 
 
 def _prune_settings(value: object, ctx: Context) -> PruneSettings:
@@ -87,6 +111,7 @@ def _prune_settings(value: object, ctx: Context) -> PruneSettings:
         config=_flag(spec, "config", ctx),
         quotas=_flag(spec, "quotas", ctx),
         users=_flag(spec, "users", ctx),
+        subjects=_flag(spec, "subjects", ctx),
         prefix=prefix,
     )
 

@@ -50,7 +50,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from topoctl.errors import BrokerError, PlanError
 from topoctl.model import JSON, Action, Address, Change, FieldChange, Resource
 from topoctl.providers.base import Driver, PruneScope
-from topoctl.providers.kafka import access, acls, replication
+from topoctl.providers.kafka import access, acls, registry, replication, subjects
 from topoctl.providers.kafka.connection import (
     ConnectionProblem,
     endpoint,
@@ -61,7 +61,7 @@ from topoctl.providers.kafka.connection import (
     tls_file_problem,
     write_timeout_ms,
 )
-from topoctl.providers.kafka.kinds import ACL, CONFIG_PREFIX, KINDS, QUOTA, TOPIC, USER
+from topoctl.providers.kafka.kinds import ACL, CONFIG_PREFIX, KINDS, QUOTA, SUBJECT, TOPIC, USER
 from topoctl.providers.kafka.kpy import ExtraAdmin, kafka_python_config
 from topoctl.providers.kafka.names import collision_key, is_internal
 from topoctl.providers.kafka.values import canonical_or_raw
@@ -112,6 +112,11 @@ class KafkaDriver(Driver):
         self._extra: ExtraAdmin | None = None
         # Declared SCRAM passwords by user, from the manifest seen by `read` (plans never hold them).
         self.user_passwords: dict[str, str] = {}
+        # The schema registry of `connection.schema_registry` (inert without one): subjects.
+        try:
+            self.registry = registry.SchemaRegistry(name, subjects.registry_settings(connection), self.retry)
+        except ConnectionProblem as exc:
+            raise self._error(f"bad connection settings: {exc}") from None
 
     @property
     def endpoint(self) -> str:
@@ -153,6 +158,7 @@ class KafkaDriver(Driver):
         return self._extra
 
     def close(self) -> None:
+        self.registry.close()
         self._admin = None
         if self._extra is not None:
             self._extra.close()
@@ -255,6 +261,7 @@ class KafkaDriver(Driver):
         observed.extend(self._acl_resources(acl_future, acls_needed, set(topics)))
         observed.extend(access.read_quotas(self, desired, prune))
         observed.extend(access.read_users(self, desired, prune))
+        observed.extend(self.registry.read(desired, prune))
         return observed
 
     # -- server-side dry runs: what apply would be refused, found by the plan -----------------
@@ -476,7 +483,12 @@ class KafkaDriver(Driver):
         writes = [c for c in changes if c.action != Action.REPLACE]  # neither kind has a replace
         access.apply_quotas(self, [c for c in writes if c.kind == QUOTA], done, failures)
         access.apply_users(self, [c for c in writes if c.kind == USER], done, failures)
-        other = [c for c in changes if c.kind not in (TOPIC, ACL, QUOTA, USER) or c.action == Action.REPLACE]
+        self.registry.apply([c for c in changes if c.kind == SUBJECT], done, failures)
+        other = [
+            c
+            for c in changes
+            if c.kind not in (TOPIC, ACL, QUOTA, USER, SUBJECT) or (c.action == Action.REPLACE and c.kind != SUBJECT)
+        ]
         for change in other:
             failures.append(f"cannot {change.action.value} {change.address}: not a step this driver performs")
         if failures:

@@ -1,4 +1,4 @@
-"""How the engine diffs Kafka's kinds: `topic`, `acl`, `quota` and `user`.
+"""How the engine diffs Kafka's kinds: `topic`, `acl`, `quota`, `user` and `subject` (schema registry).
 
 A topic's `config` is one attribute holding only the keys the manifest declares (a declared
 `null` asks for the key to be removed). Live keys the manifest does not declare are reported as
@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from topoctl.model import JSON, Address, FieldChange, Resource
 from topoctl.providers import secrets
 from topoctl.providers.base import KindSpec, PruneScope
-from topoctl.providers.kafka import acls, quotas, users
+from topoctl.providers.kafka import acls, quotas, subjects, users
 
 TOPIC = "topic"
 ACL = acls.KIND
 QUOTA = quotas.KIND
 USER = users.KIND
+SUBJECT = subjects.KIND
 CONFIG_PREFIX = "config."
 ASSIGNMENT = "assignment"
 # In an observed topic's info: the replicas the driver chose for the partitions that change
@@ -178,4 +179,64 @@ class UserKind(KindSpec):
         return [f"clients authenticating as {observed.address.name[0]} with SCRAM can no longer log in"]
 
 
-KINDS: dict[str, KindSpec] = {TOPIC: TopicKind(), ACL: AclKind(), QUOTA: QuotaKind(), USER: UserKind()}
+@dataclass(frozen=True)
+class SubjectKind(KindSpec):
+    """A schema-registry subject: its latest schema, references and compatibility level (see
+    subjects.py). A new schema is an update (a new version); another schema type a replace."""
+
+    kind: str = SUBJECT
+    rank: int = 15  # with the topics whose records it describes
+    immutable: frozenset[str] = frozenset({"schema_type"})
+    risk_counts: tuple[str, ...] = ("versions",)
+
+    def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        changes = super().field_changes(desired, observed)
+        # An empty reference list is left out of the attributes: a live one not declared goes.
+        if "references" not in desired.attrs and observed.attrs.get("references"):
+            changes.append(FieldChange("references", observed.attrs["references"], []))
+        return changes
+
+    def replace_reason(self, change: FieldChange) -> str:
+        if change.field == "schema_type":
+            return (
+                f"schema_type cannot change in place ({change.before} -> {change.after}): the registry refuses a "
+                "schema of another type, so the subject is soft-deleted and registered again"
+            )
+        return super().replace_reason(change)
+
+    def notes(self, desired: Resource, observed: Resource) -> list[str]:
+        out = []
+        note = observed.info.get(subjects.NOTE)
+        if isinstance(note, str) and any(
+            f.field in ("schema", "references") for f in self.field_changes(desired, observed)
+        ):
+            out.append(note)
+        return out
+
+    def at_risk(self, observed: Resource) -> list[str]:
+        versions = observed.info.get("versions")
+        count = f"its {versions} version{'s' if versions != 1 else ''}" if isinstance(versions, int) else "its versions"
+        name = observed.address.name[0]
+        if observed.attrs.get(subjects.SOFT_DELETED):
+            return [
+                f"{count} (soft-deleted already) are deleted permanently, with the schema ids no other subject uses: "
+                "consumers can no longer read records written with them"
+            ]
+        if observed.attrs.get(subjects.PERMANENT):
+            return [
+                f"{count} are soft-deleted, then deleted permanently, with the schema ids no other subject uses: "
+                "consumers can no longer read records written with them"
+            ]
+        return [
+            f"{count} are soft-deleted: producers can no longer register or look up schemas of {name} "
+            "(records already written stay readable: their schema ids still resolve)"
+        ]
+
+
+KINDS: dict[str, KindSpec] = {
+    TOPIC: TopicKind(),
+    ACL: AclKind(),
+    QUOTA: QuotaKind(),
+    USER: UserKind(),
+    SUBJECT: SubjectKind(),
+}

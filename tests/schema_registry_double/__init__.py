@@ -1,0 +1,71 @@
+"""A test double of Confluent's Schema Registry REST API, on 127.0.0.1 over plain HTTP.
+
+No Confluent-compatible registry can be installed on the machines these tests run on, so topoctl's
+driver is tested against this instead, over HTTP as it meets a real one. What it reproduces (routes,
+status and error codes, messages, Avro compatibility, soft and permanent deletes) and from which
+source is said in model.py and docs/kafka.md; the real-registry test
+(tests/integration/test_kafka_registry_real.py) runs the same life cycle against a real one.
+
+    with SchemaRegistryDouble() as sr:        # a registry on a free port
+        sr.url                                # http://127.0.0.1:PORT
+        sr.registry.global_level = "FULL"     # the back door: the registry's state
+        sr.require_basic("user", "secret")    # 401 without these credentials
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+from tests.schema_registry_double.model import Registry
+from tests.schema_registry_double.server import Handler, Request, Server, State
+
+__all__ = ["Registry", "Request", "SchemaRegistryDouble"]
+
+
+class SchemaRegistryDouble:
+    def __init__(self, port: int = 0) -> None:
+        self._server = Server(("127.0.0.1", port), Handler)
+        self._server.state = State()
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> State:
+        return self._server.state
+
+    @property
+    def registry(self) -> Registry:
+        return self._server.state.registry
+
+    @property
+    def requests(self) -> list[Request]:
+        return self._server.state.requests
+
+    def require_basic(self, username: str, password: str) -> None:
+        self.state.auth = ("basic", f"{username}:{password}")
+
+    def require_token(self, token: str) -> None:
+        self.state.auth = ("bearer", token)
+
+    def fail_once(self, method: str, path: str, status: int, code: int, message: str) -> None:
+        """The next `method` on `path` (decoded, e.g. "/subjects/x-value/versions") answers this."""
+        self.state.faults[(method, path)] = (status, code, message)
+
+    def start(self) -> SchemaRegistryDouble:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sr-double", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> SchemaRegistryDouble:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
