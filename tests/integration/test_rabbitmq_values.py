@@ -15,7 +15,16 @@ import pytest
 import yaml
 
 from tests.cli import apply_ok, assert_empty, change_of, plan_json, topoctl
-from tests.integration.rabbitmq_support import AUTH, BROKER, manifest_file, publish, queue, seg, wait_for
+from tests.integration.rabbitmq_support import (
+    AUTH,
+    BROKER,
+    manifest_file,
+    placeholders,
+    publish,
+    queue,
+    seg,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -117,7 +126,8 @@ def test_an_export_of_months_and_years_plans_empty(tmp_path: Path, client: httpx
     assert mine["policies"]["retention"] == {"pattern": "^s\\.", "apply_to": "queues", "definition": {"max-age": "60d"}}
     targets = [arg for kind in ("queue", "policy") for arg in ("--target", f"{BROKER}/{kind}/{seg(vhost)}")]
     # The export writes the literal password as a placeholder (an export carries no secret).
-    plan = topoctl("plan", "-f", path, "--detailed-exitcode", *targets, env={"IT_RABBIT_PASSWORD": AUTH[1]})
+    env = {**placeholders(exported.stderr), "IT_RABBIT_PASSWORD": AUTH[1]}
+    plan = topoctl("plan", "-f", path, "--detailed-exitcode", *targets, env=env)
     assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
 
 
@@ -146,7 +156,7 @@ def test_the_extremes_the_broker_accepts_export_and_plan_empty(
     path = tmp_path / "exported.yaml"
     path.write_text(exported.stdout, encoding="utf-8")
     targets = [arg for kind in ("queue", "policy") for arg in ("--target", f"{BROKER}/{kind}/{seg(vhost)}")]
-    env = {"IT_RABBIT_PASSWORD": AUTH[1]}
+    env = {**placeholders(exported.stderr), "IT_RABBIT_PASSWORD": AUTH[1]}
     plan = topoctl("plan", "-f", path, "--detailed-exitcode", *targets, env=env)
     assert plan.code == 0, f"the plan of the export is not empty:\n{plan}"
 
