@@ -118,11 +118,13 @@ def test_pre_commit_hook_runs_validate_on_the_files_it_is_given(tmp_path: Path) 
     assert failed.code == 1 and str(bad) in failed.stderr
 
 
-def test_github_actions_example_uses_the_cli_as_it_is() -> None:
+def test_github_actions_example_uses_the_action() -> None:
+    # The example runs topoctl through action.yml (tests/unit/test_action.py and
+    # tests/integration/test_action.py test what the action does).
     text = (ROOT / "examples" / "ci" / "github-actions.yml").read_text(encoding="utf-8")
     workflow = yaml.safe_load(text)
     assert set(workflow["jobs"]) == {"plan", "apply"}
-    assert 'topoctl plan -f "$MANIFESTS" --format markdown -o plan.json --detailed-exitcode' in text
-    assert "topoctl apply plan.json --auto-approve" in text
-    assert "split('\\n', 1)[0]" in text  # finds its comment by the marker topoctl writes first
+    steps = {name: job["steps"] for name, job in workflow["jobs"].items()}
+    assert {"uses": "./", "with": {**steps["plan"][1]["with"], "command": "plan"}} == steps["plan"][1]
+    assert steps["apply"][1]["with"]["command"] == "apply"
     assert "allow-destructive" in text
