@@ -151,3 +151,36 @@ def test_settings_from_the_connection() -> None:
     assert RetryPolicy.from_connection({}) == RetryPolicy()
     policy = RetryPolicy.from_connection({"retries": {"attempts": 5, "max_seconds": 2.5}})
     assert (policy.attempts, policy.max_seconds) == (5, 2.5)
+
+
+class Down(ConnectionRefusedError):
+    pass
+
+
+def test_a_driver_whose_broker_is_gone_starts_no_new_change() -> None:
+    """Base Driver.apply: once a change gave up on a transient failure, the others of the wave
+    are not attempted (not tried one by one, each with its own retry budget)."""
+    from tests.unit.fakes import FakeBroker, FakeDriver
+    from topoctl.errors import BrokerError
+    from topoctl.model import Action, Address, Change
+
+    class DeadDriver(FakeDriver):
+        def apply_one(self, change: Change) -> None:
+            self.broker.calls.append((change.action.value, str(change.address)))
+
+            def request() -> None:
+                raise Down("refused")
+
+            try:
+                self.retry.call(request, transient)
+            except Down as exc:
+                raise BrokerError(self.name, self.endpoint, f"cannot connect: {exc}{note(exc)}") from None
+
+    broker = FakeBroker()
+    driver = DeadDriver("b", {"retries": {"attempts": 2, "max_seconds": 1}}, broker)
+    changes = [Change(Address("b", "queue", ("v", f"q{i}")), Action.CREATE, None, {}) for i in range(50)]
+    done: list[Change] = []
+    with pytest.raises(BrokerError, match="gave up after 2 attempts"):
+        driver.apply(changes, 4, done.append)
+    assert not done
+    assert len(broker.calls) <= 4, broker.calls  # those in flight when it gave up, no more
