@@ -1,10 +1,12 @@
-"""`topoctl export` for Kafka: live topics, ACLs, client quotas and SCRAM users -> the broker's
-manifest section.
+"""`topoctl export` for Kafka: live topics, ACLs, client quotas, SCRAM users and schema-registry
+subjects -> the broker's manifest section.
 
 Planning the exported section against the same broker is empty: every live topic-level config
 is written out (in friendly units where exact), partitions and replication factor included. A
 SCRAM user's password cannot be read back: it is written as `${<BROKER>_USER_<NAME>_PASSWORD}`,
-which the export lists on stderr.
+which the export lists on stderr. A subject is written with its latest schema as the registry
+keeps it (AVRO and JSON as YAML, PROTOBUF as text), its references, and its compatibility level only
+when it has one of its own (one that follows the global level exports without it).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from topoctl.model import Resource
-from topoctl.providers.kafka import acls, quotas, users
-from topoctl.providers.kafka.kinds import ACL, QUOTA, TOPIC, USER
+from topoctl.providers.kafka import acls, quotas, registry, subjects, users
+from topoctl.providers.kafka.kinds import ACL, QUOTA, SUBJECT, TOPIC, USER
 from topoctl.providers.kafka.values import is_duration_key, is_size_key
 from topoctl.units import format_duration_ms, format_size
 
@@ -24,6 +26,7 @@ def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
     acl_list: list[dict[str, Any]] = []
     quota_list: list[dict[str, Any]] = []
     user_map: dict[str, Any] = {}
+    subject_map: dict[str, Any] = {}
     for resource in sorted(observed, key=lambda r: r.address):
         if resource.broker != broker:
             continue
@@ -37,6 +40,12 @@ def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
         elif resource.kind == USER:
             name = resource.address.name[0]
             user_map[name] = users.export_user(name, resource.attrs, broker)
+        elif resource.kind == SUBJECT:
+            text = resource.info.get(registry.LIVE_TEXT)
+            own = resource.info.get(registry.OWN_LEVEL)
+            subject_map[resource.address.name[0]] = subjects.export_subject(
+                resource.attrs, str(text or resource.attrs.get("schema", "")), str(own) if own else None
+            )
     section: dict[str, Any] = {"topics": topics}
     if acl_list:
         section["acls"] = acl_list
@@ -44,6 +53,8 @@ def export_broker(broker: str, observed: Sequence[Resource]) -> dict[str, Any]:
         section["quotas"] = quota_list
     if user_map:
         section["users"] = user_map
+    if subject_map:
+        section["subjects"] = subject_map
     return section
 
 
