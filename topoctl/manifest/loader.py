@@ -109,6 +109,7 @@ def _merge_located(base: dict[str, Any], over: Mapping[str, Any], sources: Sourc
     have keeps the line of its first declaration, everything else the later file's line."""
     mappings: set[DocPath] = set()
     _merge(base, over, (), sources, mappings)
+    sources.shared.update(path[:2] for path in mappings if len(path) >= 2)
     # One pass over the later file's locations (not one walk per merged value): linear in the file.
     locations = sources.locations
     for path, where in over_sources.locations.items():
@@ -169,19 +170,14 @@ def _name_overrides(brokers: Mapping[str, BrokerSpec], sources: SourceMap) -> No
     both (`base.yaml:12, overridden at prod.yaml:4`), so the plan points at the line that changed it.
     One pass over the located values: each marks the nearest resource entry around it when that was
     declared in another file; the first line of the last file that did so is named."""
-    files = list(dict.fromkeys(_file_of(loc) for loc in sources.locations.values()))
-    if len(files) < 2:
-        return
-    rank = {file: i for i, file in enumerate(files)}
     # A value and the resource entry around it are in the same broker (`brokers.<name>`): only the
-    # brokers that more than one file writes to can have an override. An estate split one file per
-    # broker has none, and skips the walk.
-    files_of: dict[DocPath, set[str]] = {}
-    for path, loc in sources.locations.items():
-        files_of.setdefault(path[:2], set()).add(_file_of(loc))
-    shared = {scope for scope, found in files_of.items() if len(found) > 1 and len(scope) == 2}
+    # brokers that more than one file writes to can have an override. One file, or an estate split
+    # one file per broker, has none and skips the walk.
+    shared = sources.shared
     if not shared:
         return
+    files = list(dict.fromkeys(_file_of(loc) for loc in sources.locations.values()))
+    rank = {file: i for i, file in enumerate(files)}
 
     def order(location: str) -> tuple[int, int]:
         file, _, line = location.rpartition(":")

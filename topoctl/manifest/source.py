@@ -17,6 +17,9 @@ class SourceMap:
     """Path in the merged document -> "file:line" of the value that won the merge."""
 
     locations: dict[Path, str] = field(default_factory=dict)
+    # The broker sections (`brokers.<name>`) that more than one file writes to: only there can a
+    # later file override what an earlier one declared.
+    shared: set[Path] = field(default_factory=set)
 
     def where(self, path: Path) -> str | None:
         # The longest known prefix: a value without its own mark is located by its parent.
@@ -28,6 +31,7 @@ class SourceMap:
 
     def update(self, other: SourceMap) -> None:
         self.locations.update(other.locations)
+        self.shared.update(other.shared)
 
 
 @dataclass(frozen=True)
