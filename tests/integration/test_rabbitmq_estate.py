@@ -114,12 +114,15 @@ def test_a_user_lives_and_its_password_is_never_shown(tmp_path: Path, ns: str) -
         live = client.get(f"/api/users/{seg(user)}").json()
         body = {"password_hash": live["password_hash"], "hashing_algorithm": live["hashing_algorithm"], "tags": ""}
         assert client.put(f"/api/users/{seg(user)}", json=body).status_code == 204
+        assert client.put(f"/api/user-limits/{seg(user)}/max-connections", json={"value": 1}).status_code == 204
     drift = plan(path, env2)
     assert planned(drift) == {f"{BROKER}/user/{user}": "update"}
-    assert [f["field"] for f in drift.json["changes"][0]["fields"]] == ["tags"]
+    assert sorted(f["field"] for f in drift.json["changes"][0]["fields"]) == ["limits", "tags"]
     apply(path, env2)
     assert logs_in(user, PW2), "updating the tags must keep the password"
     empty(path, env2)
+    with api() as client:
+        assert client.get(f"/api/user-limits/{seg(user)}").json()[0]["value"] == {"max-channels": 7}
 
     # Delete: destructive, refused without the flag.
     gone = manifest(tmp_path, None, {user: {"state": "absent"}})
