@@ -355,3 +355,14 @@ def test_a_replace_names_each_map_key_that_forces_it_with_both_values() -> None:
     )
     flag = FieldChange("durable", True, False, forces_replacement=True)
     assert spec.replace_reason(flag) == "durable cannot change in place (true -> false)"
+
+
+def test_changes_of_a_failed_wave_that_never_started_are_not_attempted(
+    monkeypatch: pytest.MonkeyPatch, broker: FakeBroker
+) -> None:
+    """One at a time, the wave stops at its failure: what comes after it did not fail, it never ran."""
+    broker.fail_on.add("b/queue/v/q2")
+    session = session_for(monkeypatch, broker, [q(f"q{i}") for i in range(5)])
+    with pytest.raises(ApplyError) as err:
+        execute(session, session.plan(), parallelism=1)
+    assert "2 of 5 changes applied; 1 failed; 2 not attempted." in str(err.value)

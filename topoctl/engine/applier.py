@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -11,7 +11,7 @@ from topoctl.engine.order import split, waves
 from topoctl.engine.planner import Session
 from topoctl.errors import ApplyError, DestructiveRefused, Interrupted, TopoctlError
 from topoctl.manifest.loader import Manifest
-from topoctl.model import Action, Change, Plan
+from topoctl.model import Action, Address, Change, Plan
 
 Progress = Callable[[Change], None]
 
@@ -85,7 +85,8 @@ def execute(session: Session, plan: Plan, parallelism: int = 8, progress: Progre
             if isinstance(first, KeyboardInterrupt):
                 raise first
             message = str(first) if isinstance(first, TopoctlError) else f"{type(first).__name__}: {first}"
-            raise ApplyError(f"apply failed: {message}\n{outcome(plan, result, wave)}") from first
+            failed = _failed_steps(session, by_broker, result)
+            raise ApplyError(f"apply failed: {message}\n{outcome(plan, result, failed)}") from first
     if session.stopping.is_set() and len(result.done) < sum(len(w) for w in waves(plan)):
         raise Interrupted(
             f"{session.stop_reason}: no new change was started after it.\n{outcome(plan, result)}",
@@ -94,21 +95,36 @@ def execute(session: Session, plan: Plan, parallelism: int = 8, progress: Progre
     return result
 
 
-def outcome(plan: Plan, result: ApplyResult, failed_wave: Sequence[Change] = ()) -> str:
-    """`812 of 3,001 changes applied; 1 failed; 2,188 not attempted.` and the counts by action, plus
-    every replace caught halfway (deleted, not yet created again), which a rerun must finish."""
+Step = tuple[Address, Action]
+
+
+def _failed_steps(session: Session, wave: Mapping[str, Sequence[Change]], result: ApplyResult) -> set[Step]:
+    """The steps of the failed wave that raised. A driver that says which did (the base class does)
+    is believed; for one that batches and did not, every step of its share that is not done failed."""
     finished = {(s.address, s.action) for s in result.done}
-    in_failed_wave = {(s.address, s.action) for s in failed_wave}
+    failed: set[Step] = set()
+    for broker, steps in wave.items():
+        keys = {(s.address, s.action) for s in steps}
+        named = session.driver(broker).failed & keys
+        failed |= named if named else keys - finished
+    return failed
+
+
+def outcome(plan: Plan, result: ApplyResult, failed_steps: Collection[Step] = ()) -> str:
+    """`812 of 3,001 changes applied; 1 failed; 2,188 not attempted.` and the counts by action, plus
+    every replace caught halfway (deleted, not yet created again), which a rerun must finish. A
+    change whose step failed after it took effect in part counts as failed."""
+    finished = {(s.address, s.action) for s in result.done}
     applied = failed = 0
     halfway = []
     for change in plan.changes:
         steps = [(s.address, s.action) for s in split(change) if s is not None]
-        if all(s in finished for s in steps):
+        if any(s in failed_steps for s in steps):
+            failed += 1
+        elif all(s in finished for s in steps):
             applied += 1
             continue
-        if any(s in in_failed_wave and s not in finished for s in steps):
-            failed += 1
-        if change.action is Action.REPLACE and steps[0] in finished:
+        if change.action is Action.REPLACE and steps[0] in finished and steps[1] not in finished:
             halfway.append(change.address)
     total = len(plan.changes)
     lines = [

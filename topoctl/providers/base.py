@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from topoctl.errors import BrokerError, ManifestError, PartlyApplied, TopoctlError
 from topoctl.manifest.source import Context
-from topoctl.model import JSON, Address, Change, FieldChange, Resource
+from topoctl.model import JSON, Action, Address, Change, FieldChange, Resource
 from topoctl.retry import Retrier, RetryPolicy
 
 
@@ -163,6 +163,9 @@ class Driver(abc.ABC):
         except ValueError as exc:
             raise ManifestError(f"broker {name!r}: {exc}") from None
         self.retry = Retrier(policy, lambda: self.stopping.is_set())
+        # The steps (address, action) whose call raised, also in part: the summary of a failed apply
+        # tells them from the ones that never started. Drivers that batch may leave it empty.
+        self.failed: set[tuple[Address, Action]] = set()
 
     @property
     @abc.abstractmethod
@@ -194,6 +197,7 @@ class Driver(abc.ABC):
                 done(changes[index])
             if error is not None:
                 errors[index] = error
+                self.failed.add((changes[index].address, changes[index].action))
 
         def run(change: Change) -> bool:
             if self.stopping.is_set() or self.retry.gave_up is not None:  # not attempted
