@@ -255,7 +255,9 @@ class RabbitMQDriver(Driver):
         (additive, which is exactly a create); everything else through a thread pool."""
         groups: dict[str, list[Change]] = defaultdict(list)
         for change in changes:
-            if change.action == Action.CREATE and change.kind in _IMPORTABLE:
+            # A queue that keeps its messages on replace may have a move to finish (see _create).
+            moving = (change.after or {}).get(swap.ON_REPLACE) == swap.MOVE_MESSAGES
+            if change.action == Action.CREATE and change.kind in _IMPORTABLE and not moving:
                 groups[vhost_of(change.address)].append(change)
         bulk = {vhost: group for vhost, group in groups.items() if len(group) >= BULK_MIN}
         imported = {id(c) for group in bulk.values() for c in group}

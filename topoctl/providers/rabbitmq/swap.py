@@ -134,9 +134,9 @@ class Move:
 
     def finish(self, after: Mapping[str, JSON]) -> None:
         """Finish a move a failed run left: the queue exists (with its new settings) or not."""
-        self._check_plugin()
         if self._queue(self.parking) is None:
             return
+        self._check_plugin()
         if self._queue(self.name) is None:
             self._step("declaring the queue again", lambda: self._declare(after))
         self.recreated = True
