@@ -358,7 +358,10 @@ def test_partition_decrease_is_a_destructive_replace_refused_without_the_flag(
     assert change["action"] == "replace" and change["destructive"]
     assert {"field": "config.segment.ms", "before": "3600000", "after": None} in change["fields"]
     assert not any("kept" in note for note in change.get("notes", [])), change
-    assert "partitions cannot decrease (4 -> 2): the topic is deleted and recreated" in change["reasons"]
+    assert (
+        "partitions cannot decrease (4 -> 2): the topic is deleted and recreated;"
+        " Kafka partitions only grow, so keep 4 or more to change the topic in place"
+    ) in change["reasons"]
     assert "3 messages will be lost" in change["reasons"]
 
     refused = topoctl("apply", "-f", path, "--auto-approve")

@@ -71,7 +71,10 @@ def test_partition_increase_is_in_place() -> None:
 def test_partition_decrease_is_a_destructive_replace_with_its_reason_and_risk() -> None:
     (change,) = plan_for(topic({"partitions": 3})).changes
     assert change.action == Action.REPLACE and change.destructive
-    assert "partitions cannot decrease (6 -> 3): the topic is deleted and recreated" in change.reasons
+    assert (
+        "partitions cannot decrease (6 -> 3): the topic is deleted and recreated;"
+        " Kafka partitions only grow, so keep 6 or more to change the topic in place"
+    ) in change.reasons
     assert "12 messages will be lost" in change.reasons
 
 

@@ -81,7 +81,10 @@ class TopicKind(KindSpec):
 
     def replace_reason(self, change: FieldChange) -> str:
         if change.field == "partitions":
-            return f"partitions cannot decrease ({change.before} -> {change.after}): the topic is deleted and recreated"
+            return (
+                f"partitions cannot decrease ({change.before} -> {change.after}): the topic is deleted and recreated;"
+                f" Kafka partitions only grow, so keep {change.before} or more to change the topic in place"
+            )
         return super().replace_reason(change)
 
     def notes(self, desired: Resource, observed: Resource) -> list[str]:

@@ -150,11 +150,56 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+# Queue and exchange arguments that a policy can set too, by their policy key. A queue argument can
+# never change, a policy can (and applies to queues already declared): so a replace forced by one
+# of these has a way around it, and the plan says so.
+POLICY_KEYS = {
+    "x-max-length": "max-length",
+    "x-max-length-bytes": "max-length-bytes",
+    "x-message-ttl": "message-ttl",
+    "x-expires": "expires",
+    "x-overflow": "overflow",
+    "x-dead-letter-exchange": "dead-letter-exchange",
+    "x-dead-letter-routing-key": "dead-letter-routing-key",
+    "x-dead-letter-strategy": "dead-letter-strategy",
+    "x-delivery-limit": "delivery-limit",
+    "x-queue-leader-locator": "queue-leader-locator",
+    "x-queue-version": "queue-version",
+    "x-max-age": "max-age",
+    "x-stream-max-segment-size-bytes": "stream-max-segment-size-bytes",
+}
+EXCHANGE_POLICY_KEYS = {"alternate-exchange": "alternate-exchange"}
+
+
+def _argument_reasons(spec: KindSpec, change: FieldChange) -> str | None:
+    """`arguments.x-max-length cannot change in place (1000 -> 5000): set max-length with a policy
+    instead of the queue argument (a policy changes in place)`, one clause per differing key."""
+    if change.field != "arguments":
+        return None
+    before = change.before if isinstance(change.before, Mapping) else {}
+    after = change.after if isinstance(change.after, Mapping) else {}
+    keys = [k for k in sorted({*before, *after}, key=str) if before.get(k) != after.get(k)]
+    if not keys:
+        return None
+    reasons = []
+    for key in keys:
+        one = KindSpec.replace_reason(spec, FieldChange("arguments", {key: before.get(key)}, {key: after.get(key)}))
+        owner = "queue" if spec.kind == QUEUE else "exchange"
+        policy = (POLICY_KEYS if owner == "queue" else EXCHANGE_POLICY_KEYS).get(str(key))
+        if policy is not None:
+            one += f": set {policy} with a policy instead of the {owner} argument (a policy changes in place)"
+        reasons.append(one)
+    return "; ".join(reasons)
+
+
 @dataclass(frozen=True)
 class QueueKind(KindSpec):
     """`on_replace: move_messages` (see swap.py) turns what would be a replace into an update that
     keeps the messages: the fields that force a replacement are shown, but do not force one, and a
     note says how the queue is replaced. A move a failed apply left unfinished is a change too."""
+
+    def replace_reason(self, change: FieldChange) -> str:
+        return _argument_reasons(self, change) or super().replace_reason(change)
 
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
         changes = [c for c in super().field_changes(desired, observed) if c.field != swap.ON_REPLACE]
@@ -199,6 +244,9 @@ class VhostKind(KindSpec):
 
 @dataclass(frozen=True)
 class ExchangeKind(KindSpec):
+    def replace_reason(self, change: FieldChange) -> str:
+        return _argument_reasons(self, change) or super().replace_reason(change)
+
     def at_risk(self, observed: Resource) -> list[str]:
         notes = []
         bindings = observed.info.get("bindings")
