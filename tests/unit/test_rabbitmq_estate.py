@@ -365,3 +365,19 @@ def test_export_writes_placeholders_for_secrets_it_cannot_read_back() -> None:
     assert str(shovel["src-uri"]) == "amqp://m:${R_SHOVEL_V_S_SRC_URI_PASSWORD}@h/%2F"
     assert shovel["reconnect-delay"] == "1m"
     assert "topsecret" not in repr(section)
+
+
+def test_a_policy_that_would_drop_parked_messages_warns(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path,
+        {
+            "v": {
+                "queues": {"jobs": {"on_replace": "move_messages"}, "other": {}},
+                "policies": {"everything": {"pattern": ".*", "definition": {"message-ttl": "1m"}}},
+                "operator_policies": {"prefixed": {"pattern": "^jobs", "definition": {"max-length": 5}}},
+            }
+        },
+    )
+    parked = [w for w in spec.compiled.warnings if "parks its messages" in w]
+    assert len(parked) == 1  # `^jobs` does not match `topoctl.move.jobs`; `.*` does
+    assert "policy 'everything'" in parked[0] and "message-ttl would apply to the parked messages" in parked[0]

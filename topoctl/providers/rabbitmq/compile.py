@@ -124,7 +124,7 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
     _check_users_present(resources)
     resources, federation_notes = links.link_policies(operator_policies.born_with_operator_policies(resources))
     scopes = prune_scopes(section.get("prune"), present_vhosts, ctx.at("prune"))
-    notes += federation_notes + operator_policies.fights(resources)
+    notes += federation_notes + operator_policies.fights(resources) + operator_policies.parking_warnings(resources)
     return Compiled(resources, scopes, notes + warnings(resources))
 
 

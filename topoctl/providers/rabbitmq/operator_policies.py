@@ -108,3 +108,34 @@ def fights(resources: Sequence[Resource]) -> list[str]:
             " RabbitMQ applies the smaller value, whatever the policies' priorities"
         )
     return out
+
+
+# Policy keys that drop messages from a queue: a policy that matches a parking queue's name applies
+# them to the messages parked there during a move.
+_LOSSY = ("message-ttl", "expires", "max-length", "max-length-bytes")
+
+
+def parking_warnings(resources: Sequence[Resource]) -> list[str]:
+    """A queue that keeps its messages on replace parks them in `topoctl.move.<queue>`: a declared
+    policy or operator policy that matches that name and can drop messages is worth a warning."""
+    from topoctl.providers.rabbitmq import swap
+
+    policies = [*policies_of(resources), *_operator_policies(resources)]
+    if not policies:
+        return []
+    out = []
+    for r in resources:
+        if r.kind != QUEUE or r.absent or r.attrs.get(swap.ON_REPLACE) != swap.MOVE_MESSAGES:
+            continue
+        vhost, name = r.address.name
+        parking = swap.parking_queue(name)
+        for p in policies:
+            lossy = [k for k in _LOSSY if k in p.definition]
+            if p.vhost == vhost and lossy and p.matches(QUEUE, parking):
+                what = "operator policy" if p.resource.kind == OPERATOR_POLICY else "policy"
+                out.append(
+                    f"{r.source}: queue {name!r} parks its messages in {parking!r} while it is replaced, and {what}"
+                    f" {p.name!r} (at {p.resource.source}) matches that name: its {', '.join(lossy)} would apply"
+                    " to the parked messages"
+                )
+    return out
