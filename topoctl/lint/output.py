@@ -13,7 +13,6 @@ from topoctl.lint import Report
 from topoctl.lint.model import Finding, Severity
 
 LINT_FORMATS = ("text", "json", "sarif")
-INFORMATION_URI = "https://github.com/topoctl/topoctl/blob/main/docs/lint.md"
 
 
 def _plural(n: int, word: str) -> str:
@@ -91,7 +90,6 @@ def render_sarif(report: Report) -> str:
             "help": {"text": r.help or r.summary},
             "defaultConfiguration": {"level": r.severity.value},
             "properties": {"tags": ["topoctl", "shipped" if r.default else "team"]},
-            **({"helpUri": f"{INFORMATION_URI}#{r.id}"} if r.default else {}),
         }
         for r in rules
     ]
@@ -130,7 +128,6 @@ def render_sarif(report: Report) -> str:
                         "name": "topoctl",
                         "version": __version__,
                         "semanticVersion": __version__,
-                        "informationUri": INFORMATION_URI,
                         "rules": descriptors,
                     }
                 },
