@@ -204,6 +204,7 @@ def _field_paths(change: Change) -> list[str]:
 
 # Rows of the "Routing changes" table; the JSON plan carries every one.
 MAX_ROUTING_ROWS = 50
+LABEL_MAX = 120  # an SNS body can be long; the JSON plan has it whole
 
 
 def routing_section(routing: tuple[RoutingChange, ...], shown: int) -> list[str]:
@@ -223,7 +224,8 @@ def routing_section(routing: tuple[RoutingChange, ...], shown: int) -> list[str]
     if shown:
         lines += ["| From | Message | Before | After |", "|---|---|---|---|"]
         for r in routing[:shown]:
-            lines.append(f"| {_code(group_title(r))} | {_code(r.label)} | {side(r.before)} | {side(r.after)} |")
+            label = r.label if len(r.label) <= LABEL_MAX else r.label[: LABEL_MAX - 1] + "…"
+            lines.append(f"| {_code(group_title(r))} | {_code(label)} | {side(r.before)} | {side(r.after)} |")
         lines.append("")
     if shown < len(routing):
         more = len(routing) - shown

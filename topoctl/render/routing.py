@@ -34,7 +34,12 @@ def text_lines(routing: Sequence[RoutingChange], limit: int = MAX_TEXT) -> list[
         return []
     out = [HEADING]
     shown = 0
-    for (_, title), group in groupby(sorted(routing, key=_group_key), key=_group_key):
+    # Grouped by where the messages enter, brokers in name order, groups in the order found.
+    first: dict[tuple[str, str], int] = {}
+    for i, change in enumerate(routing):
+        first.setdefault(_group_key(change), i)
+    ordered = sorted(routing, key=lambda c: (c.broker, first[_group_key(c)]))
+    for (_, title), group in groupby(ordered, key=_group_key):
         if shown >= limit:
             break
         changes = list(group)[: limit - shown]

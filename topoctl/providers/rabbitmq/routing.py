@@ -550,7 +550,8 @@ def _dead_letter_probes(
     if settings[0] == settings[1] and not reach & touched:
         return
     source = queue_address(before.broker, vhost, queue)
-    if all(key is not None for _, key in settings):
+    if all(exchange is None or key is not None for exchange, key in settings):
+        # The message's own key matters on neither side (no dead-lettering, or a fixed key).
         yield Message(before.broker, source, "", {}, dead_letter=True)
         return
     probes = _keys(vhost, sides)
