@@ -403,7 +403,10 @@ def _run(session: Any, the_plan: Any, parallelism: int, execute: Any) -> None:
     # A live display per broker on a terminal; the plain `<address>: created` lines elsewhere.
     from topoctl.render.progress import apply_display
 
-    with apply_display(the_plan) as display, _stop_on_signals(session):
+    with (
+        apply_display(the_plan, failures=lambda broker: session.driver(broker).failed) as display,
+        _stop_on_signals(session),
+    ):
         result = execute(session, the_plan, parallelism, display.step)
     _err(f"\nApply complete! {result.line}")
 

@@ -62,9 +62,18 @@ def test_tally_counts_per_broker_and_follows_the_waves() -> None:
     tally.record(first)
     tally.record(first)  # reported twice: counted once
     assert tally.wave_text == "wave 2 of 3" and tally.done == {"r": 1, "n": 1}
-    tally.fail_wave()  # the create of `t` and `s` never finished in wave 2
+    tally.fail_wave()  # no driver named its failures: what is not done in wave 2 failed
     assert tally.failed == {"r": 0, "n": 2}
     assert tally.wave_text == "wave 2 of 3, failed"
+
+
+def test_failures_are_those_the_driver_names_as_the_summary_counts_them() -> None:
+    s = change("n", "s", Action.CREATE)
+    t = change("n", "t", Action.CREATE)
+    tally = Tally(Plan((s, t)))
+    # The driver says `t` raised; `s` was never started (one at a time, stopped at the failure).
+    tally.fail_wave(lambda broker: {(t.address, Action.CREATE)} if broker == "n" else set())
+    assert tally.failed == {"n": 1}
 
 
 def test_version_and_validate_do_not_import_rich(tmp_path: object) -> None:

@@ -17,13 +17,15 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
 
 from topoctl.engine.order import waves
-from topoctl.model import Action, Change, Plan
+from topoctl.model import Action, Address, Change, Plan
 
+# broker -> the (address, action) steps its driver says failed (`Driver.failed`).
+Failures = Callable[[str], Collection[tuple[Address, Action]]]
 PAST = {Action.CREATE: "created", Action.UPDATE: "updated", Action.DELETE: "destroyed"}
 _STYLE = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red"}
 _ANSI = {Action.CREATE: "\033[32m", Action.UPDATE: "\033[33m", Action.DELETE: "\033[31m"}
@@ -109,14 +111,19 @@ class Tally:
             while self.current < len(self.waves) and self._left[self.current] <= 0:
                 self.current += 1
 
-    def fail_wave(self) -> None:
-        """The wave in progress ended with a failure: its steps not done count as failed, as the
-        apply's summary counts them."""
+    def fail_wave(self, named: Failures | None = None) -> None:
+        """The wave in progress ended with a failure. Counted as the apply's summary counts: the
+        steps a broker's driver names as failed, or, when it names none (a batching driver), its
+        steps in the wave that are not done."""
         with self._lock:
             if self.current < len(self.waves):
+                by_broker: dict[str, list[Change]] = {}
                 for step in self.waves[self.current]:
-                    if _key(step) not in self._finished:
-                        self.failed[step.broker] += 1
+                    by_broker.setdefault(step.broker, []).append(step)
+                for broker, steps in by_broker.items():
+                    keys = {_key(s) for s in steps}
+                    said = {(str(a), action.value) for a, action in named(broker)} & keys if named else set()
+                    self.failed[broker] += len(said) if said else len(keys - self._finished)
             self.stopped = "failed"
 
     @property
@@ -134,7 +141,8 @@ def _key(step: Change) -> tuple[str, str]:
 class Live:
     """rich's live display: a row per broker, redrawn a few times a second, on stderr."""
 
-    def __init__(self, plan: Plan, stream: IO[str]) -> None:
+    def __init__(self, plan: Plan, stream: IO[str], failures: Failures | None = None) -> None:
+        self.failures = failures
         from rich.console import Console, Group
         from rich.live import Live as RichLive
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -188,14 +196,19 @@ class Live:
         from topoctl.errors import ApplyError
 
         if isinstance(exc, ApplyError):
-            self.tally.fail_wave()
+            try:
+                self.tally.fail_wave(self.failures)
+            except Exception:  # what a display shows must never hide the apply's own error
+                self.tally.stopped = "failed"
         else:  # Ctrl-C, SIGTERM: what was not started is not attempted, not failed
             self.tally.stopped = "stopped"
         self._update()
 
 
 @contextmanager
-def apply_display(plan: Plan, stream: IO[str] | None = None) -> Iterator[Plain | Live]:
+def apply_display(
+    plan: Plan, stream: IO[str] | None = None, failures: Failures | None = None
+) -> Iterator[Plain | Live]:
     """The display for one apply; on failure or interruption the live display shows the failures
     and stays on screen above the error and the summary lines."""
     stream = sys.stderr if stream is None else stream
@@ -203,7 +216,7 @@ def apply_display(plan: Plan, stream: IO[str] | None = None) -> Iterator[Plain |
     if how != "live":
         yield Plain(stream, colour=how == "colour")
         return
-    display = Live(plan, stream)
+    display = Live(plan, stream, failures)
     with display:
         try:
             yield display
