@@ -94,7 +94,7 @@ def validate_error(tmp_path: Path, text: str) -> str:
         (
             RABBIT + "    vhosts:\n      v:\n        queues:\n          q: {colour: blue}\n",
             "m.yaml:9: brokers.r.vhosts.v.queues.q.colour: unknown field 'colour' "
-            "(allowed: arguments, auto_delete, dead_letter, durable, exclusive, state, type)",
+            "(allowed: arguments, auto_delete, dead_letter, durable, exclusive, on_replace, state, type)",
         ),
     ],
 )
@@ -108,8 +108,8 @@ def test_misspelt_fields_suggest_the_closest_name(tmp_path: Path, text: str, exp
     [
         (
             "version: 1\nbrokers:\n  r:\n    type: rabitmq\n",
-            "m.yaml:4: brokers.r.type: 'rabitmq' is not one of 'rabbitmq', 'kafka', 'nats', 'aws', 'redis'; "
-            "did you mean 'rabbitmq'?",
+            "m.yaml:4: brokers.r.type: 'rabitmq' is not one of 'rabbitmq', 'kafka', 'nats', 'aws', 'redis', "
+            "'azure_servicebus'; did you mean 'rabbitmq'?",
         ),
         (
             RABBIT + "    vhosts:\n      v:\n        queues:\n          q: {type: quorom}\n",
@@ -174,7 +174,7 @@ def test_missing_broker_type_is_said_plainly_not_as_another_brokers_schema(tmp_p
     text = "version: 1\nbrokers:\n  r:\n    connection: {url: http://127.0.0.1:15672}\n"
     assert (
         validate_error(tmp_path, text)
-        == "m.yaml:3: brokers.r: missing field 'type' (one of: rabbitmq, kafka, nats, aws, redis)"
+        == "m.yaml:3: brokers.r: missing field 'type' (one of: rabbitmq, kafka, nats, aws, redis, azure_servicebus)"
     )
 
 
