@@ -282,3 +282,34 @@ def test_markdown_bounds_the_section() -> None:
     assert "350 more re-routed message(s) are in the JSON plan" in text
     small = render_markdown(plan, limit=3_000)
     assert len(small) <= 3_000 and "#### Routing changes" in small
+
+
+def test_a_new_binding_on_an_exchange_with_thousands_is_found() -> None:
+    """Keys come from the changed binding first: past the probe limit, those are the ones kept."""
+    kinds = provider("rabbitmq").kinds
+
+    def binding(queue: str, key: str) -> Resource:
+        attrs = {
+            "source": "big",
+            "destination": queue,
+            "destination_type": "queue",
+            "routing_key": key,
+            "arguments": {},
+        }
+        return Resource(Address("r", "binding", ("v", "big", "queue", queue, key, "")), attrs)
+
+    exchange = Resource(
+        Address("r", "exchange", ("v", "big")),
+        {"type": "topic", "durable": True, "auto_delete": False, "internal": False, "arguments": {}},
+    )
+    queues = [
+        Resource(Address("r", "queue", ("v", f"q{i}")), {"type": "classic", "arguments": {}}) for i in range(3000)
+    ]
+    observed = [Resource(Address("r", "vhost", ("v",)), {}), exchange, *queues]
+    observed += [binding(f"q{i}", f"order.{i}.*") for i in range(3000)]
+    plan = diff([*observed, binding("q0", "new.#")], observed, lambda a: kinds[a.kind])
+    found = routing_changes(plan.changes, observed, {"r": "rabbitmq"}, lambda a: kinds[a.kind].cascades)
+    assert [(r.label, r.before, r.after) for r in found] == [
+        ("new", (), ("r/queue/v/q0",)),
+        ("new.x", (), ("r/queue/v/q0",)),
+    ]

@@ -52,6 +52,7 @@ MAX_KEY_BYTES = 255  # AMQP shortstr
 # The word a `*` or `#` stands for in a representative key, and how many keys one entry may try.
 WORD = "x"
 MAX_PROBES = 2000
+FOCUS_ABOVE = 2000  # bindings in reach beyond which only the changed ones give keys
 
 
 # -- matching ------------------------------------------------------------------------------------
@@ -152,22 +153,25 @@ class _Exchange:
     internal: bool
     arguments: Mapping[str, JSON]
     bindings: list[_Binding] = field(default_factory=list)
-    by_key: dict[str, list[int]] = field(default_factory=dict)
-    trie: _Trie = field(default_factory=_Trie)
-
-    def add(self, binding: _Binding) -> None:
-        index = len(self.bindings)
-        self.bindings.append(binding)
-        self.by_key.setdefault(binding.key, []).append(index)
-        self.trie.insert(words(binding.key), index)
+    # Built on first use: a plan routes through few of the exchanges it reads.
+    _by_key: dict[str, list[int]] | None = None
+    _trie: _Trie | None = None
 
     def match(self, name: str, key: str, headers: Mapping[str, JSON]) -> list[_Binding]:
         if self.type == "direct":
-            return [self.bindings[i] for i in self.by_key.get(key, ())]
+            if self._by_key is None:
+                self._by_key = {}
+                for i, b in enumerate(self.bindings):
+                    self._by_key.setdefault(b.key, []).append(i)
+            return [self.bindings[i] for i in self._by_key.get(key, ())]
         if self.type == "fanout":
             return list(self.bindings)
         if self.type == "topic":
-            return [self.bindings[i] for i in sorted(self.trie.match(words(key)))]
+            if self._trie is None:
+                self._trie = _Trie()
+                for i, b in enumerate(self.bindings):
+                    self._trie.insert(words(b.key), i)
+            return [self.bindings[i] for i in sorted(self._trie.match(words(key)))]
         if self.type == "headers":
             return [b for b in self.bindings if headers_match(b.arguments, headers)]
         raise RouteError(f"exchange {name!r} is of type {self.type!r}, whose routing topoctl does not model")
@@ -208,7 +212,7 @@ class RabbitTopology:
             if (vhost, source) not in self.exchanges or (vhost, destination) not in ends:
                 continue
             key = a.get("routing_key")
-            self.exchanges[(vhost, source)].add(
+            self.exchanges[(vhost, source)].bindings.append(
                 _Binding(kind, destination, key if isinstance(key, str) else "", _mapping(a.get("arguments")))
             )
         self.policies: list[Policy] = policies_of(r for r in present if r.kind == POLICY)
@@ -216,6 +220,8 @@ class RabbitTopology:
     # -- effective settings (argument first, then the one applying policy) ------------------------
 
     def _policy_value(self, kind: str, vhost: str, name: str, key: str) -> JSON:
+        if not self.policies:
+            return None
         policy = applying(self.policies, kind, vhost, name)
         return None if policy is None else policy.definition.get(key)
 
@@ -227,6 +233,13 @@ class RabbitTopology:
         if value is None:
             value = self._policy_value(EXCHANGE, vhost, name, "alternate-exchange")
         return value if isinstance(value, str) else None
+
+    def may_dead_letter(self, vhost: str, name: str) -> bool:
+        """Cheap: whether the queue has a dead-letter argument or some policy could give it one."""
+        queue = self.queues.get((vhost, name))
+        if queue is None:
+            return False
+        return bool(self.policies) or "x-dead-letter-exchange" in _mapping(queue.attrs.get("arguments"))
 
     def dead_letter(self, vhost: str, name: str) -> tuple[str | None, str | None]:
         """(dead-letter exchange, dead-letter routing key) of a queue; None where not set."""
@@ -452,7 +465,8 @@ class RabbitRouter:
         return _key_label(message)
 
     def probes(self, before: RabbitTopology, after: RabbitTopology, changes: Sequence[Change]) -> Iterator[Message]:
-        touched = _touched(before, after, changes)
+        focus = _touched(before, after, changes)
+        touched = focus.touched
         publishable = before.publishable() & after.publishable()
         for vhost in sorted({vhost for vhost, _, _ in touched}):
             mine = {(kind, name) for v, kind, name in touched if v == vhost}
@@ -463,10 +477,11 @@ class RabbitRouter:
                 if not (reach_b | reach_a) & mine:
                     continue
                 source = exchange_address(before.broker, vhost, name)
-                for key, headers in _keys(vhost, ((before, reach_b), (after, reach_a))):
+                for key, headers in _keys(vhost, ((before, reach_b), (after, reach_a)), focus):
                     yield Message(before.broker, source, key, headers)
             for queue in sorted(q for v, q in before.queues.keys() & after.queues.keys() if v == vhost):
-                yield from _dead_letter_probes(before, after, vhost, queue, mine)
+                if before.may_dead_letter(vhost, queue) or after.may_dead_letter(vhost, queue):
+                    yield from _dead_letter_probes(before, after, vhost, queue, mine)
 
 
 def _address(text: str, option: str, kind: str, broker: str) -> Address:
@@ -480,20 +495,41 @@ def _address(text: str, option: str, kind: str, broker: str) -> Address:
     return address
 
 
-def _touched(before: RabbitTopology, after: RabbitTopology, changes: Sequence[Change]) -> set[tuple[str, str, str]]:
-    """(vhost, kind, name) of the exchanges and queues whose routing a change can alter."""
-    out: set[tuple[str, str, str]] = set()
+@dataclass
+class _Focus:
+    """What the changes touch: exchanges and queues whose routing they can alter (`touched`), and,
+    for exchanges with very many bindings, which bindings are worth deriving keys from."""
+
+    touched: set[tuple[str, str, str]] = field(default_factory=set)  # (vhost, kind, name)
+    objects: set[tuple[str, str, str]] = field(default_factory=set)  # changed themselves
+    bindings: set[tuple[str, str, str, str, str]] = field(default_factory=set)  # vhost, source, type, dest, key
+
+    def wants(self, vhost: str, source: str, b: _Binding) -> bool:
+        kind = EXCHANGE if b.destination_type == "exchange" else QUEUE
+        return (
+            (vhost, source, b.destination_type, b.destination, b.key) in self.bindings
+            or (vhost, EXCHANGE, source) in self.objects
+            or (vhost, kind, b.destination) in self.objects
+        )
+
+
+def _touched(before: RabbitTopology, after: RabbitTopology, changes: Sequence[Change]) -> _Focus:
+    focus = _Focus()
+    out = focus.touched
     policy_vhosts: set[str] = set()
     for change in changes:
         vhost = change.address.name[0]
         if change.kind in (EXCHANGE, QUEUE):
             out.add((vhost, change.kind, change.address.name[1]))
+            focus.objects.add((vhost, change.kind, change.address.name[1]))
         elif change.kind == BINDING:
             for side in (change.before, change.after):
                 if side:
-                    out.add((vhost, EXCHANGE, str(side.get("source"))))
+                    source, destination = str(side.get("source")), str(side.get("destination"))
                     kind = EXCHANGE if side.get("destination_type") == "exchange" else QUEUE
-                    out.add((vhost, kind, str(side.get("destination"))))
+                    out |= {(vhost, EXCHANGE, source), (vhost, kind, destination)}
+                    key = side.get("routing_key")
+                    focus.bindings.add((vhost, source, kind, destination, key if isinstance(key, str) else ""))
         elif change.kind == POLICY:
             policy_vhosts.add(vhost)
         elif change.kind == VHOST:
@@ -502,35 +538,51 @@ def _touched(before: RabbitTopology, after: RabbitTopology, changes: Sequence[Ch
         for v, name in before.exchanges.keys() | after.exchanges.keys():
             if v == vhost and before.alternate(v, name) != after.alternate(v, name):
                 out.add((v, EXCHANGE, name))
+                focus.objects.add((v, EXCHANGE, name))
         for v, name in before.queues.keys() | after.queues.keys():
             if v == vhost and before.dead_letter(v, name) != after.dead_letter(v, name):
                 out.add((v, QUEUE, name))
-    return out
+                focus.objects.add((v, QUEUE, name))
+    return focus
 
 
 def _keys(
-    vhost: str, sides: Iterable[tuple[RabbitTopology, set[tuple[str, str]]]]
+    vhost: str, sides: Iterable[tuple[RabbitTopology, set[tuple[str, str]]]], focus: _Focus | None = None
 ) -> list[tuple[str, dict[str, JSON]]]:
-    """Representative (routing key, headers) for what the exchanges in reach bind on, both sides."""
+    """Representative (routing key, headers) for what the exchanges in reach bind on, both sides.
+
+    Every binding in reach gives keys, so a reader sees each existing key a new binding also takes.
+    Beyond FOCUS_ABOVE bindings only the changed ones (and those of changed exchanges and queues) do:
+    a key of an untouched binding then shows only through one derived from a changed binding."""
+    exchanges = [
+        (name, exchange)
+        for topology, reach in sides
+        for kind, name in sorted(reach)
+        if kind == EXCHANGE and (exchange := topology.exchanges.get((vhost, name))) is not None
+    ]
+    narrow = focus is not None and sum(len(x.bindings) for _, x in exchanges) > FOCUS_ABOVE
+    # The changed bindings first: when there are more keys than MAX_PROBES, theirs are kept.
+    ordered = [(name, x, b) for name, x in exchanges for b in x.bindings]
+    if focus is not None:
+        wanted = [focus.wants(vhost, name, b) for name, _, b in ordered]
+        first = [t for t, w in zip(ordered, wanted, strict=True) if w]
+        ordered = first if narrow else first + [t for t, w in zip(ordered, wanted, strict=True) if not w]
     keys: dict[str, None] = {"": None}
     header_sets: dict[str, dict[str, JSON]] = {}
-    for topology, reach in sides:
-        for kind, name in sorted(reach):
-            exchange = topology.exchanges.get((vhost, name)) if kind == EXCHANGE else None
-            if exchange is None:
-                continue
-            for b in exchange.bindings:
-                if exchange.type == "direct":
-                    keys[b.key] = None
-                elif exchange.type == "topic":
-                    keys.update(dict.fromkeys(_concrete(b.key)))
-                elif exchange.type == "headers":
-                    for h in _header_sets(b.arguments):
-                        header_sets[json.dumps(h, sort_keys=True, default=str)] = h
-    out: list[tuple[str, dict[str, JSON]]] = [(k, {}) for k in keys]
-    with_keys = list(keys) if len(keys) * len(header_sets) <= MAX_PROBES // 4 else [""]
-    out += [(k, h) for h in header_sets.values() for k in with_keys]
-    return out[:MAX_PROBES]
+    for _, exchange, b in ordered:
+        if exchange.type == "direct":
+            keys[b.key] = None
+        elif exchange.type == "topic":
+            keys.update(dict.fromkeys(_concrete(b.key)))
+        elif exchange.type == "headers":
+            for h in _header_sets(b.arguments):
+                header_sets[json.dumps(h, sort_keys=True, default=str)] = h
+    heads = list(header_sets.values())[: MAX_PROBES // 2]
+    out: list[tuple[str, dict[str, JSON]]] = [(k, {}) for k in list(keys)[: MAX_PROBES - len(heads)]]
+    out += [("", h) for h in heads]
+    if len(keys) * len(heads) <= MAX_PROBES // 4:  # a key and headers both matter past a topic exchange
+        out += [(k, h) for h in heads for k in keys if k]
+    return out
 
 
 def _dead_letter_probes(
