@@ -73,10 +73,8 @@ class EntityKind(KindSpec):
         return bool(desired == observed)
 
     def replace_reason(self, change: FieldChange) -> str:
-        return (
-            f"{change.field} of an existing {self.entity} cannot be changed by the service "
-            f"({change.before!r} -> {change.after!r}): it is deleted and created again"
-        )
+        # The base wording (`requires_session cannot change in place (false -> true)`), and why.
+        return f"{super().replace_reason(change)}: the service cannot change it on an existing {self.entity}"
 
     def at_risk(self, observed: Resource) -> list[str]:
         out = []
