@@ -98,7 +98,11 @@ def test_immutable_queue_fields_replace_with_the_reason() -> None:
     kind = KINDS[QUEUE]
     changes = kind.field_changes(_queue({"requires_session": True}), _queue({"requires_session": False}))
     assert [c.forces_replacement for c in changes] == [True]
-    assert "requires_session cannot change in place (false -> true): the service cannot change it on an existing queue" in kind.replace_reason(changes[0])
+    reason = kind.replace_reason(changes[0])
+    assert (
+        reason
+        == "requires_session cannot change in place (false -> true): the service cannot change it on an existing queue"
+    )
     same = kind.field_changes(_queue({"lock_duration": 30_000}), _queue({"lock_duration": 30_000}))
     assert same == []
 
