@@ -10,6 +10,9 @@ source is said in model.py and docs/kafka.md; the real-registry test
         sr.url                                # http://127.0.0.1:PORT
         sr.registry.global_level = "FULL"     # the back door: the registry's state
         sr.require_basic("user", "secret")    # 401 without these credentials
+
+`SchemaRegistryDouble(certfile=..., keyfile=...)` serves HTTPS. Tests use the fixtures of
+fixtures.py (a registry per test, its URL in $TOPOCTL_TEST_SR_URL).
 """
 
 from __future__ import annotations
@@ -24,11 +27,18 @@ __all__ = ["Registry", "Request", "SchemaRegistryDouble"]
 
 
 class SchemaRegistryDouble:
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, certfile: str | None = None, keyfile: str | None = None) -> None:
         self._server = Server(("127.0.0.1", port), Handler)
         self._server.state = State()
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if certfile is not None:  # HTTPS, with this certificate
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certfile, keyfile)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.url = f"https://127.0.0.1:{self.port}"
         self._thread: threading.Thread | None = None
 
     @property

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,12 +66,18 @@ class Field:
     props: dict[str, Any] = field(default_factory=dict)
 
 
-def parse(text: str, references: list[str] = ()) -> Node:  # type: ignore[assignment]
+def parse(text: str, references: Sequence[str] = ()) -> Node:
     """The schema `text`; the texts of its references are parsed first, for their named types."""
+    return parse_with_references(text, references)[0]
+
+
+def parse_with_references(text: str, references: Sequence[str] = ()) -> tuple[Node, set[str]]:
+    """The schema, and the names its references define (rendered as names, never inlined)."""
     known: dict[str, Node] = {}
     for ref in references:
         _Reader(known).read(_json(ref), "")
-    return _Reader(known).read(_json(text), "")
+    referenced = set(known)
+    return _Reader(known).read(_json(text), ""), referenced
 
 
 def _json(text: str) -> Any:
@@ -201,8 +208,9 @@ def _fits(node: Node, value: Any) -> bool:
 # -- rendering, as Avro's Java Schema.toString() -------------------------------------------------------
 
 
-def render(node: Node) -> str:
-    return json.dumps(render_json(node), separators=(",", ":"), ensure_ascii=False)
+def render(node: Node, referenced: set[str] | None = None) -> str:
+    """As Java's `Schema.toString(referencedSchemas, false)`: types of references by name."""
+    return json.dumps(render_json(node, "", set(referenced or ())), separators=(",", ":"), ensure_ascii=False)
 
 
 def render_json(node: Node, space: str = "", seen: set[str] | None = None) -> Any:

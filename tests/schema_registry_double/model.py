@@ -157,7 +157,7 @@ class Registry:
         try:
             if schema_type == "AVRO":
                 texts = [self._referenced_text(r) for r in references]
-                rendered = avro.render(avro.parse(text, texts))
+                rendered = avro.render(*avro.parse_with_references(text, texts))
             elif schema_type == "JSON":
                 rendered = formats.render_json_schema(text)
             else:

@@ -82,6 +82,8 @@ class SchemaRegistry:
         # The manifest's text of each declared subject, from the `desired` that `read` saw: what
         # apply registers (a plan holds only the normal form).
         self.texts: dict[str, str] = {}
+        # The global level `read` saw: a new subject declared with it is not pinned to it.
+        self.global_level: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -211,7 +213,7 @@ class SchemaRegistry:
             raise self.error(
                 f"list subjects: unexpected answer {str(names)[:100]!r} (is {self.endpoint} a schema registry?)"
             )
-        global_level = self._global_level()
+        global_level = self.global_level = self._global_level()
         everything = not desired and not prune
         wanted = [
             str(n)
@@ -227,6 +229,11 @@ class SchemaRegistry:
         by_name = {r.address.name[0]: r for r in observed}
         self._plan_checks(declared, by_name)
         return list(by_name.values())
+
+    def _global(self) -> str:
+        if self.global_level is None:
+            self.global_level = self._global_level()
+        return self.global_level
 
     def _global_level(self) -> str:
         data = self.ok(self.call("GET", "/config", what="read the global compatibility level"), "read /config")
@@ -415,6 +422,8 @@ class SchemaRegistry:
         name = change.address.name[0]
         after = change.after or {}
         fields = {f.field for f in change.fields} if change.action is Action.UPDATE else set(after)
+        if change.action is Action.CREATE and after.get("compatibility") == self._global():
+            fields.discard("compatibility")  # it follows the global level already: nothing to pin
         if "compatibility" in fields and "compatibility" in after:
             answer = self.call(
                 "PUT",
