@@ -398,3 +398,42 @@ def test_live_route_cli_reads_the_broker(rabbit: Rabbit, tmp_path: Any) -> None:
 
 
 _ = httpx  # the management API client type, used through rabbitmq_support
+
+
+def test_plan_lists_what_an_edit_reroutes_and_is_quiet_after_apply(tmp_path: Any, vhost: str) -> None:
+    """The plan's routing section made from the live broker, through the CLI, as a reviewer sees it."""
+    from tests.cli import apply_ok, plan_json, topoctl
+    from tests.integration.rabbitmq_support import manifest_file
+    from tests.unit.test_plan_schema import assert_valid_plan
+
+    def vhosts(paid_to: str) -> dict[str, Any]:
+        return {
+            vhost: {
+                "prune": True,
+                "exchanges": {"orders": {"type": "topic"}},
+                "queues": {"billing": {}, "shipping": {}},
+                "bindings": [
+                    {"source": "orders", "destination": "billing", "routing_key": "order.*"},
+                    {"source": "orders", "destination": "shipping", "routing_key": paid_to},
+                ],
+            }
+        }
+
+    apply_ok(manifest_file(tmp_path, vhosts("order.paid")))
+    edited = manifest_file(tmp_path, vhosts("order.shipped"), name="edited.yaml")
+    saved = tmp_path / "plan.json"
+    result = topoctl("plan", "-f", edited, "--format", "json", "-o", saved)
+    assert result.code == 0, str(result)
+    assert_valid_plan(result.json)
+    source = f"it-rabbit/exchange/{vhost}/orders"
+    billing, shipping = f"it-rabbit/queue/{vhost}/billing", f"it-rabbit/queue/{vhost}/shipping"
+    assert [(r["from"], r["label"], r["before"], r["after"]) for r in result.json["routing_changes"]] == [
+        (source, "order.paid", [billing, shipping], [billing]),
+        (source, "order.shipped", [billing], [billing, shipping]),
+    ]
+    text = topoctl("show", saved)
+    assert f"  {source}\n    order.paid     {vhost}/billing, {vhost}/shipping -> {vhost}/billing\n" in text.stdout
+    applied = topoctl("apply", saved, "--allow-destructive")
+    assert applied.code == 0, str(applied)
+    after = plan_json(edited)
+    assert after.code == 0 and "routing_changes" not in after.json, str(after)
