@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -185,3 +186,49 @@ def test_chunks_keep_the_order_and_a_heavy_item_goes_alone() -> None:
     chunks = record_chunks(list(range(len(weights))), lambda i: weights[i])
     assert chunks == [[0, 1], [2], [3], [4]]
     assert record_chunks([], lambda i: 1) == []
+
+
+def test_a_big_create_the_broker_shows_slowly_but_steadily_is_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """5,000 new topics take a busy broker longer than the settle time to show; as long as fewer
+    are pending at each poll the wait goes on (it used to fail them all "not ready in time")."""
+    monkeypatch.setattr("topoctl.providers.kafka.driver.SETTLE_TIMEOUT_S", 0.3)
+
+    class SlowShowing(CappedAdmin):
+        hidden: list[str] = []
+
+        def create_topics(self, new_topics: list[Any], validate_only: bool = False, **kw: Any) -> Any:
+            out = super().create_topics(new_topics, validate_only, **kw)
+            if not validate_only:
+                self.hidden += [t.topic for t in new_topics]
+            return out
+
+        def list_topics(self, timeout: float) -> Any:
+            time.sleep(0.02)
+            if self.hidden:
+                self.hidden.pop(0)  # one more topic shows at each poll
+            meta = super().list_topics(timeout)
+            for name in self.hidden:
+                meta.topics.pop(name, None)
+            return meta
+
+    admin = SlowShowing()
+    changes = [Change(Address("k", "topic", (f"t{i}",)), Action.CREATE, None, {"partitions": 1}) for i in range(40)]
+    done: list[Change] = []
+    driver(admin).apply(changes, 8, done.append)  # ~40 polls: well over the 0.3 s settle time
+    assert len(done) == 40 and not admin.hidden
+
+
+def test_a_broker_that_stops_making_progress_is_given_up_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("topoctl.providers.kafka.driver.SETTLE_TIMEOUT_S", 0.3)
+
+    class Stuck(CappedAdmin):
+        def list_topics(self, timeout: float) -> Any:
+            meta = super().list_topics(timeout)
+            meta.topics.pop("never", None)
+            return meta
+
+    changes = [Change(Address("k", "topic", (n,)), Action.CREATE, None, {"partitions": 1}) for n in ("ok", "never")]
+    started = time.monotonic()
+    with pytest.raises(BrokerError, match="'never' was created but did not become ready in time"):
+        driver(Stuck()).apply(changes, 8, lambda c: None)
+    assert time.monotonic() - started < 5

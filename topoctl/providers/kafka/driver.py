@@ -802,9 +802,15 @@ class KafkaDriver(Driver):
     def _settle(self, pending: Callable[[Any], list[str]], awaited: Iterable[str], failures: list[str]) -> set[str]:
         """Poll metadata until `pending(metadata)` is empty; what is still pending at the deadline.
         Losing the connection meanwhile is a failure (said once) and leaves all of `awaited`
-        unconfirmed: the writes were accepted, so the caller still reports them done."""
+        unconfirmed: the writes were accepted, so the caller still reports them done.
+
+        The wait is for the broker to stop making progress, not for a fixed time: 5,000 new topics
+        take a busy broker longer than the settle time to show, but fewer are pending at each poll.
+        A poll of a big cluster's metadata is not free, so polls are at least as far apart as one takes."""
         deadline = time.monotonic() + self._settle_s
+        fewest: int | None = None
         while True:
+            started = time.monotonic()
             try:
                 left = set(pending(self.admin.list_topics(timeout=self._timeout_s)))
             except KafkaException as exc:
@@ -815,9 +821,14 @@ class KafkaDriver(Driver):
                     return set(awaited)
                 time.sleep(_POLL_S)
                 continue
-            if not left or time.monotonic() > deadline:
+            if not left:
                 return left
-            time.sleep(_POLL_S)
+            if fewest is None or len(left) < fewest:  # progress: the broker is still working through them
+                fewest = len(left)
+                deadline = time.monotonic() + self._settle_s
+            elif time.monotonic() > deadline:
+                return left
+            time.sleep(max(_POLL_S, time.monotonic() - started))
 
 
 # Everything: None names, principals and hosts are wildcards in a filter (the stubs say str).
