@@ -44,6 +44,11 @@ DOC: dict[str, Any] = {
                 }
             },
         },
+        "events": {
+            "type": "kafka",
+            "connection": {"bootstrap_servers": "127.0.0.1:9"},
+            "topics": {"orders": {"partitions": 1, "replication_factor": 1}},
+        },
         "edge": {
             "type": "nats",
             "connection": {"servers": ["nats://127.0.0.1:9"]},
@@ -120,6 +125,7 @@ def test_dead_letters_sns_and_nats(manifest: Path) -> None:
         (("--from", "shop/exchange/v/orders", "--subject", "a"), "--subject is not for a RabbitMQ"),
         (("--from", "edge", "--subject", "a.*"), "wildcards"),
         (("--from", "cloud/sns_topic/orders", "--format", "yaml"), "--format yaml"),
+        (("--from", "events/topic/orders"), "does not model kafka brokers"),
     ],
 )
 def test_questions_that_cannot_be_asked_exit_1(manifest: Path, args: tuple[str, ...], error: str) -> None:
