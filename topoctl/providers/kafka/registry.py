@@ -110,7 +110,8 @@ class SchemaRegistry:
             settings = self.settings
             if settings is None:
                 raise self.error("the broker has no connection.schema_registry")
-            verify: Any = settings.verify
+            # Plain HTTP needs no certificates (and httpx would load its CA bundle for nothing).
+            verify: Any = settings.verify and settings.url.startswith("https:")
             for key in ("ca_file", "cert_file", "key_file"):
                 path = getattr(settings, key)
                 try:
