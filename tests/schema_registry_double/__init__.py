@@ -64,7 +64,9 @@ class SchemaRegistryDouble:
         self.state.faults[(method, path)] = (status, code, message)
 
     def start(self) -> SchemaRegistryDouble:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sr-double", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sr-double", daemon=True
+        )
         self._thread.start()
         return self
 
