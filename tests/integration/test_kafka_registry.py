@@ -431,3 +431,28 @@ def test_the_plan_document_has_subjects(tmp_path: Path, ns: str, sr: SchemaRegis
     document = plan_json(path).json
     jsonschema.validate(document, schema)
     assert document["summary"]["create"] == 1
+
+
+def test_the_example_overlay_applies_its_subjects(sr: SchemaRegistryDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+    """examples/schema-registry/subjects.yaml against the double; only its subjects (`--target`): the
+    example's topics, ACLs, quotas and users are examples/kafka.yaml's, applied by its own test."""
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", sr.url)
+    files = ("-f", examples / "kafka.yaml", "-f", examples / "schema-registry" / "subjects.yaml")
+    # A subject left there earlier, under the prune prefix, and the one the example deletes.
+    for name in ("shop.stale-value", "shop.legacy-value"):
+        assert httpx.post(f"{sr.url}/subjects/{name}/versions", json={"schema": '"int"'}).status_code == 200
+    plan = topoctl("plan", *files, "--target", "events/subject", "--format", "json")
+    assert {c["address"]: c["action"] for c in plan.json["changes"]} == {
+        "events/subject/shop.orders.v1-key": "create",
+        "events/subject/shop.orders.v1-value": "create",
+        "events/subject/shop.customers.v1-value": "create",
+        "events/subject/shop.audit-value": "create",
+        "events/subject/shop.legacy-value": "delete",
+        "events/subject/shop.stale-value": "delete",
+    }
+    result = topoctl("apply", *files, "--target", "events/subject", "--auto-approve", "--allow-destructive")
+    assert result.code == 0, str(result)
+    assert sr.registry.levels == {"shop.orders.v1-value": "FULL_TRANSITIVE"}
+    again = topoctl("plan", *files, "--target", "events/subject", "--detailed-exitcode")
+    assert again.code == 0 and "No changes." in again.stdout, str(again)

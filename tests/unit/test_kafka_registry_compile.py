@@ -278,3 +278,25 @@ def test_export_plans_empty(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     desired = load_manifest([str(path)], env={}).resources
     assert plan_of(desired, observed).changes == ()
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_the_example_overlay_validates_and_links_topics_to_subjects() -> None:
+    paths = [str(EXAMPLES / "kafka.yaml"), str(EXAMPLES / "schema-registry" / "subjects.yaml")]
+    manifest = load_manifest(paths, env={})
+    spec = manifest.brokers["events"]
+    assert spec.connection["schema_registry"]["url"] == "http://127.0.0.1:8081"
+    subjects = {r.address.name[0]: r for r in spec.resources if r.kind == SUBJECT}
+    assert set(subjects) == {
+        "shop.orders.v1-key",
+        "shop.orders.v1-value",
+        "shop.customers.v1-value",
+        "shop.audit-value",
+        "shop.legacy-value",
+    }
+    assert subjects["shop.audit-value"].attrs["schema"].startswith('syntax = "proto3"; package shop.audit.v1;')
+    assert '"logicalType":"timestamp-millis"' in str(subjects["shop.orders.v1-value"].attrs["schema"])
+    edges = {(f.source.name[0], f.target.name[0]) for f in flows(spec.resources)}
+    assert ("shop.orders.v1.dlq", "shop.orders.v1-value") in edges
