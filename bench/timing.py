@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 # `topoctl` as a user runs it (a new interpreter), without depending on the console script's path.
 _CLI = "import sys; from topoctl.cli import main; sys.argv[0] = 'topoctl'; sys.exit(main())"
@@ -38,4 +40,68 @@ def verdict(raw: float, in_process: float, cli: float, target: float, what: str)
     print(f"plan - raw read: {(in_process - raw) * 1000:.1f} ms in-process, {(cli - raw) * 1000:.1f} ms as a CLI")
     ok = in_process - raw <= target
     print(f"target (plan within {target:g} s of {what}): {'OK' if ok else 'OVER TARGET'}")
+    return ok
+
+
+# -- issue 10: one line per target, medians of interleaved runs -------------------------------------
+
+RUNS = 5
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Medians of one measured thing: wall-clock seconds, and CPU seconds (this process's threads
+    and its children's). On a shared, loaded machine the wall time waits for cores; the CPU time
+    is what the work itself costs."""
+
+    wall: float
+    cpu: float
+
+
+def interleaved(fns: dict[str, Callable[[], object]], runs: int = RUNS) -> dict[str, Sample]:
+    """The medians of each function, run in turns (a, b, a, b, ...): a load that comes and goes
+    on a shared machine then hits the measured value and its floor alike."""
+    walls: dict[str, list[float]] = {name: [] for name in fns}
+    cpus: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            before = _cpu()
+            start = time.perf_counter()
+            fn()
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(_cpu() - before)
+    return {name: Sample(statistics.median(walls[name]), statistics.median(cpus[name])) for name in fns}
+
+
+def _cpu() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def process(*args: str) -> Callable[[], object]:
+    """A function that runs `args` as a new process (stdout and stderr discarded), failing loudly."""
+
+    def run() -> None:
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        if done.returncode not in (0, 2):  # 2: a plan with changes under --detailed-exitcode
+            raise RuntimeError(f"{' '.join(args)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+
+    return run
+
+
+def cli(*args: str) -> Callable[[], object]:
+    """`topoctl ARGS` as a user runs it: a new interpreter, the console script's own code."""
+    return process(sys.executable, "-c", _CLI, *args)
+
+
+def target(what: str, measured: float, floor: float, limit: float, rule: str, cpu: str = "") -> bool:
+    """Print the one line of a target and return whether it is met:
+    `TARGET <what> | <measured> | floor <floor> | <rule> (<= <limit>) | OK [| cpu ...]`."""
+    ok = measured <= limit
+    extra = f" | cpu {cpu}" if cpu else ""
+    print(
+        f"TARGET {what:<44} | {measured:8.3f} s | floor {floor:8.3f} s | {rule} (<= {limit:.3f} s) | "
+        f"{'OK' if ok else 'MISSED'}{extra}",
+        flush=True,
+    )
     return ok
