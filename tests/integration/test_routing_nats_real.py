@@ -226,7 +226,7 @@ def test_route_predicts_streams_and_consumers(driver: NatsDriver, spec: Spec) ->
                     await js.publish(subject, b"m", headers={"X-Id": str(n)}, timeout=3)
             # Sources copy asynchronously: wait until every stream holds what was predicted for it.
             expected = {s: {k for k, where in predicted.items() if s in where} for s in made}
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 15  # sources copy asynchronously
             stored = {s: await _stored(nc, s) for s in made}
             while any(not expected[s] <= stored[s] for s in made) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
@@ -301,7 +301,7 @@ def test_transforms_sources_mirrors_defaults_and_buckets_route_as_the_server_sto
                 with contextlib.suppress(nats.js.errors.NoStreamResponseError):
                     await js.publish(subject, b"m", headers={"X-Id": str(n)}, timeout=3)
             names = [s["name"] for s in streams] + [f"KV_{bucket}"]
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 15  # sources copy asynchronously
             while time.monotonic() < deadline:
                 stored = {s: await _stored(nc, s) for s in names}
                 expected = {s: {k for k, where in predicted.items() if s.removeprefix("KV_") in where} for s in names}
