@@ -221,7 +221,7 @@ def test_a_dead_letter_returns_to_its_queue_only_when_rejected() -> None:
     ("request_", "error"),
     [
         (Request(routing_key="k"), "--from"),
-        (Request(source="r/queue/v/q"), "expected a exchange address"),
+        (Request(source="r/queue/v/q"), "expected an exchange address"),
         (Request(source="r/exchange/v/x", subject="a"), "--subject is not for a RabbitMQ"),
         (Request(source="r/exchange/v/x", attributes=("a=1",)), "--attribute is for SNS"),
         (Request(source="r/exchange/v/x", headers=("CC=a",)), "CC"),

@@ -491,7 +491,7 @@ def _address(text: str, option: str, kind: str, broker: str) -> Address:
         raise RouteError(f"{option} {text}: {exc}") from None
     if address.kind != kind or len(address.name) != 2:
         example = f"{broker}/{kind}/<vhost>/<name>"
-        raise RouteError(f"{option} {text}: expected a {kind} address, {example}")
+        raise RouteError(f"{option} {text}: expected {'an' if kind == EXCHANGE else 'a'} {kind} address, {example}")
     return address
 
 
