@@ -515,7 +515,9 @@ def route(
             autocompletion=completion.sources,
         ),
     ] = None,
-    routing_key: Annotated[str | None, typer.Option("--routing-key", help="RabbitMQ routing key.")] = None,
+    routing_key: Annotated[
+        str | None, typer.Option("--routing-key", metavar="KEY", help="RabbitMQ routing key.")
+    ] = None,
     header: Annotated[
         list[str] | None,
         typer.Option("--header", metavar="NAME=VALUE", help="RabbitMQ header (NAME:=JSON for a number, boolean, ...)."),
@@ -531,7 +533,11 @@ def route(
     ] = None,
     reason: Annotated[
         str | None,
-        typer.Option("--reason", help="With --dead-letter-of: rejected (default), expired, maxlen, delivery_limit."),
+        typer.Option(
+            "--reason",
+            metavar="REASON",
+            help="With --dead-letter-of: rejected (default), expired, maxlen, delivery_limit.",
+        ),
     ] = None,
     attribute: Annotated[
         list[str] | None,
@@ -544,7 +550,7 @@ def route(
     body: Annotated[
         str | None, typer.Option("--body", metavar="TEXT", help="SNS message body (JSON for MessageBody filters).")
     ] = None,
-    subject: Annotated[str | None, typer.Option("--subject", help="NATS subject.")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", metavar="SUBJECT", help="NATS subject.")] = None,
     live: Annotated[bool, typer.Option("--live", help="Route on the live topology, read through the drivers.")] = False,
     files: Files = None,
     fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="Output format: text or json.")] = "text",
