@@ -849,7 +849,10 @@ def topic_configs(entries: Iterable[ConfigEntry]) -> dict[str, JSON]:
     topic's, whatever `is_default` says; sensitive and read-only entries are not manageable."""
     out: dict[str, JSON] = {}
     for entry in entries:
-        if _source(entry) != ConfigSource.DYNAMIC_TOPIC_CONFIG.value:
+        # A topic has ~40 entries and a few are its own: this test runs 200,000 times for 5,000
+        # topics, so it compares with the enum member (what confluent-kafka gives) before converting.
+        source = entry.source
+        if source is not _DYNAMIC_TOPIC and (isinstance(source, ConfigSource) or int(source) != _DYNAMIC_TOPIC.value):
             continue
         if entry.is_sensitive or entry.is_read_only or entry.value is None:
             continue
@@ -857,9 +860,7 @@ def topic_configs(entries: Iterable[ConfigEntry]) -> dict[str, JSON]:
     return dict(sorted(out.items()))
 
 
-def _source(entry: ConfigEntry) -> int:
-    source = entry.source
-    return int(source.value if isinstance(source, ConfigSource) else source)
+_DYNAMIC_TOPIC = ConfigSource.DYNAMIC_TOPIC_CONFIG
 
 
 def acl_attrs(binding: AclBinding) -> dict[str, JSON] | None:
