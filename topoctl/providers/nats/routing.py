@@ -23,21 +23,12 @@ from topoctl.errors import RouteError
 from topoctl.model import JSON, Action, Address, Change, Resource
 from topoctl.providers.nats.buckets import KV_PREFIX, OBJ_PREFIX, bucket_subjects
 from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
+from topoctl.providers.nats.subjects import subject_matches
 from topoctl.routing.model import CAPTURE, FILTER, SOURCE, Destination, Hop, Message, Request, Route
 
 WORD = "x"  # what a `*` or `>` stands for in a representative subject
 _WILDCARD = re.compile(r"\{\{\s*wildcard\s*\(\s*(\d+)\s*\)\s*\}\}")
 _FUNCTION = re.compile(r"\{\{.*?\}\}")
-
-
-def subject_matches(pattern: str, subject: str) -> bool:
-    want, have = pattern.split("."), subject.split(".")
-    for i, token in enumerate(want):
-        if token == ">":
-            return len(have) > i
-        if i >= len(have) or (token != "*" and token != have[i]):
-            return False
-    return len(want) == len(have)
 
 
 def check_subject(subject: str) -> None:
