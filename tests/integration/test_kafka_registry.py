@@ -456,3 +456,15 @@ def test_the_example_overlay_applies_its_subjects(sr: SchemaRegistryDouble, monk
     assert sr.registry.levels == {"shop.orders.v1-value": "FULL_TRANSITIVE"}
     again = topoctl("plan", *files, "--target", "events/subject", "--detailed-exitcode")
     assert again.code == 0 and "No changes." in again.stdout, str(again)
+
+
+def test_a_subject_registered_again_keeps_no_stale_level(tmp_path: Path, ns: str, sr: SchemaRegistryDouble) -> None:
+    """A soft delete keeps the subject's own level: registering the subject again must not leave it."""
+    name = f"{ns}-value"
+    apply_ok(write(tmp_path, {"subjects": {name: {"schema": ORDER_V1, "compatibility": "NONE"}}}))
+    apply_ok(write(tmp_path, {"subjects": {name: {"state": "absent"}}}), "--allow-destructive")
+    assert sr.registry.levels == {name: "NONE"}
+    path = write(tmp_path, {"subjects": {name: {"schema": ORDER_V1, "compatibility": "BACKWARD"}}})
+    apply_ok(path)
+    assert sr.registry.levels == {name: "BACKWARD"}
+    assert_empty(path)

@@ -231,6 +231,15 @@ class SchemaRegistry:
         self._plan_checks(declared, by_name)
         return list(by_name.values())
 
+    def _level(self, name: str) -> str:
+        """The level a subject has: its own (a soft-deleted subject keeps it) or the global one."""
+        answer = self.call("GET", f"/config/{_seg(name)}", what=f"read the level of {name!r}")
+        if answer.status < 300 and isinstance(answer.data, Mapping) and answer.data.get("compatibilityLevel"):
+            return str(answer.data["compatibilityLevel"])
+        if answer.code not in _NO_OWN_LEVEL:
+            self.ok(answer, f"read the compatibility level of {name!r}")
+        return self._global()
+
     def _global(self) -> str:
         if self.global_level is None:
             self.global_level = self._global_level()
@@ -423,8 +432,8 @@ class SchemaRegistry:
         name = change.address.name[0]
         after = change.after or {}
         fields = {f.field for f in change.fields} if change.action is Action.UPDATE else set(after)
-        if change.action is Action.CREATE and after.get("compatibility") == self._global():
-            fields.discard("compatibility")  # it follows the global level already: nothing to pin
+        if change.action is Action.CREATE and "compatibility" in after and after["compatibility"] == self._level(name):
+            fields.discard("compatibility")  # the level it has already: nothing to pin
         if "compatibility" in fields and "compatibility" in after:
             answer = self.call(
                 "PUT",
