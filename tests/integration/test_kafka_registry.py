@@ -299,12 +299,20 @@ def test_references_register_the_referenced_subject_first(tmp_path: Path, ns: st
 def test_saved_plan_is_stale_when_the_subject_changed_since(tmp_path: Path, ns: str, sr: SchemaRegistryDouble) -> None:
     name = f"{ns}-value"
     apply_ok(write(tmp_path, {"subjects": {name: {"schema": ORDER_V1}}}))
+    # A saved plan of a new version applies as planned.
+    saved = tmp_path / "update.json"
+    assert topoctl("plan", "-f", write(tmp_path, {"subjects": {name: {"schema": ORDER_V2}}}), "-o", saved).code == 0
+    result = topoctl("apply", str(saved))
+    assert result.code == 0, str(result)
+    assert subjects_of(sr, name) == [(1, False), (2, False)]
+    sr.registry.subjects[name].pop()  # back to version 1 alone, for what follows
     path = write(tmp_path, {"subjects": {name: {"state": "absent"}}})
-    saved = tmp_path / "plan.json"
+    saved = tmp_path / "delete.json"
     assert topoctl("plan", "-f", path, "-o", saved).code == 0
     # Someone registers version 2 meanwhile: the delete would take more than was approved.
     body = {"schema": json.dumps(ORDER_V2)}
     assert httpx.post(f"{sr.url}/subjects/{name}/versions", json=body).status_code == 200
+    assert subjects_of(sr, name) == [(1, False), (2, False)]
     result = topoctl("apply", str(saved), "--allow-destructive")
     assert result.code == 1 and "saved plan is stale" in result.stderr, str(result)
     assert subjects_of(sr, name) == [(1, False), (2, False)]
