@@ -196,3 +196,33 @@ NON_FINITE = (
     "NaN and infinity (YAML's .nan, .inf) are not values topoctl sends to a broker: JSON (plans, the"
     " brokers' HTTP APIs) has neither; write a number (or quote it for a string)"
 )
+
+
+def non_string_key(value: object) -> tuple[object, ...] | None:
+    """Where the first mapping key that is not a string is in `value` (its path, the key last), or
+    None. YAML reads an unquoted `0:` or `true:` as a number or a boolean, but every name and every
+    key a broker stores is a string: JSON turns `0` into `"0"`, so such a key would differ from what
+    the broker holds on every plan, and one next to string keys cannot even be sorted."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return (key,)
+            below = non_string_key(item)
+            if below is not None:
+                return (key, *below)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            below = non_string_key(item)
+            if below is not None:
+                return (index, *below)
+    return None
+
+
+def non_string_key_message(key: object) -> str:
+    if key is None:
+        what, shown = "null", "null"
+    elif isinstance(key, bool):
+        what, shown = "a boolean", str(key).lower()
+    else:
+        what, shown = ("a number" if isinstance(key, (int, float)) else type(key).__name__), str(key)
+    return f"key {shown} is {what} to YAML, but keys and names are strings: quote it ('{shown}')"

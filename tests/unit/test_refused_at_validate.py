@@ -273,3 +273,41 @@ brokers:
     path.write_text(aws, encoding="utf-8")
     result = topoctl("validate", "-f", path)
     assert result.code == 1 and f"{path}:13:" in result.stderr and "NaN" in result.stderr, result.stderr
+
+
+# -- keys that YAML reads as numbers or booleans ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "body", "line", "key"),
+    [
+        (RABBIT, "        queues:\n          q: {arguments: {1: a, x-b: c}}", 9, "key 1 is a number"),
+        (RABBIT, "        exchanges:\n          e: {arguments: {true: x}}", 9, "key true is a boolean"),
+        (KAFKA, "    topics:\n      t: {config: {0: x}}", 7, "key 0 is a number"),
+    ],
+)
+def test_a_key_that_is_not_a_string_is_refused(tmp_path: Path, template: str, body: str, line: int, key: str) -> None:
+    refused(tmp_path, template, body, line, key, "quote it")
+
+
+def test_a_number_key_in_an_sns_filter_policy_is_refused_not_a_crash_at_plan(tmp_path: Path) -> None:
+    """Found by the fuzz tests: `{0: [..]}` beside string keys made the plan's fingerprint crash."""
+    aws = """\
+version: 1
+brokers:
+  c:
+    type: aws
+    connection: {region: us-east-1}
+    sqs:
+      queues:
+        q1: {}
+    sns:
+      topics:
+        t1:
+          subscriptions:
+            - {protocol: sqs, endpoint: q1, filter_policy: {0: [created], type: [paid]}}
+"""
+    path = tmp_path / "m.yaml"
+    path.write_text(aws, encoding="utf-8")
+    result = topoctl("validate", "-f", path)
+    assert result.code == 1 and f"{path}:13:" in result.stderr and "quote it ('0')" in result.stderr, result.stderr
