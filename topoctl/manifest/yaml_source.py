@@ -14,7 +14,12 @@ from topoctl.manifest.source import Path, SourceMap
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# The keys PyYAML's flatten_mapping rewrites: merge keys (`<<`) and value keys (`=`).
+_FLATTENED = frozenset({_MERGE_TAG, "tag:yaml.org,2002:value"})
 _STR_TAG = "tag:yaml.org,2002:str"
+# Scalars whose values are immutable, so one built value can stand for every equal text.
+_IMMUTABLE_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null"))
+_MISSING = object()
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -27,9 +32,16 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
+        # A plain scalar whose first character starts no implicit type (`orders`, `q.17`) is a
+        # string: said at once, as PyYAML's resolver would after finding no regex to try. Most of
+        # an estate's scalars are names, each seen once, so the cache above does not help them.
+        resolvers = self.yaml_implicit_resolvers
+        self._typed_starts = None if None in resolvers or self.yaml_path_resolvers else frozenset(resolvers)
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:
+            if value and self._typed_starts is not None and value[0] not in self._typed_starts:
+                return self.DEFAULT_SCALAR_TAG
             key = (value, implicit)
             tag = self._resolved.get(key)
             if tag is None:
@@ -72,6 +84,7 @@ class _Builder:
         self.sources = SourceMap()
         self._merged: dict[int, int] = {}
         self._open: set[int] = set()  # collections being built: an alias to one of them is a cycle
+        self._scalars: dict[tuple[str, str], Any] = {}
 
     def where(self, node: yaml.Node) -> str:
         return f"{self.filename}:{node.start_mark.line + 1}"
@@ -91,7 +104,15 @@ class _Builder:
                 self._open.discard(id(node))
         # Timestamps stay the text that was written: brokers take RFC 3339 strings, not datetimes.
         plain = node.tag in (_STR_TAG, _TIMESTAMP_TAG)
-        value = node.value if plain else self.loader.construct_object(node, deep=True)
+        if plain:
+            value = node.value
+        elif node.tag in _IMMUTABLE_TAGS:  # `1`, `true`, `~`: built once per distinct text
+            key = (node.tag, node.value)
+            value = self._scalars.get(key, _MISSING)
+            if value is _MISSING:
+                value = self._scalars[key] = self.loader.construct_object(node, deep=True)
+        else:
+            value = self.loader.construct_object(node, deep=True)
         if isinstance(value, str) and "$" in value:
             value = self._interpolated(node, value)
         return value
@@ -123,6 +144,8 @@ class _Builder:
         An aliased mapping is visited once per alias: remember the count from the first visit.
         """
         if id(node) not in self._merged:
+            if not any(key_node.tag in _FLATTENED for key_node, _ in node.value):
+                return 0  # nothing for flatten_mapping to do (nearly every mapping): skip it
             written = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
             self.loader.flatten_mapping(node)
             self._merged[id(node)] = len(node.value) - written
