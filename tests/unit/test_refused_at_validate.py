@@ -311,3 +311,9 @@ brokers:
     path.write_text(aws, encoding="utf-8")
     result = topoctl("validate", "-f", path)
     assert result.code == 1 and f"{path}:13:" in result.stderr and "quote it ('0')" in result.stderr, result.stderr
+
+
+def test_a_broker_name_yaml_reads_as_a_number_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """Found by the fuzz tests: `brokers: {0: ...}` reached the address code, which needs a string."""
+    code, err, path = validate(tmp_path, REDIS.replace("  d:\n", "  0:\n"), "    streams:\n      s: {}")
+    assert code == 1 and f"{path}:3:" in err and "not of type 'string'" in err, err
