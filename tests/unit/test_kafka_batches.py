@@ -14,7 +14,7 @@ from confluent_kafka.admin import AclBinding  # type: ignore[attr-defined]
 from tests.unit.test_kafka_driver_fake import DYNAMIC_TOPIC, FakeAdmin, done_future, driver
 from topoctl.errors import BrokerError
 from topoctl.model import Action, Address, Change, FieldChange, Resource
-from topoctl.providers.kafka.driver import MAX_RECORDS_PER_REQUEST, _acl_binding, record_chunks
+from topoctl.providers.kafka.driver import CONFIG_CHUNK, MAX_RECORDS_PER_REQUEST, _acl_binding, record_chunks
 
 KRAFT_CAP = 10_000
 TOO_LARGE = KafkaError(KafkaError.POLICY_VIOLATION, "Unable to perform excessively large batch operation.")
@@ -232,3 +232,24 @@ def test_a_broker_that_stops_making_progress_is_given_up_on(monkeypatch: pytest.
     with pytest.raises(BrokerError, match="'never' was created but did not become ready in time"):
         driver(Stuck()).apply(changes, 8, lambda c: None)
     assert time.monotonic() - started < 5
+
+
+def test_a_plan_reads_the_configs_of_the_topics_it_can_act_on_only() -> None:
+    """In a shared cluster the other topics' configs (~40 entries each) are time and memory for
+    nothing; an export (nothing declared, nothing pruned) still reads them all, a window at a time."""
+    admin = CappedAdmin()
+    for i in range(1_200):
+        admin.add_topic(f"other{i}", 1, **{"retention.ms": ("1", DYNAMIC_TOPIC)})
+    admin.add_topic("mine", 1, **{"retention.ms": ("5", DYNAMIC_TOPIC)})
+    observed = driver(admin).read([topic("mine", partitions=1, config={"retention.ms": "5"})], [])
+    described = [names for call, names in admin.calls if call == "describe_configs"]
+    assert described == [["mine"]]
+    assert {r.address.name[0]: r.attrs["config"] for r in observed if r.address.name[0] == "mine"} == {
+        "mine": {"retention.ms": "5"}
+    }
+
+    admin.calls.clear()
+    everything = driver(admin).read([], [])
+    described = [names for call, names in admin.calls if call == "describe_configs"]
+    assert sum(len(n) for n in described) == 1_201 and max(len(n) for n in described) <= CONFIG_CHUNK
+    assert all(r.attrs["config"] == {"retention.ms": "1"} for r in everything if r.address.name[0].startswith("other"))
