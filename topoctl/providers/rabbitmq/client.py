@@ -199,9 +199,17 @@ class _Refused(Exception):
 
 
 def _transient(exc: BaseException) -> bool:
-    """Connection refused or reset, a timeout, a 5xx or 429: worth another try."""
+    """Connection refused or reset, a timeout, a 5xx or 429: worth another try. A TLS failure (an
+    untrusted or wrong certificate) is not: it fails the same way every time."""
+    import ssl
+
     import httpx
 
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return False
+        cause = cause.__cause__ or cause.__context__
     return isinstance(exc, (_Refused, httpx.TransportError))
 
 
