@@ -24,6 +24,7 @@ from topoctl.manifest.yaml_source import load_yaml
 from topoctl.model import Resource
 from topoctl.providers import provider
 from topoctl.providers.base import Compiled
+from topoctl.units import NON_FINITE, non_finite, non_string_key, non_string_key_message
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -172,6 +173,7 @@ def _load_manifest(paths: Sequence[str], env: Mapping[str, str] | None) -> Manif
     brokers: dict[str, BrokerSpec] = {}
     for name, section in (document.get("brokers") or {}).items():
         ctx = Context(sources, ("brokers", name))
+        _check_json_values(section, ctx)
         info = provider(section["type"])
         compiled = info.compile(name, section, ctx)
         _check_unique(compiled, ctx)
@@ -184,6 +186,17 @@ def _load_manifest(paths: Sequence[str], env: Mapping[str, str] | None) -> Manif
         )
     _name_overrides(brokers, sources)
     return Manifest(brokers=brokers, paths=tuple(str(p) for p in paths), document=document)
+
+
+def _check_json_values(section: Mapping[str, Any], ctx: Context) -> None:
+    """What YAML can say and no broker API (JSON) can: NaN and infinity, keys that are numbers,
+    booleans or null. Refused for every broker type at once, before its compiler runs."""
+    bad = non_finite(section)
+    if bad is not None:
+        raise ctx.at(*bad).error(NON_FINITE)
+    key_path = non_string_key(section)
+    if key_path is not None:
+        raise ctx.at(*key_path).error(non_string_key_message(key_path[-1]))
 
 
 def _name_overrides(brokers: Mapping[str, BrokerSpec], sources: SourceMap) -> None:

@@ -35,7 +35,6 @@ from topoctl.providers.aws.attributes import (
 from topoctl.providers.aws.documents import SID_PREFIX, as_document, canonical_policy, canonical_redrive
 from topoctl.providers.aws.kinds import SNS_SUBSCRIPTION, SNS_TOPIC, SQS_QUEUE
 from topoctl.providers.base import Compiled, PruneScope
-from topoctl.units import NON_FINITE, non_finite, non_string_key, non_string_key_message
 
 __all__ = ["SID_PREFIX", "compile_broker", "default_dlq_name"]
 
@@ -69,12 +68,6 @@ class _Queue:
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
-    bad = non_finite(section)
-    if bad is not None:
-        raise ctx.at(*bad).error(NON_FINITE)
-    key_path = non_string_key(section)
-    if key_path is not None:
-        raise ctx.at(*key_path).error(non_string_key_message(key_path[-1]))
     region = _region(section, ctx)
     compiler = _Compiler(broker, region)
     queues_ctx = ctx.at("sqs", "queues")

@@ -22,7 +22,6 @@ from topoctl.providers.azure_servicebus import values as v
 from topoctl.providers.azure_servicebus.connection import check as check_connection
 from topoctl.providers.azure_servicebus.kinds import QUEUE, RULE, SUBSCRIPTION, TOPIC
 from topoctl.providers.base import Compiled, PruneScope
-from topoctl.units import NON_FINITE, non_finite, non_string_key, non_string_key_message
 
 Parser = Callable[[Any, Context], JSON]
 
@@ -413,12 +412,6 @@ class _Compiler:
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
-    bad = non_finite(section)
-    if bad is not None:
-        raise ctx.at(*bad).error(NON_FINITE)
-    key_path = non_string_key(section)
-    if key_path is not None:
-        raise ctx.at(*key_path).error(non_string_key_message(key_path[-1]))
     problem = check_connection(ctx.at("connection").mapping(section.get("connection")))
     if problem:
         raise ctx.at("connection", problem[0]).error(problem[1])

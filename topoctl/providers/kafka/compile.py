@@ -15,7 +15,6 @@ from topoctl.providers.kafka.connection import ConnectionProblem, librdkafka_con
 from topoctl.providers.kafka.kinds import ACL, QUOTA, SUBJECT, TOPIC, USER, AclPruneScope
 from topoctl.providers.kafka.names import collision_key, topic_name_problem
 from topoctl.providers.kafka.values import canonical_value
-from topoctl.units import NON_FINITE, non_finite, non_string_key, non_string_key_message
 
 DLQ_SUFFIX = ".dlq"
 
@@ -32,12 +31,6 @@ class PruneSettings:
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
-    bad = non_finite(section)
-    if bad is not None:
-        raise ctx.at(*bad).error(NON_FINITE)
-    key_path = non_string_key(section)
-    if key_path is not None:
-        raise ctx.at(*key_path).error(non_string_key_message(key_path[-1]))
     _check_connection(section.get("connection"), ctx.at("connection"))
     prune = _prune_settings(section.get("prune"), ctx.at("prune"))
     topics_ctx = ctx.at("topics")

@@ -21,7 +21,7 @@ from topoctl.providers.nats.buckets import SERVER_PREFIX, bucket_subjects, kv_or
 from topoctl.providers.nats.connection import check as check_connection
 from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
 from topoctl.providers.nats.subjects import SubjectIndex, subject_matches, subjects_overlap
-from topoctl.units import INT64_MAX, INT64_MIN, NON_FINITE, non_finite, non_string_key, non_string_key_message
+from topoctl.units import INT64_MAX, INT64_MIN
 
 # Streams behind buckets: managed only through `key_value:` / `object_stores:`.
 SYSTEM_STREAM_PREFIXES = ("KV_", "OBJ_")
@@ -477,12 +477,6 @@ class _Compiler:
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
-    bad = non_finite(section)
-    if bad is not None:
-        raise ctx.at(*bad).error(NON_FINITE)
-    key_path = non_string_key(section)
-    if key_path is not None:
-        raise ctx.at(*key_path).error(non_string_key_message(key_path[-1]))
     problem = check_connection(ctx.at("connection").mapping(section.get("connection")))
     if problem:
         raise ctx.at("connection", problem[0]).error(problem[1])

@@ -34,7 +34,6 @@ from topoctl.providers.rabbitmq.kinds import (
 from topoctl.providers.rabbitmq.policies import born_with_policies, pattern_problem, warnings
 from topoctl.providers.rabbitmq.prune import prune_scopes
 from topoctl.providers.rabbitmq.values import normalise_map
-from topoctl.units import NON_FINITE, non_finite, non_string_key, non_string_key_message
 
 QUEUE_TYPES = ("classic", "quorum", "stream")
 VHOST_LIMITS = ("max-connections", "max-queues")
@@ -100,12 +99,6 @@ ARGUMENT_RANGES: dict[str, tuple[int, int | None]] = {
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
-    bad = non_finite(section)
-    if bad is not None:
-        raise ctx.at(*bad).error(NON_FINITE)
-    key_path = non_string_key(section)
-    if key_path is not None:
-        raise ctx.at(*key_path).error(non_string_key_message(key_path[-1]))
     resources: list[Resource] = []
     notes: list[str] = []
     present_vhosts: list[tuple[str, Any, Context]] = []

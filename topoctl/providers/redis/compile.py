@@ -18,7 +18,7 @@ from topoctl.providers.base import Compiled, PruneScope
 from topoctl.providers.redis import acl
 from topoctl.providers.redis.connection import check as check_connection
 from topoctl.providers.redis.kinds import GROUP, STREAM, USER
-from topoctl.units import INT64_MAX, NON_FINITE, non_finite, non_string_key, non_string_key_message
+from topoctl.units import INT64_MAX
 
 # A stream entry ID as XGROUP CREATE takes it: `$` (new entries only), `0` (all) or `<ms>[-<seq>]`.
 # ASCII digits: `\d` also takes '٣', which Redis refuses. Each part of an ID is an unsigned 64-bit
@@ -208,12 +208,6 @@ def _check_all(attrs: Mapping[str, JSON], ctx: Context) -> None:
 
 
 def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Compiled:
-    bad = non_finite(section)
-    if bad is not None:
-        raise ctx.at(*bad).error(NON_FINITE)
-    key_path = non_string_key(section)
-    if key_path is not None:
-        raise ctx.at(*key_path).error(non_string_key_message(key_path[-1]))
     problem = check_connection(ctx.at("connection").mapping(section.get("connection")))
     if problem:
         raise ctx.at("connection", problem[0]).error(problem[1])
