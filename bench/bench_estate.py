@@ -3,7 +3,8 @@
     python bench/bench_estate.py [--runs 5] [--only NAME,...] [--keep]
 
 NAME is one of rabbitmq-4k, rabbitmq-10k, kafka, nats, estate (all four brokers, 10,000 objects,
-with the peak memory of its plan) and apply (from scratch, each broker against its bulk floor).
+with the peak memory of its plan) and apply (from scratch, each broker against its bulk floor;
+apply-rabbitmq, apply-kafka, apply-nats or apply-sqs for one).
 
 Every number is a median of --runs runs; a measured value and its floor run in turns, so load
 from elsewhere on the machine hits both. Plans are `topoctl plan` as a new process (interpreter
@@ -32,6 +33,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -113,6 +115,8 @@ class Kafka:
         return [t for t in self.admin.list_topics(timeout=60).topics if t.startswith(prefix)]
 
     def delete(self, prefix: str) -> None:
+        """Delete the topics named `prefix`... and wait until metadata no longer shows them: KRaft
+        deletes asynchronously, and a create of the same names right after would be refused."""
         names = self.names(prefix)
         futures = [
             self.admin.delete_topics(names[i : i + 2000], operation_timeout=60) for i in range(0, len(names), 2000)
@@ -120,6 +124,9 @@ class Kafka:
         for batch in futures:
             for future in batch.values():
                 future.result()
+        deadline = time.monotonic() + 120
+        while self.names(prefix) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     def create_all(self, topics: dict[str, Any]) -> None:
         """The bulk floor: CreateTopics of every topic, in requests under KRaft's record cap (one
@@ -452,20 +459,34 @@ def estate_plan(tmp: Path, runs: int, keep: bool) -> bool:
             clean()
 
 
-def apply_rows(tmp: Path, runs: int) -> bool:
+def apply_rows(tmp: Path, runs: int, which: set[str]) -> bool:
     """Each broker's apply from scratch (`topoctl apply` as a process: plan, apply, checks) against
     its bulk floor, in turns, everything deleted before each run."""
     ok = True
     rabbit, kafka, server, sqs = Rabbit(), Kafka(), Nats(), Sqs()
 
+    if "apply-rabbitmq" in which:
+        ok &= _apply_rabbitmq(tmp, runs, rabbit)
+    if "apply-kafka" in which:
+        ok &= _apply_kafka(tmp, runs, kafka)
+    if "apply-nats" in which:
+        ok &= _apply_nats(tmp, runs, server)
+    if "apply-sqs" in which:
+        ok &= _apply_sqs(tmp, runs, sqs)
+    return ok
+
+
+def _apply_rabbitmq(tmp: Path, runs: int, rabbit: Rabbit) -> bool:
     # RabbitMQ: the issue's 4,200 objects; floor: one definitions import of them all.
     section = estate.rabbitmq(4_200)
-    body = section["vhosts"][estate.VHOST]
+    vhost = "bench-apply"
+    section["vhosts"] = {vhost: section["vhosts"][estate.VHOST]}
+    body = section["vhosts"][vhost]
     path = write(tmp, "apply-rabbitmq", "bench-rabbitmq", section)
-    scratch = "bench-estate-floor"
+    scratch = "bench-apply-floor"
 
     def rabbit_apply() -> None:
-        rabbit.delete(estate.VHOST)
+        rabbit.delete(vhost)
         apply(path)
 
     def rabbit_floor() -> None:
@@ -473,10 +494,12 @@ def apply_rows(tmp: Path, runs: int) -> bool:
         rabbit.import_all(scratch, body)
 
     medians = interleaved({"floor": rabbit_floor, "apply": rabbit_apply}, runs)
-    rabbit.delete(estate.VHOST)
+    rabbit.delete(vhost)
     rabbit.delete(scratch)
-    ok &= _apply_row("apply from scratch, RabbitMQ 4,200 objects", medians, "one definitions import")
+    return _apply_row("apply from scratch, RabbitMQ 4,200 objects", medians, "one definitions import")
 
+
+def _apply_kafka(tmp: Path, runs: int, kafka: Kafka) -> bool:
     # Kafka: 1,000 topics with configs; floor: CreateTopics of them all.
     prefix = "bench.apply."
     section = estate.kafka(1_000)
@@ -495,13 +518,19 @@ def apply_rows(tmp: Path, runs: int) -> bool:
     medians = interleaved({"floor": kafka_floor, "apply": kafka_apply}, runs)
     kafka.delete(prefix)
     kafka.delete("bench.floor.")
-    ok &= _apply_row("apply from scratch, Kafka 1,000 topics", medians, "CreateTopics")
+    return _apply_row("apply from scratch, Kafka 1,000 topics", medians, "CreateTopics")
 
+
+def _apply_nats(tmp: Path, runs: int, server: Nats) -> bool:
     # NATS: 500 streams + 500 consumers; floor: all stream creates at once, then all consumers.
     section = estate.nats(1_000)
     section["streams"] = {n.replace(estate.NATS_PREFIX, "BENCH_APPLY_"): s for n, s in section["streams"].items()}
     path_n = write(tmp, "apply-nats", "bench-nats", section)
-    floor_streams = {n.replace("BENCH_APPLY_", "BENCH_FLOOR_"): s for n, s in section["streams"].items()}
+    # The floor's streams take other subjects: JetStream refuses two streams with overlapping ones.
+    floor_streams = {
+        n.replace("BENCH_APPLY_", "BENCH_FLOOR_"): {**s, "subjects": [f"bench.floor.s{i}.>"]}
+        for i, (n, s) in enumerate(section["streams"].items())
+    }
 
     def nats_apply() -> None:
         server.delete("BENCH_APPLY_")
@@ -514,8 +543,10 @@ def apply_rows(tmp: Path, runs: int) -> bool:
     medians = interleaved({"floor": nats_floor, "apply": nats_apply}, runs)
     server.delete("BENCH_APPLY_")
     server.delete("BENCH_FLOOR_")
-    ok &= _apply_row("apply from scratch, NATS 500 streams + 500 consumers", medians, "concurrent creates")
+    return _apply_row("apply from scratch, NATS 500 streams + 500 consumers", medians, "concurrent creates")
 
+
+def _apply_sqs(tmp: Path, runs: int, sqs: Sqs) -> bool:
     # SQS: 1,000 queues; floor: CreateQueue of each on 32 threads.
     section = estate.aws(1_000)
     section["sqs"]["queues"] = {
@@ -535,8 +566,7 @@ def apply_rows(tmp: Path, runs: int) -> bool:
     medians = interleaved({"floor": sqs_floor, "apply": sqs_apply}, runs)
     sqs.delete("bench-apply-")
     sqs.delete("bench-floor-")
-    ok &= _apply_row("apply from scratch, SQS 1,000 queues", medians, "concurrent CreateQueue")
-    return ok
+    return _apply_row("apply from scratch, SQS 1,000 queues", medians, "concurrent CreateQueue")
 
 
 def _apply_row(what: str, medians: dict[str, Sample], floor: str) -> bool:
@@ -544,7 +574,8 @@ def _apply_row(what: str, medians: dict[str, Sample], floor: str) -> bool:
     return target(what, medians["apply"].wall, medians["floor"].wall, 1.2 * medians["floor"].wall, f"1.2 x {floor}")
 
 
-ROWS = ("rabbitmq-4k", "rabbitmq-10k", "kafka", "nats", "estate", "apply")
+APPLY_ROWS = ("apply-rabbitmq", "apply-kafka", "apply-nats", "apply-sqs")
+ROWS = ("rabbitmq-4k", "rabbitmq-10k", "kafka", "nats", "estate", "apply", *APPLY_ROWS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -567,8 +598,9 @@ def main(argv: list[str] | None = None) -> int:
             ok &= nats_plan(tmp, opts.runs, opts.keep)
         if "estate" in only:
             ok &= estate_plan(tmp, opts.runs, opts.keep)
-        if "apply" in only:
-            ok &= apply_rows(tmp, opts.runs)
+        applies = set(APPLY_ROWS) if "apply" in only else only & set(APPLY_ROWS)
+        if applies:
+            ok &= apply_rows(tmp, opts.runs, applies)
     return 0 if ok else 1
 
 

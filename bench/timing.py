@@ -56,6 +56,7 @@ class Sample:
 
     wall: float
     cpu: float
+    cpu_min: float = 0.0  # the least disturbed run: what a growth table compares
 
 
 def interleaved(fns: dict[str, Callable[[], object]], runs: int = RUNS) -> dict[str, Sample]:
@@ -70,7 +71,9 @@ def interleaved(fns: dict[str, Callable[[], object]], runs: int = RUNS) -> dict[
             fn()
             walls[name].append(time.perf_counter() - start)
             cpus[name].append(_cpu() - before)
-    return {name: Sample(statistics.median(walls[name]), statistics.median(cpus[name])) for name in fns}
+    return {
+        name: Sample(statistics.median(walls[name]), statistics.median(cpus[name]), min(cpus[name])) for name in fns
+    }
 
 
 def _cpu() -> float:
