@@ -522,8 +522,9 @@ def _apply_kafka(tmp: Path, runs: int, kafka: Kafka) -> bool:
 
 
 def _apply_nats(tmp: Path, runs: int, server: Nats) -> bool:
-    # NATS: 500 streams + 500 consumers; floor: all stream creates at once, then all consumers.
-    section = estate.nats(1_000)
+    # NATS: 2,500 streams + 2,500 consumers (fewer and the floor is shorter than a process start);
+    # floor: all stream creates at once, then all consumers.
+    section = estate.nats(5_000)
     section["streams"] = {n.replace(estate.NATS_PREFIX, "BENCH_APPLY_"): s for n, s in section["streams"].items()}
     path_n = write(tmp, "apply-nats", "bench-nats", section)
     # The floor's streams take other subjects: JetStream refuses two streams with overlapping ones.
@@ -543,7 +544,7 @@ def _apply_nats(tmp: Path, runs: int, server: Nats) -> bool:
     medians = interleaved({"floor": nats_floor, "apply": nats_apply}, runs)
     server.delete("BENCH_APPLY_")
     server.delete("BENCH_FLOOR_")
-    return _apply_row("apply from scratch, NATS 500 streams + 500 consumers", medians, "concurrent creates")
+    return _apply_row("apply from scratch, NATS 2,500 streams + 2,500 consumers", medians, "concurrent creates")
 
 
 def _apply_sqs(tmp: Path, runs: int, sqs: Sqs) -> bool:
