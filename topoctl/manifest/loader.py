@@ -113,6 +113,7 @@ def _merge_located(base: dict[str, Any], over: Mapping[str, Any], sources: Sourc
     mappings: set[DocPath] = set()
     _merge(base, over, (), sources, mappings)
     sources.shared.update(path[:2] for path in mappings if len(path) >= 2)
+    sources.json_unsafe |= over_sources.json_unsafe
     # One pass over the later file's locations (not one walk per merged value): linear in the file.
     locations = sources.locations
     for path, where in over_sources.locations.items():
@@ -173,7 +174,8 @@ def _load_manifest(paths: Sequence[str], env: Mapping[str, str] | None) -> Manif
     brokers: dict[str, BrokerSpec] = {}
     for name, section in (document.get("brokers") or {}).items():
         ctx = Context(sources, ("brokers", name))
-        _check_json_values(section, ctx)
+        if sources.json_unsafe:
+            _check_json_values(section, ctx)
         info = provider(section["type"])
         compiled = info.compile(name, section, ctx)
         _check_unique(compiled, ctx)

@@ -20,6 +20,9 @@ class SourceMap:
     # The broker sections (`brokers.<name>`) that more than one file writes to: only there can a
     # later file override what an earlier one declared.
     shared: set[Path] = field(default_factory=set)
+    # Whether the YAML held a value JSON cannot (NaN, infinity, a key that is not a string): only
+    # then is the document walked to say where (the walk costs more than the schema check).
+    json_unsafe: bool = False
 
     def where(self, path: Path) -> str | None:
         # The longest known prefix: a value without its own mark is located by its parent.
@@ -32,6 +35,7 @@ class SourceMap:
     def update(self, other: SourceMap) -> None:
         self.locations.update(other.locations)
         self.shared.update(other.shared)
+        self.json_unsafe |= other.json_unsafe
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ and interpolating `${VAR}` / `${VAR:-default}` in scalar values."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -115,6 +116,8 @@ class _Builder:
             value = self.loader.construct_object(node, deep=True)
         if isinstance(value, str) and "$" in value:
             value = self._interpolated(node, value)
+        if type(value) is float and not math.isfinite(value):
+            self.sources.json_unsafe = True
         return value
 
     def _collection(self, node: yaml.Node, path: Path) -> Any:
@@ -126,6 +129,8 @@ class _Builder:
                 key = key_node.value if key_node.tag == _STR_TAG else self.loader.construct_object(key_node, deep=True)
                 if isinstance(key, (list, dict)):
                     raise ManifestError("a mapping key must be a scalar", self.where(key_node))
+                if not isinstance(key, str):
+                    self.sources.json_unsafe = True
                 if isinstance(key, str) and "$" in key:  # names too: `${PREFIX}orders: {...}`
                     key = interpolate(key, self.env, self.where(key_node))
                 if i >= merged:  # keys written here; those merged in (`<<: *defaults`) may be overridden
