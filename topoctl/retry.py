@@ -15,7 +15,6 @@ more without backoff, so a dead broker costs one budget, not one per change.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
 import time
@@ -123,6 +122,8 @@ class Retrier:
                 delay = self._next(exc, transient, attempt, start)
                 if delay is None:
                     raise
+                import asyncio  # only the async drivers get here: not every command pays its import
+
                 await asyncio.sleep(delay)
                 if self._stopping():
                     raise
