@@ -363,4 +363,5 @@ def env_for(workdir: Path) -> dict[str, str]:
     env.pop("FORCE_COLOR", None)
     # The docs' manifests read secrets from the environment, as a user's would: the local brokers'.
     env.setdefault("RABBITMQ_PASSWORD", "guest")
+    env.setdefault("BILLING_PASSWORD", "billing-docs-only")  # docs/redis.md's ACL user
     return env

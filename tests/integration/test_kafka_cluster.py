@@ -103,6 +103,18 @@ def _throttle(client: AdminClient, topic: str, on: bool) -> None:
     for resource in [*brokers, topic_resource]:  # one BROKER resource per request
         for future in client.incremental_alter_configs([resource]).values():
             future.result()
+    if on:  # dynamic broker configs reach each broker through the metadata log: wait until they all have it
+        deadline = time.monotonic() + 30
+        while True:
+            rates = [  # one BROKER resource per request here too
+                f.result().get("leader.replication.throttled.rate")
+                for b in (1, 2, 3)
+                for f in client.describe_configs([ConfigResource(ResourceType.BROKER, str(b))]).values()
+            ]
+            if all(r is not None and r.value == "1000" for r in rates):
+                return
+            assert time.monotonic() < deadline, "the replication throttle did not reach every broker"
+            time.sleep(0.2)
 
 
 def test_an_interrupted_reassignment_shows_in_the_plan_and_apply_finishes_it(
@@ -120,7 +132,6 @@ def test_an_interrupted_reassignment_shows_in_the_plan_and_apply_finishes_it(
         leader = start[0][0][0]
         target = [leader, *sorted({1, 2, 3} - {leader})]
         extra.alter_partition_reassignments({TopicPartition(topic, 0): target})
-        time.sleep(1)
         assert extra.list_partition_reassignments(), "the reassignment finished before it could be seen"
 
         path = write_manifest(tmp_path / "m.yaml", manifest({topic: {"partitions": 2, "replication_factor": 3}}))
