@@ -169,7 +169,10 @@ def test_a_field_the_service_cannot_change_is_a_destructive_replace_with_its_rea
     path = manifest(tmp_path / "m2.yaml", {"queues": {"jobs": {"requires_session": True}}})
     text = topoctl("plan", "-f", path)
     assert "-/+" in text.stdout and "# forces replacement" in text.stdout
-    assert "requires_session cannot change in place (false -> true): the service cannot change it on an existing queue" in text.stdout
+    reason = (
+        "requires_session cannot change in place (false -> true): the service cannot change it on an existing queue"
+    )
+    assert reason in text.stdout
     assert "5 messages (of which 1 dead-lettered) will be lost" in text.stdout
     refused = topoctl("apply", "-f", path, "--auto-approve")
     assert refused.code == 1 and "--allow-destructive" in refused.stderr

@@ -9,7 +9,6 @@ names every declared queue where a policy and an operator policy set the same ke
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -43,16 +42,7 @@ def check_definition(definition: Mapping[str, JSON], ctx: Context) -> None:
 
 def _operator_policies(resources: Sequence[Resource]) -> list[Policy]:
     """The present operator policies, as `Policy` objects (the same matching rules)."""
-    out = []
-    for r in resources:
-        if r.kind != OPERATOR_POLICY or r.absent:
-            continue
-        try:
-            regex: re.Pattern[str] | None = re.compile(str(r.attrs.get("pattern", "")))
-        except re.error:
-            regex = None
-        out.append(Policy(r, regex))
-    return out
+    return policies_of(resources, OPERATOR_POLICY)
 
 
 def born_with_operator_policies(resources: Sequence[Resource]) -> list[Resource]:

@@ -111,11 +111,11 @@ def pattern_problem(pattern: str) -> str | None:
     return None
 
 
-def policies_of(resources: Iterable[Resource]) -> list[Policy]:
-    """The present policies among `resources`, in their order."""
+def policies_of(resources: Iterable[Resource], kind: str = POLICY) -> list[Policy]:
+    """The present policies (or operator policies: `kind`) among `resources`, in their order."""
     out = []
     for r in resources:
-        if r.kind != POLICY or r.absent:
+        if r.kind != kind or r.absent:
             continue
         try:
             regex: re.Pattern[str] | None = re.compile(str(r.attrs.get("pattern", "")))
