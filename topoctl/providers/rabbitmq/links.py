@@ -13,8 +13,8 @@ them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -153,49 +153,76 @@ def _unknown(keys: Iterable[str], allowed: frozenset[str], what: str, ctx: Conte
             )
 
 
+# -- one entry of `shovels:` or `federation_upstreams:` ------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Link:
+    what: str  # as errors word it
+    keys: frozenset[str]  # the keys RabbitMQ accepts in its value
+    uris: frozenset[str]  # the keys that hold URIs (and so maybe a password)
+    address: Callable[[str, str, str], Address]
+    check: Callable[[Mapping[str, Any], Context], None]  # what one value must hold, beyond its keys
+    ends: Callable[[str, Mapping[str, JSON], Mapping[str, JSON]], list[Address]]  # what else it depends on
+
+
+def _links(broker: str, vhost: str, section: Any, ctx: Context, link: _Link) -> list[Resource]:
+    """One vhost's shovels or federation upstreams: both are runtime parameters whose value the
+    broker stores verbatim, so only their checks and what they depend on differ."""
+    out = []
+    vhost_address = Address(broker, "vhost", (vhost,))
+    for name, body in ctx.mapping(section).items():
+        lctx = ctx.at(name)
+        _name(name, link.what, lctx)
+        body = lctx.mapping(body)
+        address = link.address(broker, vhost, name)
+        if body.get("state") == "absent":
+            out.append(Resource(address, {}, (vhost_address,), absent=True, source=lctx.where()))
+            continue
+        value = {k: v for k, v in body.items() if k != "state"}
+        _unknown(value, link.keys, link.what, lctx)
+        link.check(value, lctx)
+        attrs: dict[str, JSON] = {}
+        info: dict[str, JSON] = {}
+        for key, v in value.items():
+            if key in link.uris:
+                _secret_uris(attrs, info, key, v, lctx.at(key))
+            else:
+                attrs[key] = _value(key, v, lctx.at(key))
+        depends = (vhost_address, *link.ends(broker, attrs, info))
+        out.append(Resource(address, attrs, depends, source=lctx.where(), info=info))
+    return out
+
+
+def _check_ack_mode(value: Mapping[str, Any], ctx: Context) -> None:
+    if "ack-mode" in value and value["ack-mode"] not in ACK_MODES:
+        raise ctx.at("ack-mode").error(f"ack-mode must be one of {', '.join(ACK_MODES)}")
+
+
 # -- shovels -----------------------------------------------------------------------------------------
 
 
 def shovels(broker: str, vhost: str, section: Any, ctx: Context) -> list[Resource]:
-    out = []
-    vhost_address = Address(broker, "vhost", (vhost,))
-    for name, body in ctx.mapping(section).items():
-        sctx = ctx.at(name)
-        _name(name, "shovel", sctx)
-        body = sctx.mapping(body)
-        address = shovel_address(broker, vhost, name)
-        if body.get("state") == "absent":
-            out.append(Resource(address, {}, (vhost_address,), absent=True, source=sctx.where()))
-            continue
-        value = {k: v for k, v in body.items() if k != "state"}
-        _unknown(value, SHOVEL_KEYS, "shovel", sctx)
-        for side in ("src", "dest"):
-            if f"{side}-uri" not in value:
-                raise sctx.error(f"a shovel needs {side}-uri (amqp:// alone is this broker, vhost '/')")
-            ends = [k for k in (f"{side}-queue", f"{side}-exchange", f"{side}-address") if k in value]
-            if len(ends) != 1:
-                raise sctx.error(
-                    f"a shovel needs exactly one of {side}-queue, {side}-exchange"
-                    f" (or {side}-address for AMQP 1.0), got {', '.join(ends) or 'none'}"
-                )
-        if "src-exchange-key" in value and "src-exchange" not in value:
-            raise sctx.at("src-exchange-key").error("src-exchange-key needs src-exchange")
-        if "ack-mode" in value and value["ack-mode"] not in ACK_MODES:
-            raise sctx.at("ack-mode").error(f"ack-mode must be one of {', '.join(ACK_MODES)}")
-        for key in ("src-delete-after", "delete-after"):
-            after = value.get(key)
-            if key in value and after not in ("never", "queue-length") and not _count(after):
-                raise sctx.at(key).error(f"{key} must be never, queue-length or a number of messages")
-        attrs: dict[str, JSON] = {}
-        info: dict[str, JSON] = {}
-        for key, v in value.items():
-            if key in SHOVEL_URIS:
-                _secret_uris(attrs, info, key, v, sctx.at(key))
-            else:
-                attrs[key] = _value(key, v, sctx.at(key))
-        depends = [vhost_address, *_local_ends(broker, attrs, info)]
-        out.append(Resource(address, attrs, tuple(depends), source=sctx.where(), info=info))
-    return out
+    return _links(broker, vhost, section, ctx, _SHOVEL)
+
+
+def _check_shovel(value: Mapping[str, Any], ctx: Context) -> None:
+    for side in ("src", "dest"):
+        if f"{side}-uri" not in value:
+            raise ctx.error(f"a shovel needs {side}-uri (amqp:// alone is this broker, vhost '/')")
+        ends = [k for k in (f"{side}-queue", f"{side}-exchange", f"{side}-address") if k in value]
+        if len(ends) != 1:
+            raise ctx.error(
+                f"a shovel needs exactly one of {side}-queue, {side}-exchange"
+                f" (or {side}-address for AMQP 1.0), got {', '.join(ends) or 'none'}"
+            )
+    if "src-exchange-key" in value and "src-exchange" not in value:
+        raise ctx.at("src-exchange-key").error("src-exchange-key needs src-exchange")
+    _check_ack_mode(value, ctx)
+    for key in ("src-delete-after", "delete-after"):
+        after = value.get(key)
+        if key in value and after not in ("never", "queue-length") and not _count(after):
+            raise ctx.at(key).error(f"{key} must be never, queue-length or a number of messages")
 
 
 def _count(value: Any) -> bool:
@@ -235,35 +262,30 @@ def _local_ends(broker: str, attrs: Mapping[str, JSON], info: Mapping[str, JSON]
     return out
 
 
+_SHOVEL = _Link("shovel", SHOVEL_KEYS, frozenset(SHOVEL_URIS), shovel_address, _check_shovel, _local_ends)
+
+
 # -- federation upstreams ----------------------------------------------------------------------------
 
 
 def federation_upstreams(broker: str, vhost: str, section: Any, ctx: Context) -> list[Resource]:
-    out = []
-    vhost_address = Address(broker, "vhost", (vhost,))
-    for name, body in ctx.mapping(section).items():
-        fctx = ctx.at(name)
-        _name(name, "federation upstream", fctx)
-        body = fctx.mapping(body)
-        address = federation_upstream_address(broker, vhost, name)
-        if body.get("state") == "absent":
-            out.append(Resource(address, {}, (vhost_address,), absent=True, source=fctx.where()))
-            continue
-        value = {k: v for k, v in body.items() if k != "state"}
-        _unknown(value, UPSTREAM_KEYS, "federation upstream", fctx)
-        if "uri" not in value:
-            raise fctx.error("a federation upstream needs uri (amqp://user:${PASSWORD}@host/vhost)")
-        if "ack-mode" in value and value["ack-mode"] not in ACK_MODES:
-            raise fctx.at("ack-mode").error(f"ack-mode must be one of {', '.join(ACK_MODES)}")
-        attrs: dict[str, JSON] = {}
-        info: dict[str, JSON] = {}
-        for key, v in value.items():
-            if key == "uri":
-                _secret_uris(attrs, info, key, v, fctx.at(key))
-            else:
-                attrs[key] = _value(key, v, fctx.at(key))
-        out.append(Resource(address, attrs, (vhost_address,), source=fctx.where(), info=info))
-    return out
+    return _links(broker, vhost, section, ctx, _UPSTREAM)
+
+
+def _check_upstream(value: Mapping[str, Any], ctx: Context) -> None:
+    if "uri" not in value:
+        raise ctx.error("a federation upstream needs uri (amqp://user:${PASSWORD}@host/vhost)")
+    _check_ack_mode(value, ctx)
+
+
+_UPSTREAM = _Link(
+    "federation upstream",
+    UPSTREAM_KEYS,
+    frozenset({"uri"}),
+    federation_upstream_address,
+    _check_upstream,
+    lambda broker, attrs, info: [],  # another broker's exchanges and queues: nothing here to wait for
+)
 
 
 def upstreams_of(definition: Mapping[str, JSON], available: Sequence[str]) -> list[str] | None:
