@@ -142,17 +142,10 @@ def _rabbitmq(doc: Document, spec: BrokerSpec, resources: list[Resource]) -> Non
                 exchange["type"] = attrs["type"]
             exchange.update(autoDelete=bool(attrs.get("auto_delete", False)), vhost=vhost)
             routed = routes.get((vhost, name), [])
-            cid = doc.channel(
-                spec.name,
-                "exchange",
-                f"{vhost}.{name}",
-                name,
-                title=f"exchange {name}",
-                description=f"Exchange {name!r} ({attrs.get('type', 'direct')}) in vhost {vhost!r}"
-                + (f"; routes to {', '.join(routed)}." if routed else "."),
-                bindings={"amqp": {"is": "routingKey", "exchange": exchange, "bindingVersion": AMQP_BINDING}},
+            description = f"Exchange {name!r} ({attrs.get('type', 'direct')}) in vhost {vhost!r}" + (
+                f"; routes to {', '.join(routed)}." if routed else "."
             )
-            doc.operation("send", cid, summary=f"Publish to exchange {name}")
+            binding: dict[str, Any] = {"is": "routingKey", "exchange": exchange}
         else:
             queue = {
                 "name": name,
@@ -163,16 +156,22 @@ def _rabbitmq(doc: Document, spec: BrokerSpec, resources: list[Resource]) -> Non
             }
             arguments = attrs.get("arguments") or {}
             dlx = arguments.get("x-dead-letter-exchange") if isinstance(arguments, Mapping) else None
-            cid = doc.channel(
-                spec.name,
-                "queue",
-                f"{vhost}.{name}",
-                name,
-                title=f"queue {name}",
-                description=f"{str(attrs.get('type', 'classic')).capitalize()} queue {name!r} in vhost {vhost!r}"
-                + (f"; dead letters go to exchange {dlx!r}." if dlx else "."),
-                bindings={"amqp": {"is": "queue", "queue": queue, "bindingVersion": AMQP_BINDING}},
+            description = f"{str(attrs.get('type', 'classic')).capitalize()} queue {name!r} in vhost {vhost!r}" + (
+                f"; dead letters go to exchange {dlx!r}." if dlx else "."
             )
+            binding = {"is": "queue", "queue": queue}
+        cid = doc.channel(
+            spec.name,
+            r.kind,
+            f"{vhost}.{name}",
+            name,
+            title=f"{r.kind} {name}",
+            description=description,
+            bindings={"amqp": {**binding, "bindingVersion": AMQP_BINDING}},
+        )
+        if r.kind == "exchange":
+            doc.operation("send", cid, summary=f"Publish to exchange {name}")
+        else:
             doc.operation("receive", cid, summary=f"Consume from queue {name}", bindings={"amqp": {"ack": True}})
 
 
