@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from topoctl.engine.diff import diff
 from topoctl.errors import BrokerError, PartlyApplied, PlanError
@@ -812,3 +812,42 @@ def test_queue_that_cannot_be_looked_up_is_not_called_missing(fakes: tuple[FakeS
     desired = [Resource(queue("a"), {"fifo": False, **redrive(f"arn:aws:sqs:{REGION}:{ACCOUNT}:central")})]
     with pytest.raises(BrokerError, match="cannot look up queue central: AccessDenied"):
         driver(fakes).read(desired, [])
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (client_error("AccessDenied", "GetQueueUrl"), "cannot look up queue a: AccessDenied"),
+        (client_error("Throttling", "GetQueueUrl"), "cannot look up queue a: Throttling"),
+        (EndpointConnectionError(endpoint_url="https://sqs.us-east-1.amazonaws.com/"), "cannot connect"),
+    ],
+    ids=["access-denied", "throttled", "unreachable"],
+)
+def test_queue_delete_fails_when_its_url_cannot_be_looked_up(
+    fakes: tuple[FakeSQS, FakeSNS, FakeSTS], error: Exception, message: str
+) -> None:
+    # Only "the queue does not exist" means already gone: a lookup that failed says nothing.
+    sqs, _, _ = fakes
+    sqs.queues["a"] = {}
+
+    def refused(QueueName: str) -> dict[str, Any]:
+        raise error
+
+    sqs.get_queue_url = refused  # type: ignore[method-assign]
+    with pytest.raises(BrokerError, match=message):
+        driver(fakes).apply_one(Change(queue("a"), Action.DELETE, {"fifo": False}, None))
+    assert "a" in sqs.queues
+
+
+@pytest.mark.parametrize("code", ["AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"])
+def test_queue_delete_of_a_queue_that_does_not_exist_is_done(
+    fakes: tuple[FakeSQS, FakeSNS, FakeSTS], code: str
+) -> None:
+    sqs, _, _ = fakes
+
+    def missing(QueueName: str) -> dict[str, Any]:
+        raise client_error(code, "GetQueueUrl")
+
+    sqs.get_queue_url = missing  # type: ignore[method-assign]
+    driver(fakes).apply_one(Change(queue("a"), Action.DELETE, {"fifo": False}, None))
+    assert not [c for c in sqs.calls if c[0] == "delete_queue"]

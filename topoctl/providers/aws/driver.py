@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
@@ -63,6 +63,10 @@ _NAME_CHARS = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 _QUEUE_UNREPORTED: Mapping[str, JSON] = {"redrive_allow_policy": DEFAULT_REDRIVE_ALLOW}
 _TOPIC_UNREPORTED: Mapping[str, JSON] = {"signature_version": "1", "tracing_config": "PassThrough"}
 _PENDING_ARNS = frozenset({"PendingConfirmation", "pending confirmation"})
+# The answers that say the object does not exist (any other refusal says nothing about that).
+_NO_QUEUE = frozenset({"QueueDoesNotExist", "NonExistentQueue"})
+_NOT_FOUND = frozenset({"NotFound"})
+T = TypeVar("T")
 
 
 # Answers worth another try besides every 5xx and 429: throttled, or the service not ready.
@@ -234,6 +238,29 @@ class AwsDriver(Driver):
             return fn(**kwargs)
         except (ClientError, BotoCoreError) as exc:
             self._fail(what, exc)
+
+    def _unless_gone(self, what: str, gone: Collection[str], call: Callable[[], T]) -> T | None:
+        """call(), or None when the answer is one of the `gone` codes: the object does not exist
+        (or no longer). Any other failure is `what` failing, never taken for "gone"."""
+        try:
+            return call()
+        except ClientError as exc:
+            if _code(exc) in gone:
+                return None
+            self._fail(what, exc)
+        except BotoCoreError as exc:
+            self._fail(what, exc)
+
+    def _attributes(
+        self, what: str, gone: Collection[str], attributes: Callable[[], Any], tags: Callable[[], Any] | None
+    ) -> tuple[dict[str, str], Any] | None:
+        """All the `Attributes` of an object, and its `Tags` when `tags` is given (a separate call);
+        None when it is gone (deleted since it was listed)."""
+        return self._unless_gone(
+            f"cannot read {what}",
+            gone,
+            lambda: (attributes()["Attributes"], tags().get("Tags") if tags else None),
+        )
 
     def account(self) -> str:
         """The account id of the credentials, learned from what was read, else from STS."""
@@ -413,14 +440,11 @@ class AwsDriver(Driver):
     def _existing_queue_url(self, name: str) -> str | None:
         """The URL of this account's queue `name`, None when there is none (any other refusal is
         an error: a queue that cannot be looked up is not known to be missing)."""
-        try:
-            return str(self.clients.sqs.get_queue_url(QueueName=name)["QueueUrl"])
-        except ClientError as exc:
-            if _code(exc) in ("QueueDoesNotExist", "NonExistentQueue"):
-                return None
-            self._fail(f"cannot look up queue {name}", exc)
-        except BotoCoreError as exc:
-            self._fail(f"cannot look up queue {name}", exc)
+        return self._unless_gone(
+            f"cannot look up queue {name}",
+            _NO_QUEUE,
+            lambda: str(self.clients.sqs.get_queue_url(QueueName=name)["QueueUrl"]),
+        )
 
     def _queue_url_if_any(self, name: str) -> str | None:
         try:
@@ -473,15 +497,13 @@ class AwsDriver(Driver):
     def _read_queue(self, url: str, account: str | None, wants_tags: Callable[[Address], bool]) -> Resource | None:
         name = url.rstrip("/").rsplit("/", 1)[-1]
         address = Address(self.name, SQS_QUEUE, (name,))
-        try:
-            wire = self.clients.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-            tags = self.clients.sqs.list_queue_tags(QueueUrl=url).get("Tags") if wants_tags(address) else None
-        except ClientError as exc:
-            if _code(exc) in ("QueueDoesNotExist", "NonExistentQueue"):
-                return None  # deleted since it was listed
-            self._fail(f"cannot read queue {name}", exc)
-        except BotoCoreError as exc:
-            self._fail(f"cannot read queue {name}", exc)
+        sqs = self.clients.sqs
+        tagged = partial(sqs.list_queue_tags, QueueUrl=url) if wants_tags(address) else None
+        everything = partial(sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["All"])
+        read = self._attributes(f"queue {name}", _NO_QUEUE, everything, tagged)
+        if read is None:
+            return None  # deleted since it was listed
+        wire, tags = read
         with self._lock:
             self._queue_urls[name] = url
         attrs = decode_all(QUEUE_ATTRS, wire, account)
@@ -510,15 +532,12 @@ class AwsDriver(Driver):
     ) -> Resource | None:
         name = arn.rsplit(":", 1)[-1]
         address = Address(self.name, SNS_TOPIC, (name,))
-        try:
-            wire = self.clients.sns.get_topic_attributes(TopicArn=arn)["Attributes"]
-            tags = self.clients.sns.list_tags_for_resource(ResourceArn=arn).get("Tags") if wants_tags(address) else None
-        except ClientError as exc:
-            if _code(exc) == "NotFound":
-                return None
-            self._fail(f"cannot read topic {name}", exc)
-        except BotoCoreError as exc:
-            self._fail(f"cannot read topic {name}", exc)
+        sns = self.clients.sns
+        tagged = partial(sns.list_tags_for_resource, ResourceArn=arn) if wants_tags(address) else None
+        read = self._attributes(f"topic {name}", _NOT_FOUND, partial(sns.get_topic_attributes, TopicArn=arn), tagged)
+        if read is None:
+            return None  # deleted since it was listed
+        wire, tags = read
         attrs = decode_all(TOPIC_ATTRS, wire, account)
         attrs.setdefault("fifo", False)
         for key, default in _TOPIC_UNREPORTED.items():
@@ -563,14 +582,13 @@ class AwsDriver(Driver):
             if address not in wanted:
                 return None
             return Resource(address, {}, tuple(depends_on), info={PENDING: True, "account": account or ""})
-        try:
-            wire = self.clients.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-        except ClientError as exc:
-            if _code(exc) == "NotFound":
-                return None
-            self._fail(f"cannot read subscription {address.display_name}", exc)
-        except BotoCoreError as exc:
-            self._fail(f"cannot read subscription {address.display_name}", exc)
+        wire = self._unless_gone(
+            f"cannot read subscription {address.display_name}",
+            _NOT_FOUND,
+            lambda: self.clients.sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"],
+        )
+        if wire is None:
+            return None  # unsubscribed since it was listed
         if str(wire.get("PendingConfirmation", "false")).lower() == "true":
             if address not in wanted:
                 return None
@@ -770,16 +788,14 @@ class AwsDriver(Driver):
 
     def _delete_queue(self, change: Change) -> None:
         name = change.address.name[0]
-        try:
-            url = self._queue_url(name)
-            self.clients.sqs.delete_queue(QueueUrl=url)
-        except BrokerError:
-            return  # already gone
-        except ClientError as exc:
-            if _code(exc) not in ("QueueDoesNotExist", "NonExistentQueue"):
-                self._fail(f"cannot delete queue {name}", exc)
-        except BotoCoreError as exc:
-            self._fail(f"cannot delete queue {name}", exc)
+        with self._lock:
+            url = self._queue_urls.get(name)
+        # Not read (so looked up): gone already only when SQS says there is no such queue; a
+        # lookup refused for any other reason (denied, throttled, unreachable) fails the change.
+        url = url or self._existing_queue_url(name)
+        if url is not None:
+            sqs = self.clients.sqs
+            self._unless_gone(f"cannot delete queue {name}", _NO_QUEUE, partial(sqs.delete_queue, QueueUrl=url))
         with self._lock:
             self._queue_urls.pop(name, None)
 
@@ -937,13 +953,12 @@ class AwsDriver(Driver):
             # Gone already, or pending confirmation (which AWS cannot delete; it expires on its
             # own, and goes with its topic).
             return
-        try:
-            self.clients.sns.unsubscribe(SubscriptionArn=arn)
-        except ClientError as exc:
-            if _code(exc) != "NotFound":
-                self._fail(f"cannot unsubscribe {change.address.display_name}", exc)
-        except BotoCoreError as exc:
-            self._fail(f"cannot unsubscribe {change.address.display_name}", exc)
+        sns = self.clients.sns
+        self._unless_gone(
+            f"cannot unsubscribe {change.address.display_name}",
+            _NOT_FOUND,
+            partial(sns.unsubscribe, SubscriptionArn=arn),
+        )
         with self._lock:
             self._subscription_arns.pop(change.address, None)
 
