@@ -139,50 +139,56 @@ def _entity(value: Any, ctx: Context) -> str:
     return text
 
 
-_COMMON: dict[str, Parser] = {
+# Every field of an entity, in the order the driver reads them; `status` (None here) takes the
+# statuses of its entity.
+_FIELDS: dict[str, Parser | None] = {
     "default_message_time_to_live": _duration(low=1000),
     "auto_delete_on_idle": _duration(low=IDLE_MIN_MS),
     "enable_batched_operations": _bool,
     "user_metadata": _metadata,
-}
-QUEUE_FIELDS: dict[str, Parser] = {
-    **_COMMON,
     "lock_duration": _duration(LOCK_MIN_MS, LOCK_MAX_MS, forever=False),
     "max_size_in_megabytes": _size_mb,
     "requires_duplicate_detection": _bool,
-    "requires_session": _bool,
-    "dead_lettering_on_message_expiration": _bool,
-    "duplicate_detection_history_time_window": _duration(DUP_MIN_MS, DUP_MAX_MS, forever=False),
-    "max_delivery_count": _int,
-    "status": _status(v.QUEUE_STATUSES),
-    "forward_to": _entity,
-    "forward_dead_lettered_messages_to": _entity,
-    "enable_partitioning": _bool,
-    "enable_express": _bool,
-    "max_message_size_in_kilobytes": _size_kb,
-}
-TOPIC_FIELDS: dict[str, Parser] = {
-    **_COMMON,
-    "max_size_in_megabytes": _size_mb,
-    "requires_duplicate_detection": _bool,
-    "duplicate_detection_history_time_window": _duration(DUP_MIN_MS, DUP_MAX_MS, forever=False),
-    "status": _status(v.TOPIC_STATUSES),
-    "support_ordering": _bool,
-    "enable_partitioning": _bool,
-    "enable_express": _bool,
-    "max_message_size_in_kilobytes": _size_kb,
-}
-SUBSCRIPTION_FIELDS: dict[str, Parser] = {
-    **_COMMON,
-    "lock_duration": _duration(LOCK_MIN_MS, LOCK_MAX_MS, forever=False),
     "requires_session": _bool,
     "dead_lettering_on_message_expiration": _bool,
     "dead_lettering_on_filter_evaluation_exceptions": _bool,
+    "duplicate_detection_history_time_window": _duration(DUP_MIN_MS, DUP_MAX_MS, forever=False),
     "max_delivery_count": _int,
-    "status": _status(v.SUBSCRIPTION_STATUSES),
+    "status": None,
+    "support_ordering": _bool,
     "forward_to": _entity,
     "forward_dead_lettered_messages_to": _entity,
+    "enable_partitioning": _bool,
+    "enable_express": _bool,
+    "max_message_size_in_kilobytes": _size_kb,
 }
+# How messages are kept (a topic's and a queue's) and how they are received (a subscription's and
+# a queue's): a queue is a topic with its one subscription built in. It has neither what orders a
+# topic's many subscriptions nor what a subscription's filters do.
+_KEEPING = frozenset(
+    {
+        *("max_size_in_megabytes", "requires_duplicate_detection", "duplicate_detection_history_time_window"),
+        *("enable_partitioning", "enable_express", "max_message_size_in_kilobytes"),
+    }
+)
+_RECEIVING = frozenset(
+    {
+        *("lock_duration", "requires_session", "dead_lettering_on_message_expiration", "max_delivery_count"),
+        *("forward_to", "forward_dead_lettered_messages_to"),
+    }
+)
+_TOPIC_ONLY = frozenset({"support_ordering"})
+_SUBSCRIPTION_ONLY = frozenset({"dead_lettering_on_filter_evaluation_exceptions"})
+
+
+def _fields_of(statuses: tuple[str, ...], without: frozenset[str]) -> dict[str, Parser]:
+    status = _status(statuses)
+    return {k: status if p is None else p for k, p in _FIELDS.items() if k not in without}
+
+
+QUEUE_FIELDS = _fields_of(v.QUEUE_STATUSES, _TOPIC_ONLY | _SUBSCRIPTION_ONLY)
+TOPIC_FIELDS = _fields_of(v.TOPIC_STATUSES, _RECEIVING | _SUBSCRIPTION_ONLY)
+SUBSCRIPTION_FIELDS = _fields_of(v.SUBSCRIPTION_STATUSES, _KEEPING | _TOPIC_ONLY)
 SUGAR = {"state", "dead_letter"}
 
 
