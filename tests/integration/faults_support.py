@@ -8,21 +8,23 @@ tests fail, they never skip.
 from __future__ import annotations
 
 import os
-import socket
+import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
+from tests.integration.servers import free_port, wait_for_port
 from topoctl.engine.applier import execute
 from topoctl.engine.planner import Session
 from topoctl.manifest.loader import load_manifest
@@ -30,21 +32,38 @@ from topoctl.manifest.loader import load_manifest
 TOXIPROXY_URL = os.environ.get("TOXIPROXY_URL", "http://127.0.0.1:8474")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class KillableServer:
+    """A server of the test's own on a free loopback port, to be killed mid-apply (SIGKILL, as a
+    crash would) and started again, on the same port, as a restart would."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port, process=self.proc)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+S = TypeVar("S", bound=KillableServer)
+
+
+@contextmanager
+def running(server: S) -> Iterator[S]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
 
 
 class Proxy:
@@ -119,7 +138,7 @@ def topoctl_process(*args: str | Path) -> subprocess.Popen[str]:
 
 
 def apply_with_fault(
-    path: Path, fault: Callable[[], None], after: int, *flags: str, limit: float = 90.0
+    path: Path, fault: Callable[[], object], after: int, *flags: str, limit: float = 90.0
 ) -> tuple[Run, int]:
     """`topoctl apply` of `path`; `fault()` once `after` changes are reported done. The run (its
     seconds counted from the fault) and how many changes were done when the fault came. A run
@@ -171,6 +190,31 @@ def apply_counting_retries(paths: Sequence[Path], parallelism: int = 4) -> tuple
 
 def plan_is_empty(path: Path) -> Run:
     return run_topoctl("plan", "-f", path, "--detailed-exitcode")
+
+
+def assert_gave_up(run: Run, broker: str, total: int, seconds: float, not_attempted: bool = True) -> None:
+    """The apply met a dead broker: exit 1, no traceback, one error naming `broker` (its name and
+    address), how many of the `total` changes were applied (and that some were not attempted),
+    within `seconds` of the fault."""
+    assert run.code == 1, str(run)
+    assert "Traceback" not in run.stderr
+    assert broker in run.stderr, str(run)
+    assert f"of {total} changes applied" in run.stderr, str(run)
+    if not_attempted:
+        assert "not attempted" in run.stderr, str(run)
+    assert run.seconds < seconds, str(run)
+
+
+def two_applies_at_once(path: Path) -> None:
+    """Two `topoctl apply` of `path` at the same time: each succeeds or ends in one clean error,
+    and at least one succeeds."""
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: run_topoctl("apply", "-f", path, "--auto-approve"), range(2)))
+    for run in runs:
+        assert run.code in (0, 1) and "Traceback" not in run.stderr, str(run)
+        if run.code == 1:
+            assert "Error: " in run.stderr, str(run)
+    assert any(run.code == 0 for run in runs), "\n".join(map(str, runs))
 
 
 @contextmanager

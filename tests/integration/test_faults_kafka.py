@@ -23,7 +23,8 @@ from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from tests.cli import write_manifest
-from tests.integration.faults_support import apply_with_fault, free_port, plan_is_empty, run_topoctl
+from tests.integration.faults_support import apply_with_fault, assert_gave_up, plan_is_empty, run_topoctl
+from tests.integration.servers import free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,11 +146,7 @@ def test_a_paused_broker_fails_the_apply_in_bounded_time_and_a_rerun_converges(
     # as soon as the first topic is reported.
     run, done = apply_with_fault(path, lambda: kafka.signal(signal.SIGSTOP), 1)
     try:
-        assert run.code == 1, str(run)
-        assert "Traceback" not in run.stderr
-        assert f"broker 'k' ({kafka.bootstrap})" in run.stderr, str(run)
-        assert f"of {TOPICS * 2} changes applied" in run.stderr, str(run)
-        assert run.seconds < 20, str(run)
+        assert_gave_up(run, f"broker 'k' ({kafka.bootstrap})", TOPICS * 2, 20, not_attempted=False)
         print(f"\nKafka paused: gave up {run.seconds:.1f}s after SIGSTOP ({done} of {TOPICS * 2} done)")
     finally:
         kafka.signal(signal.SIGCONT)

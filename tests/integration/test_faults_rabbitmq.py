@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +21,12 @@ from tests.integration.faults_support import (
     Proxy,
     apply_counting_retries,
     apply_with_fault,
+    assert_gave_up,
     flapping,
     plan_is_empty,
     proxy,
     run_topoctl,
+    two_applies_at_once,
 )
 from tests.integration.rabbitmq_support import BROKER, URL, bindings, manifest_file, publish, seg
 
@@ -134,18 +135,14 @@ def test_a_broker_that_dies_mid_apply_fails_in_bounded_time_and_a_rerun_converge
     with proxy("127.0.0.1:15672") as p:
         p.toxic("latency", latency=80)  # slow enough to be caught mid-apply
         path = through(tmp_path, vhost, p, timeout="3s")
-        faults: dict[str, Callable[[], None]] = {
+        faults: dict[str, Callable[[], object]] = {
             "refused": lambda: p.enabled(False),
             "blackhole": lambda: (p.toxic("timeout", timeout=0), p.toxic("timeout", stream="upstream", timeout=0)),
         }
         run, done = apply_with_fault(path, faults[death], 6, "--parallelism", "2")
-        assert run.code == 1, str(run)
-        assert "Traceback" not in run.stderr
-        assert f"broker '{BROKER}' (http://{p.address})" in run.stderr, str(run)
         total = changes_of()
-        assert f"of {total} changes applied" in run.stderr and "not attempted" in run.stderr, str(run)
         # refused: three quick tries; blackhole: one 3 s request timeout, a retry if the budget allows.
-        assert run.seconds < (5 if death == "refused" else 15), str(run)
+        assert_gave_up(run, f"broker '{BROKER}' (http://{p.address})", total, 5 if death == "refused" else 15)
         print(f"\nRabbitMQ {death}: gave up {run.seconds:.1f}s after the fault ({done} of {total} done)")
 
         p.clear()
@@ -159,13 +156,7 @@ def test_a_broker_that_dies_mid_apply_fails_in_bounded_time_and_a_rerun_converge
 def test_two_applies_at_once_end_exactly_as_declared(tmp_path: Path, client: httpx.Client, prepared: str) -> None:
     vhost = prepared
     path = manifest_file(tmp_path, topology(vhost))
-    with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda _: run_topoctl("apply", "-f", path, "--auto-approve"), range(2)))
-    for run in runs:
-        assert run.code in (0, 1) and "Traceback" not in run.stderr, str(run)
-        if run.code == 1:
-            assert "Error: " in run.stderr, str(run)
-    assert any(run.code == 0 for run in runs), "\n".join(map(str, runs))
+    two_applies_at_once(path)
     started = time.monotonic()
     assert plan_is_empty(path).code == 0
     assert time.monotonic() - started < 30
