@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.rabbitmq_support import AUTH, URL, api, delete_vhost, queue, seg, unique_vhost
 from topoctl.errors import BrokerError
-from topoctl.model import Action, Address, Change
+from topoctl.model import Action, Address, Change, Resource
 from topoctl.providers.rabbitmq.driver import BULK_MIN, RabbitMQDriver
 from topoctl.providers.rabbitmq.kinds import binding_address
 
@@ -81,13 +81,14 @@ def test_read_costs_a_constant_number_of_requests(client: httpx.Client, vhost: s
     mine = [o for o in observed if o.address.name[0] == vhost]
     assert len([o for o in mine if o.kind == "queue"]) == 300
     assert len([o for o in mine if o.kind == "binding"]) == 300
-    # An export (nothing desired) reads every kind: the five listings, one per estate kind (operator
-    # policies, users, user and vhost limits, permissions, topic permissions, shovels, upstreams)
-    # and who topoctl connects as. A plan of exchanges and queues reads the five alone.
-    assert small == big == 14
+    # An export (nothing desired) reads every kind: the six listings (exchanges, queues, bindings,
+    # policies, consumers, vhosts), one per estate kind (operator policies, users, user and vhost
+    # limits, permissions, topic permissions, shovels, upstreams) and who topoctl connects as. A
+    # plan of exchanges and queues reads the six alone, five of them for its own vhost only.
+    assert small == big == 15
     before = len(calls)
     driver.read([o for o in mine if o.kind == "queue"], [])
-    assert len(calls) - before == 5
+    assert len(calls) - before == 6
 
 
 def test_bulk_create_uses_one_import_and_names_a_conflicting_object(
@@ -149,3 +150,46 @@ def test_update_of_an_immutable_kind_is_refused(vhost: str, driver: RabbitMQDriv
     address = Address(B, "queue", (vhost, "q"))
     with pytest.raises(BrokerError, match="must be replaced"):
         driver.apply_one(Change(address, Action.UPDATE, queue_attrs(), queue_attrs(**{"x-max-length": 1})))
+
+
+def test_messages_and_consumers_are_counted_without_queue_statistics(
+    client: httpx.Client, vhost: str, driver: RabbitMQDriver
+) -> None:
+    """The plan lists queues with `disable_stats` (their rates cost seconds on a big broker) and
+    counts consumers from the consumers listing: the counts a delete warns about must still be
+    the broker's own, for classic and quorum queues, and another vhost is not read at all."""
+    import pika
+
+    for name, kind in (("classic", "classic"), ("quorum", "quorum")):
+        body = {"durable": True, "arguments": {"x-queue-type": kind}}
+        assert client.put(f"/api/queues/{seg(vhost)}/{name}", json=body).status_code in (201, 204)
+    params = pika.URLParameters(f"amqp://{AUTH[0]}:{AUTH[1]}@127.0.0.1:5672/{seg(vhost)}")
+    connection = pika.BlockingConnection(params)
+    try:
+        channel = connection.channel()
+        for i in range(3):
+            channel.basic_publish("", "classic", f"m{i}".encode())
+        for i in range(2):
+            channel.basic_publish("", "quorum", f"m{i}".encode())
+        for _ in range(2):
+            channel.basic_consume("quorum", lambda *args: None)
+        channel.basic_consume("classic", lambda *args: None, auto_ack=False)
+        channel.basic_qos(prefetch_count=0)
+        connection.process_data_events(time_limit=1)
+        expected: dict[str, tuple[int, int]] = {}
+        for _ in range(30):  # the broker's own counters settle within its 5 s emission interval
+            rows = client.get(f"/api/queues/{seg(vhost)}?columns=name,messages,consumers").json()
+            expected = {r["name"]: (r.get("messages"), r.get("consumers")) for r in rows}
+            if expected == {"classic": (3, 1), "quorum": (2, 2)}:
+                break
+            connection.process_data_events(time_limit=0.5)
+        assert expected == {"classic": (3, 1), "quorum": (2, 2)}
+        declared = [Resource(Address(B, "queue", (vhost, n)), {}) for n in ("classic", "quorum")]
+        observed = {r.address.name: r for r in driver.read(declared, [])}
+        got = {
+            n[1]: (r.info.get("messages"), r.info.get("consumers")) for n, r in observed.items() if r.kind == "queue"
+        }
+        assert got == expected
+        assert {n[0] for n, r in observed.items() if r.kind != "vhost"} == {vhost}
+    finally:
+        connection.close()

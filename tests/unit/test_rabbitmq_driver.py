@@ -393,6 +393,7 @@ def _listing_handler(calls: list[tuple[str, str]]) -> Handler:
         "vhosts": LIVE.vhosts,
         "bindings": LIVE.bindings,
         "policies": LIVE.policies,
+        "consumers": [{"queue": {"vhost": "v", "name": "q"}}],
         # What an export reads beyond those (a plan only when the manifest needs them).
         "operator-policies": [],
         "users": [],
@@ -407,6 +408,9 @@ def _listing_handler(calls: list[tuple[str, str]]) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append((request.method, request.url.raw_path.decode()))
         path = request.url.path.removeprefix("/api/")
+        collection, _, vhost = path.partition("/")
+        if request.method == "GET" and vhost and collection in listings and "/" not in vhost:  # one vhost's
+            return httpx.Response(200, json=[row for row in listings[collection] if row.get("vhost", vhost) == vhost])
         if request.method == "GET" and path == "whoami":
             return httpx.Response(200, json={"name": "guest", "tags": ["administrator"]})
         if request.method == "GET" and path in listings:
@@ -423,17 +427,22 @@ def test_read_lists_each_collection_once_and_a_read_binding_is_deleted_without_a
     driver = make_driver(_listing_handler(calls))
     queue = Resource(Address(B, "queue", ("v", "q")), {"type": "classic"})
     observed = {str(r.address): r for r in driver.read([queue], [])}
+    # A plan reads the vhosts of its manifest only; queues without their statistics.
     assert sorted(path.split("?")[0] for _, path in calls) == [
-        "/api/bindings",
-        "/api/exchanges",
-        "/api/policies",
-        "/api/queues",
+        "/api/bindings/v",
+        "/api/consumers/v",
+        "/api/exchanges/v",
+        "/api/policies/v",
+        "/api/queues/v",
         "/api/vhosts",
     ]
+    assert any("disable_stats=true" in path for _, path in calls if path.startswith("/api/queues/v"))
+    assert observed["r/queue/v/q"].info["consumers"] == 1
     calls.clear()
     driver.read([], [])  # an export reads every kind, each once, and who it connects as
     assert sorted(path.split("?")[0] for _, path in calls) == [
         "/api/bindings",
+        "/api/consumers",
         "/api/exchanges",
         "/api/operator-policies",
         "/api/parameters/federation-upstream",

@@ -181,9 +181,11 @@ class ManagementApi:
             return " (5672/5671 are AMQP ports; the management API listens on 15672/15671 by default)"
         return ""
 
-    def get_json(self, path: str, *, what: str) -> Any:
-        response = self.request("GET", path, what=what)
-        assert response is not None
+    def get_json(self, path: str, *, what: str, ok_missing: bool = False) -> Any:
+        """The decoded reply; with `ok_missing`, None for a 404."""
+        response = self.request("GET", path, what=what, ok_missing=ok_missing)
+        if response is None:
+            return None
         try:
             return response.json()
         except ValueError:

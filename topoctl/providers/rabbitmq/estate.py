@@ -15,9 +15,13 @@ from topoctl.model import Address, Resource
 from topoctl.providers import secrets
 from topoctl.providers.base import PruneScope
 from topoctl.providers.rabbitmq.kinds import (
+    BINDING,
+    EXCHANGE,
     FEDERATION_UPSTREAM,
     OPERATOR_POLICY,
     PERMISSION,
+    POLICY,
+    QUEUE,
     SHOVEL,
     TOPIC_PERMISSION,
     USER,
@@ -45,11 +49,36 @@ _BY_KIND = {
     FEDERATION_UPSTREAM: ("federation_upstreams",),
 }
 GUEST = "guest"
+# Up to this many vhosts are read one by one (four listings each, all at once); beyond it, one
+# cluster-wide listing of each kind costs fewer round trips than the per-vhost ones.
+MAX_VHOSTS_READ_APART = 8
+# Kinds whose objects live in one vhost and whose plans need that vhost's queues, exchanges,
+# bindings and policies (exposure, dead-letter targets, policy overlaps): all within the vhost.
+_IN_VHOST = frozenset({VHOST, EXCHANGE, QUEUE, BINDING, POLICY, OPERATOR_POLICY})
 
 
 def exploring(desired: Sequence[Resource], prune: Sequence[PruneScope]) -> bool:
     """An export: nothing desired, nothing pruned, so everything is read."""
     return not desired and not prune
+
+
+def vhosts_read(desired: Sequence[Resource], prune: Sequence[PruneScope]) -> frozenset[str] | None:
+    """The vhosts whose exchanges, queues, bindings and policies a plan reads; None: all of them.
+
+    A plan of one team's vhost need not wait for every other vhost's objects (on a shared broker
+    they can be most of it). Everything is read for an export, a prune scope over the whole broker
+    (a pruned vhost takes its queues along: their messages are the delete's exposure), shovels and
+    federation (their other end may be in any vhost), and more vhosts than are worth reading apart.
+    """
+    if exploring(desired, prune) or any(not s.parent and (not s.kinds or s.kinds & _IN_VHOST) for s in prune):
+        return None
+    out = {s.parent[0] for s in prune if s.parent}
+    for r in desired:
+        if r.kind in (SHOVEL, FEDERATION_UPSTREAM):
+            return None
+        if r.kind in _IN_VHOST:
+            out.add(r.address.name[0])
+    return frozenset(out) if len(out) <= MAX_VHOSTS_READ_APART else None
 
 
 def needs(desired: Sequence[Resource], prune: Sequence[PruneScope]) -> set[str]:

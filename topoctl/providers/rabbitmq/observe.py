@@ -56,7 +56,7 @@ PROPERTIES_KEY = "properties_key"  # in a binding's `info`: the broker's own key
 @dataclass(frozen=True)
 class LiveState:
     exchanges: list[Mapping[str, Any]]  # GET /api/exchanges?columns=...: has `internal`
-    queues: list[Mapping[str, Any]]  # GET /api/queues?columns=...: type, exclusive, messages
+    queues: list[Mapping[str, Any]]  # GET /api/queues?columns=...: type, exclusive, messages, consumers
     vhosts: list[Mapping[str, Any]]  # GET /api/vhosts?columns=...: description, tags
     bindings: list[Mapping[str, Any]]  # GET /api/bindings?columns=...: has `properties_key`
     policies: list[Mapping[str, Any]]  # GET /api/policies
