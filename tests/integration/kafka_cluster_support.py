@@ -4,21 +4,18 @@ helpers to look at it behind topoctl's back."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, UserScramCredentialDeletion
 
+from tests.integration.servers import dev_brokers_up
 from tests.integration.test_kafka_provider import cleanup as cleanup_topics
 
-REPO = Path(__file__).resolve().parents[2]
 PLAIN = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
 SASL = "127.0.0.1:19192,127.0.0.1:19193,127.0.0.1:19194"
 ADMIN = ("admin", "admin-secret")  # the cluster's SCRAM super user (dev/brokers)
@@ -26,15 +23,7 @@ ADMIN = ("admin", "admin-secret")  # the cluster's SCRAM super user (dev/brokers
 
 @pytest.fixture(scope="session")
 def kafka_cluster() -> AdminClient:
-    up = subprocess.run(
-        [sys.executable, str(REPO / "dev" / "brokers"), "up", "kafka-cluster"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if up.returncode != 0:  # an unreachable broker fails the run, it never skips it
-        pytest.fail(f"dev/brokers up kafka-cluster failed:\n{up.stdout}\n{up.stderr}")
+    dev_brokers_up("kafka-cluster")
     return admin()
 
 

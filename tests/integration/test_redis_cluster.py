@@ -6,8 +6,6 @@ Keys spread over the nodes' slots; ACL users live on every node separately.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +19,9 @@ from tests.cli import apply_ok as apply
 from tests.cli import assert_empty, change_of, planned, topoctl, write_manifest
 from tests.cli import plan_json as plan
 from tests.integration.conformance import Conformance
+from tests.integration.servers import dev_brokers_up
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[2]
 PORTS = (7000, 7001, 7002)
 URL = f"redis://127.0.0.1:{PORTS[0]}"
 
@@ -34,15 +32,7 @@ def nodes() -> list[redis.Redis]:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[RedisCluster]:
-    up = subprocess.run(
-        [sys.executable, str(REPO / "dev" / "brokers"), "up", "redis-cluster"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if up.returncode != 0:  # an unreachable broker fails the run, it never skips it
-        pytest.fail(f"dev/brokers up redis-cluster failed:\n{up.stdout}\n{up.stderr}")
+    dev_brokers_up("redis-cluster")
     c = RedisCluster(host="127.0.0.1", port=PORTS[0], decode_responses=True)
     yield c
     c.close()
