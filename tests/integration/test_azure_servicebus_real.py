@@ -23,6 +23,7 @@ import pytest
 
 from tests.azure_servicebus_double.fixtures import manifest
 from tests.cli import apply_ok, assert_empty, plan_json, planned, topoctl
+from tests.integration.servers import required_env
 
 pytestmark = pytest.mark.servicebus_real
 VAR = "TOPOCTL_TEST_SERVICEBUS"
@@ -30,9 +31,7 @@ VAR = "TOPOCTL_TEST_SERVICEBUS"
 
 @pytest.fixture
 def prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    conn = os.environ.get(VAR)
-    if not conn:
-        pytest.fail(f"${VAR} is not set: this test needs a real Service Bus namespace (see the module docstring)")
+    conn = required_env(VAR, "a real Service Bus namespace")
     monkeypatch.setenv("TOPOCTL_TEST_SB", conn)
     name = f"topoctl-{uuid.uuid4().hex[:8]}"
     yield name

@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from tests.cli import apply_ok, assert_empty, change_of, plan_json, planned, topoctl, write_manifest
+from tests.integration.servers import required_env
 from tests.schema_registry_double.fixtures import manifest
 
 pytestmark = pytest.mark.schema_registry_real
@@ -77,9 +78,7 @@ def _client(url: str) -> httpx.Client:
 
 @pytest.fixture
 def prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    url = os.environ.get(VAR)
-    if not url:
-        pytest.fail(f"${VAR} is not set: this test needs a real schema registry (see the module docstring)")
+    url = required_env(VAR, "a real schema registry")
     monkeypatch.setenv("TOPOCTL_TEST_SR_URL", url)
     name = f"topoctl-{uuid.uuid4().hex[:8]}"
     yield name
