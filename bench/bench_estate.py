@@ -47,7 +47,7 @@ import nats
 import yaml
 from botocore.config import Config
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType  # type: ignore[attr-defined]
-from timing import _CLI, RUNS, Sample, cli, interleaved, target  # bench/timing.py
+from timing import _CLI, RUNS, Sample, cli, installed_like, interleaved, target  # bench/timing.py
 
 from topoctl.manifest.loader import load_manifest
 
@@ -317,6 +317,7 @@ def apply(*paths: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
+        env=installed_like(),
     )
     if done.returncode != 0:
         raise SystemExit(f"apply failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -326,7 +327,10 @@ def no_change(*paths: Path) -> Callable[[], object]:
     """`topoctl plan --detailed-exitcode` as a process, which must find nothing to do."""
     run = cli("plan", *files(*paths), "--detailed-exitcode")
     done = subprocess.run(
-        [sys.executable, "-c", _CLI, "plan", *files(*paths), "--detailed-exitcode"], capture_output=True, text=True
+        [sys.executable, "-c", _CLI, "plan", *files(*paths), "--detailed-exitcode"],
+        capture_output=True,
+        text=True,
+        env=installed_like(),
     )
     if done.returncode != 0:
         raise SystemExit(f"the plan after apply is not empty (exit {done.returncode}):\n{done.stdout[-3000:]}")
@@ -346,7 +350,9 @@ def peak_rss_mb(*args: str) -> float:
         "import resource, subprocess, sys; subprocess.run(sys.argv[1:], capture_output=True); "
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=installed_like()
+    )
     return int(out.stdout.strip()) / 1024  # ru_maxrss is in KiB on Linux
 
 
