@@ -14,30 +14,29 @@ listed in model.py and docs/azure-servicebus.md.
 
 from __future__ import annotations
 
-import threading
-from types import TracebackType
-
 from tests.azure_servicebus_double.model import Counts, Entity, Namespace
 from tests.azure_servicebus_double.server import LISTEN, MANAGE, SEND, Handler, Request, State, _Server
+from tests.http_double import HttpDouble
 
 # The official emulator's well-known development key (public, not a secret).
 EMULATOR_KEY_NAME = "RootManageSharedAccessKey"
 EMULATOR_KEY = "SAS_KEY_VALUE"
 
 
-class ServiceBusDouble:
+class ServiceBusDouble(HttpDouble[State]):
+    thread_name = "sb-double"
+
     def __init__(self, port: int = 0, sku: str = "Standard", key: str = EMULATOR_KEY, name: str = "sbdouble") -> None:
-        self._server = _Server(("127.0.0.1", port), Handler)
-        self.port = self._server.server_address[1]
+        server = _Server(("127.0.0.1", port), Handler)
+        super().__init__(server)
         self.host = f"127.0.0.1:{self.port}"
         self.key = key
         self.state = State(
             Namespace(name=name, host=self.host, sku=sku),
             keys={EMULATOR_KEY_NAME: (key, frozenset({MANAGE, LISTEN, SEND}))},
         )
-        self._server.state = self.state
-        self._server.audience = self.host
-        self._thread: threading.Thread | None = None
+        server.state = self.state
+        server.audience = self.host
 
     @property
     def namespace(self) -> Namespace:
@@ -70,21 +69,6 @@ class ServiceBusDouble:
     def set_counts(self, *path: str, active: int = 0, dead_letter: int = 0, scheduled: int = 0) -> None:
         with self.namespace.lock:
             self.entity(*path).counts = Counts(active=active, dead_letter=dead_letter, scheduled=scheduled)
-
-    def start(self) -> ServiceBusDouble:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sb-double", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> ServiceBusDouble:
-        return self.start()
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self.stop()
 
 
 __all__ = ["EMULATOR_KEY", "EMULATOR_KEY_NAME", "ServiceBusDouble"]

@@ -13,7 +13,6 @@ import hmac
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote_plus, unquote, urlsplit
 
@@ -32,6 +31,7 @@ from tests.azure_servicebus_double.model import (
     default_rule,
     now,
 )
+from tests.http_double import DoubleHandler, DoubleServer
 
 PAGE = 100  # the SDK asks for $top=100; the service pages the same way
 
@@ -59,21 +59,8 @@ class State:
     faults: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(DoubleHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -81,8 +68,7 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         segments = [unquote(s) for s in parts.path.strip("/").split("/")] if parts.path.strip("/") else []
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._body()
         state = self.server.state
         headers = {k: v for k, v in self.headers.items() if k.lower() != "authorization"}
         record = Request(method, "/" + "/".join(segments), query, headers, body)
@@ -103,13 +89,7 @@ class Handler(BaseHTTPRequestHandler):
             )
         record.status = status
         data = text.encode("utf-8")
-        self.send_response(status)
-        if data:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Server", "Microsoft-HTTPAPI/2.0")
-        self.end_headers()
-        self.wfile.write(data)
+        self._answer(status, content_type if data else None, data, ("Server", "Microsoft-HTTPAPI/2.0"))
 
     def _authorize(self, method: str, segments: list[str]) -> None:
         """SAS: `SharedAccessSignature sr=<uri>&sig=<HMAC-SHA256(key, quote_plus(sr) + "\\n" + se)>
@@ -368,7 +348,5 @@ def _covers(resource: str, audience: str) -> bool:
     return strip(audience).startswith(strip(resource)) or strip(resource).startswith(strip(audience))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    state: State
+class _Server(DoubleServer[State]):
     audience: str

@@ -17,20 +17,20 @@ fixtures.py (a registry per test, its URL in $TOPOCTL_TEST_SR_URL).
 
 from __future__ import annotations
 
-import threading
-from types import TracebackType
-
+from tests.http_double import HttpDouble
 from tests.schema_registry_double.model import Registry
 from tests.schema_registry_double.server import Handler, Request, Server, State
 
 __all__ = ["Registry", "Request", "SchemaRegistryDouble"]
 
 
-class SchemaRegistryDouble:
+class SchemaRegistryDouble(HttpDouble[State]):
+    thread_name = "sr-double"
+    poll_interval = 0.05
+
     def __init__(self, port: int = 0, certfile: str | None = None, keyfile: str | None = None) -> None:
-        self._server = Server(("127.0.0.1", port), Handler)
+        super().__init__(Server(("127.0.0.1", port), Handler))
         self._server.state = State()
-        self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         if certfile is not None:  # HTTPS, with this certificate
             import ssl
@@ -39,7 +39,6 @@ class SchemaRegistryDouble:
             context.load_cert_chain(certfile, keyfile)
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             self.url = f"https://127.0.0.1:{self.port}"
-        self._thread: threading.Thread | None = None
 
     @property
     def state(self) -> State:
@@ -62,22 +61,3 @@ class SchemaRegistryDouble:
     def fail_once(self, method: str, path: str, status: int, code: int, message: str) -> None:
         """The next `method` on `path` (decoded, e.g. "/subjects/x-value/versions") answers this."""
         self.state.faults[(method, path)] = (status, code, message)
-
-    def start(self) -> SchemaRegistryDouble:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sr-double", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> SchemaRegistryDouble:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -8,10 +8,10 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.http_double import DoubleHandler, DoubleServer
 from tests.schema_registry_double.model import Registry, RegistryError, subject_not_found
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -36,39 +36,20 @@ class State:
     faults: dict[tuple[str, str], tuple[int, int, str]] = field(default_factory=dict)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    state: State
+Server = DoubleServer[State]
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(DoubleHandler):
     server: Server
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes: without this, Nagle's algorithm and the client's
-    # delayed ACK hold every answer back by up to 40 ms.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._serve("GET")
 
     def do_POST(self) -> None:
         self._serve("POST")
-
-    def do_PUT(self) -> None:
-        self._serve("PUT")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
 
     def _serve(self, method: str) -> None:
         parts = urlsplit(self.path)
         segments = [unquote(s) for s in parts.path.strip("/").split("/") if s]
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self._body()
         state = self.server.state
         record = Request(method, "/".join(segments), query, None)
         state.requests.append(record)
@@ -86,12 +67,7 @@ class Handler(BaseHTTPRequestHandler):
         except RegistryError as exc:
             status, payload = exc.status, {"error_code": exc.code, "message": exc.message}
         record.status = status
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", CONTENT_TYPE)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._answer(status, CONTENT_TYPE, json.dumps(payload).encode())
 
     def _authenticate(self, state: State) -> None:
         if state.auth is None:
