@@ -44,6 +44,15 @@ _KEY_ORDER = (
     *("source", "destination", "destination_type", "routing_key", "principal", "resource_type", "resource_name"),
 )
 _KEY_LAST = ("consumers", "subscriptions")
+# A broker's own keys, and only those (a NATS stream's `subjects` is one of its fields): what the
+# broker is, then its objects, each kind before the kinds that refer to it, as in _KEY_ORDER; a
+# Kafka broker's schema-registry subjects next to the topics whose records they describe, its
+# quotas after its ACLs.
+_SECTION_ORDER = (
+    *("type", "connection", "description", "users", "vhosts"),  # RabbitMQ: users before their permissions
+    *("queues", "topics", "subjects", "acls", "quotas"),  # Service Bus; Kafka
+    *("streams", "key_value", "object_stores", "sqs", "sns"),  # NATS, Redis; AWS
+)
 
 
 @dataclass(frozen=True)
@@ -248,9 +257,9 @@ def _fits_one_line(mapping: Mapping[Any, Any]) -> bool:
     return sum(len(str(k)) + len(str(v)) + 4 for k, v in mapping.items()) <= 90
 
 
-def _key_rank(key: Any) -> tuple[int, int, str]:
-    if key in _KEY_ORDER:
-        return (0, _KEY_ORDER.index(key), "")
+def _key_rank(key: Any, order: tuple[str, ...] = _KEY_ORDER) -> tuple[int, int, str]:
+    if key in order:
+        return (0, order.index(key), "")
     if key in _KEY_LAST:
         return (2, _KEY_LAST.index(key), "")
     return (1, 0, str(key))
@@ -265,9 +274,23 @@ def _sorted(value: Any) -> Any:
     return value
 
 
+def _with_sections(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with each broker's own keys in _SECTION_ORDER."""
+    brokers = document.get("brokers")
+    if not isinstance(brokers, dict):
+        return document
+    ordered = {
+        name: {k: section[k] for k in sorted(section, key=lambda k: _key_rank(k, _SECTION_ORDER))}
+        if isinstance(section, dict)
+        else section
+        for name, section in brokers.items()
+    }
+    return {**document, "brokers": ordered}
+
+
 def dump(document: Mapping[str, Any]) -> str:
     text = yaml.dump(
-        _sorted(dict(document)),
+        _with_sections(_sorted(dict(document))),
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,

@@ -94,6 +94,27 @@ def test_dump_is_sorted_and_readable() -> None:
     assert yaml.safe_load(dump({"k": "on", "n": "007", "h": "#"})) == {"k": "on", "n": "007", "h": "#"}
 
 
+def test_a_broker_sections_keys_come_in_a_fixed_order() -> None:
+    # Whatever order a provider builds its section in: what the broker is, then its objects, each
+    # kind before the kinds that refer to it; a Kafka broker's schema-registry subjects next to the
+    # topics whose records they describe, its quotas after its ACLs.
+    kafka = {
+        "subjects": {"orders-value": {"schema": '"string"'}},
+        "quotas": [{"entity": {"user": "app"}, "producer_byte_rate": 1024}],
+        "acls": [{"principal": "User:app", "resource_type": "topic", "resource_name": "orders"}],
+        "topics": {"orders": {"partitions": 1}},
+        "users": {"app": {"mechanism": "SCRAM-SHA-256"}},
+        "connection": {"bootstrap_servers": "127.0.0.1:9092"},
+        "type": "kafka",
+    }
+    document = yaml.safe_load(dump({"version": 1, "brokers": {"k": kafka}}))
+    assert list(document["brokers"]["k"]) == ["type", "connection", "users", "topics", "subjects", "acls", "quotas"]
+    # Only a broker's own keys: a NATS stream's `subjects` is one of its fields, in their order.
+    nats = {"type": "nats", "streams": {"S": {"subjects": ["s.>"], "storage": "file", "max_age": "1d"}}}
+    document = yaml.safe_load(dump({"version": 1, "brokers": {"n": nats}}))
+    assert list(document["brokers"]["n"]["streams"]["S"]) == ["max_age", "storage", "subjects"]
+
+
 def test_live_dollar_signs_survive_the_manifest_loader() -> None:
     from topoctl.export import escape_dollars
     from topoctl.manifest.yaml_source import interpolate
