@@ -253,3 +253,115 @@ def test_a_plan_reads_the_configs_of_the_topics_it_can_act_on_only() -> None:
     described = [names for call, names in admin.calls if call == "describe_configs"]
     assert sum(len(n) for n in described) == 1_201 and max(len(n) for n in described) <= CONFIG_CHUNK
     assert all(r.attrs["config"] == {"retention.ms": "1"} for r in everything if r.address.name[0].startswith("other"))
+
+
+class LateBroker(CappedAdmin):
+    """Publishes each write `lag` seconds after accepting it, as a broker still removing the logs of
+    its previous write does: until then neither DescribeTopics nor metadata shows it. `never` is
+    never shown; `refuse_describe` makes every DescribeTopics fail (a principal without Describe)."""
+
+    def __init__(self, lag: float = 0.4, never: str = "", refuse_describe: bool = False) -> None:
+        super().__init__()
+        self.lag, self.never, self.refuse_describe = lag, never, refuse_describe
+        self.until = 0.0
+        self.unborn: set[str] = set()  # created, not shown yet
+        self.lingering: dict[str, Any] = {}  # deleted, still shown
+
+    def create_topics(self, new_topics: list[Any], validate_only: bool = False, **kw: Any) -> Any:
+        out = super().create_topics(new_topics, validate_only, **kw)
+        if not validate_only:
+            self.unborn |= {t.topic for t in new_topics}
+            self.until = time.monotonic() + self.lag
+        return out
+
+    def delete_topics(self, names: list[str], **kw: Any) -> Any:
+        self.lingering.update({n: self.topics[n] for n in names if n in self.topics})
+        self.until = time.monotonic() + self.lag
+        return super().delete_topics(names, **kw)
+
+    def _shown(self) -> dict[str, Any]:
+        if time.monotonic() >= self.until:
+            self.unborn &= {self.never}
+            self.lingering.clear()
+        shown = {n: t for n, t in self.topics.items() if n not in self.unborn}
+        return {**shown, **self.lingering}
+
+    def list_topics(self, timeout: float) -> Any:
+        meta = super().list_topics(timeout)
+        meta.topics = self._shown()
+        return meta
+
+    def describe_topics(self, topics: Any, **kw: Any) -> dict[str, Future[Any]]:
+        names = list(topics.topic_names)
+        self.calls.append(("describe_topics", names))
+        shown = self._shown()
+        if self.refuse_describe:
+            denied = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "Topic authorization failed")
+            return {n: done_future(None, denied) for n in names}
+        unknown = KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, "Broker: Unknown topic or partition")
+        return {n: done_future(shown[n]) if n in shown else done_future(None, unknown) for n in names}
+
+    def full_polls(self) -> int:
+        return self.call_names().count("list_topics")
+
+
+def _creates(count: int) -> list[Change]:
+    return [Change(Address("k", "topic", (f"t{i}",)), Action.CREATE, None, {"partitions": 1}) for i in range(count)]
+
+
+@pytest.fixture
+def small_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five topics of two records (one partition, no config) a request."""
+    monkeypatch.setattr("topoctl.providers.kafka.driver.MAX_RECORDS_PER_REQUEST", 10)
+
+
+def test_a_create_the_broker_shows_late_is_watched_through_the_last_topic_of_each_request(
+    small_requests: None,
+) -> None:
+    """Until the broker shows the last topic of each request it shows none of the write: waiting
+    for them costs one DescribeTopics of those alone per poll, and one metadata poll of the whole
+    cluster once they show (there were a dozen, each of every topic, while the broker caught up)."""
+    admin = LateBroker()
+    done: list[Change] = []
+    driver(admin).apply(_creates(12), 8, done.append)
+    assert len(done) == 12 and not admin.unborn
+    watched = [names for call, names in admin.calls if call == "describe_topics"]
+    assert len(watched) >= 3 and all(names == ["t4", "t9", "t11"] for names in watched)
+    assert admin.full_polls() == 1
+
+
+def test_a_delete_the_broker_shows_late_is_watched_the_same_way(small_requests: None) -> None:
+    """A delete is one record a topic: ten a request."""
+    admin = LateBroker()
+    for i in range(12):
+        admin.add_topic(f"t{i}")
+    deletes = [Change(Address("k", "topic", (f"t{i}",)), Action.DELETE, {"partitions": 1}, None) for i in range(12)]
+    done: list[Change] = []
+    driver(admin).apply(deletes, 8, done.append)
+    assert len(done) == 12 and not admin.lingering and not admin.topics
+    watched = [names for call, names in admin.calls if call == "describe_topics"]
+    assert len(watched) >= 3 and all(names == ["t9", "t11"] for names in watched)
+    assert admin.full_polls() == 1
+
+
+def test_a_last_topic_that_never_shows_fails_the_same_way_after_one_full_poll(
+    small_requests: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("topoctl.providers.kafka.driver.SETTLE_TIMEOUT_S", 0.3)
+    admin = LateBroker(lag=0.0, never="t6")
+    done: list[Change] = []
+    started = time.monotonic()
+    with pytest.raises(BrokerError) as info:
+        driver(admin).apply(_creates(7), 8, done.append)
+    assert time.monotonic() - started < 5
+    assert len(done) == 7  # accepted by the broker: counted, shown or not
+    assert "'t6' was created but did not become ready in time" in str(info.value)
+    assert "'t5'" not in str(info.value) and admin.full_polls() == 1
+
+
+def test_a_broker_that_refuses_describe_topics_is_polled_as_before(small_requests: None) -> None:
+    admin = LateBroker(lag=0.3, refuse_describe=True)
+    done: list[Change] = []
+    driver(admin).apply(_creates(7), 8, done.append)
+    assert len(done) == 7 and not admin.unborn
+    assert admin.call_names().count("describe_topics") == 1 and admin.full_polls() > 1

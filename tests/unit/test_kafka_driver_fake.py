@@ -69,13 +69,19 @@ class FakeAdmin:
         self.alter_errors: dict[str, KafkaError] = {}
         self.calls: list[tuple[str, Any]] = []
 
-    def add_topic(self, name: str, partitions: int = 1, **config: tuple[str, int]) -> None:
+    def add_topic(self, name: str, partitions: int = 1, /, **config: tuple[str, int]) -> None:
         self.topics[name] = TopicMeta({i: Partition() for i in range(partitions)})
         self.configs[name] = {k: ConfigEntry(k, v, source=ConfigSource(s)) for k, (v, s) in config.items()}
 
     def list_topics(self, timeout: float) -> Metadata:
         self.calls.append(("list_topics", None))
         return Metadata(dict(self.topics))
+
+    def describe_topics(self, topics: Any, **_: Any) -> dict[str, Future[Any]]:
+        names = list(topics.topic_names)
+        self.calls.append(("describe_topics", names))
+        unknown = KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, "Broker: Unknown topic or partition")
+        return {n: done_future(self.topics[n]) if n in self.topics else done_future(None, unknown) for n in names}
 
     def describe_configs(self, resources: list[Any], **_: Any) -> dict[Any, Future[Any]]:
         self.calls.append(("describe_configs", [r.name for r in resources]))
@@ -172,7 +178,7 @@ def test_read_is_a_constant_number_of_requests_and_keeps_only_topic_level_config
     for i in range(50):
         admin.add_topic(
             f"t{i}",
-            partitions=2,
+            2,
             **{
                 "retention.ms": ("604800000", DYNAMIC_TOPIC),
                 "segment.bytes": ("1073741824", ConfigSource.DEFAULT_CONFIG.value),
@@ -180,7 +186,7 @@ def test_read_is_a_constant_number_of_requests_and_keeps_only_topic_level_config
                 "flush.ms": ("5", ConfigSource.STATIC_BROKER_CONFIG.value),
             },
         )
-    admin.add_topic("__consumer_offsets", partitions=50)
+    admin.add_topic("__consumer_offsets", 50)
     admin.acls = [
         AclBinding(
             ResourceType.TOPIC,
@@ -249,7 +255,7 @@ def test_a_desired_topic_colliding_with_a_live_one_is_a_plan_error() -> None:
 def test_a_wave_is_batched_into_one_request_per_kind_of_write() -> None:
     admin = FakeAdmin()
     admin.add_topic("old")
-    admin.add_topic("grow", partitions=1, **{"retention.ms": ("1", DYNAMIC_TOPIC), "segment.ms": ("2", DYNAMIC_TOPIC)})
+    admin.add_topic("grow", 1, **{"retention.ms": ("1", DYNAMIC_TOPIC), "segment.ms": ("2", DYNAMIC_TOPIC)})
     admin.add_topic("tune", **{"retention.ms": ("1", DYNAMIC_TOPIC)})
     changes = [
         Change(
@@ -285,7 +291,7 @@ def test_a_wave_is_batched_into_one_request_per_kind_of_write() -> None:
     done: list[Change] = []
     driver(admin).apply(changes, 8, done.append)
 
-    writes = [c for c in admin.calls if c[0] not in ("list_topics", "describe_configs")]
+    writes = [c for c in admin.calls if c[0] not in ("list_topics", "describe_configs", "describe_topics")]
     assert writes == [
         ("delete_topics", ["old"]),
         ("create_topics", ["new0", "new1", "new2"]),
@@ -455,7 +461,7 @@ def test_a_refused_batch_fails_its_topics_at_once_and_counts_none_of_them(quick_
             raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Connection reset"))
 
     admin = NoPartitionsAdmin()
-    admin.add_topic("grow", partitions=1)
+    admin.add_topic("grow", 1)
     admin.add_topic("tune", **{"retention.ms": ("1", DYNAMIC_TOPIC)})
     grow = Change(
         Address("k", "topic", ("grow",)),
@@ -481,7 +487,7 @@ def test_a_refused_batch_fails_its_topics_at_once_and_counts_none_of_them(quick_
 
 def test_an_update_that_only_half_happened_is_not_counted_but_says_what_did(quick_settle: None) -> None:
     admin = FakeAdmin()
-    admin.add_topic("both", partitions=1, **{"retention.ms": ("1", DYNAMIC_TOPIC)})
+    admin.add_topic("both", 1, **{"retention.ms": ("1", DYNAMIC_TOPIC)})
     admin.alter_errors["both"] = KafkaError(KafkaError.INVALID_CONFIG, "bad value")
 
     def refuse(resources: list[Any], validate_only: bool = False, **_: Any) -> Any:
@@ -543,7 +549,7 @@ def test_an_acl_the_broker_accepted_counts_even_if_not_listed_in_time(quick_sett
 
 def test_internal_topics_are_never_written_even_from_a_hand_made_plan() -> None:
     admin = FakeAdmin()
-    admin.add_topic("__consumer_offsets", partitions=50)
+    admin.add_topic("__consumer_offsets", 50)
     change = Change(Address("k", "topic", ("__consumer_offsets",)), Action.DELETE, {"partitions": 50}, None)
     done: list[Change] = []
     with pytest.raises(BrokerError, match="internal to Kafka"):

@@ -9,6 +9,7 @@ land on one spelling.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from topoctl.units import INT64_MAX, INT64_MIN, parse_duration, parse_size
@@ -56,7 +57,20 @@ INT32_MIN = -(2**31)
 def canonical_value(key: str, value: object) -> str:
     """The string Kafka stores for `value` under `key`. Raises ValueError for a value that
     cannot be a config value (the message is fit for a user)."""
-    text = _canonical_value(key, value)
+    if isinstance(value, str):
+        return _canonical_text(key, value)
+    return _checked(key, _canonical_value(key, value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _canonical_text(key: str, value: str) -> str:
+    """A written value, cached: an estate's thousands of topics (and every live config read back)
+    repeat a few dozen (`7d`, `64MiB`, `delete`), and a size costs an exact fraction each time.
+    Errors are not cached (raised anew)."""
+    return _checked(key, _canonical_value(key, value))
+
+
+def _checked(key: str, text: str) -> str:
     if key in INT_KEYS and _is_integer(text) and not INT32_MIN <= int(text) <= INT32_MAX:
         raise ValueError(f"{key} is {text}, beyond what Kafka can store (at most {INT32_MAX}, Integer.MAX)")
     return text
