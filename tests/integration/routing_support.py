@@ -6,7 +6,26 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, seed, settings
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+
+def examples_against_a_real_broker(test: T) -> T:
+    """Above `@given`: 40 examples from a fixed seed (CI sees the same ones every run), no example
+    database and no deadline (a real broker sets the pace); the tests build their topology per
+    example, so a function-scoped fixture and a slow example are expected."""
+    bounded = settings(
+        max_examples=40,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    return bounded(seed(16)(test))
 
 
 @dataclass

@@ -23,10 +23,10 @@ from typing import Any
 
 import nats
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.integration.routing_support import Tally
+from tests.integration.routing_support import Tally, examples_against_a_real_broker
 from topoctl.model import Address
 from topoctl.providers.nats.driver import NatsDriver
 from topoctl.providers.nats.routing import NatsTopology
@@ -195,14 +195,8 @@ async def _delivered(nc: Any, stream: str, consumer: str) -> set[str]:
     return {m.headers["X-Id"] for m in msgs}
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@examples_against_a_real_broker
 @given(spec=specs())
-@seed(16)  # fixed: CI sees the same examples every run
 def test_route_predicts_streams_and_consumers(driver: NatsDriver, spec: Spec) -> None:
     tag = f"r{uuid.uuid4().hex[:8]}"
 
@@ -259,7 +253,7 @@ def test_transforms_sources_mirrors_defaults_and_buckets_route_as_the_server_sto
     """Every capture feature at least once, whatever the random topologies happened to draw."""
     tag = f"r{uuid.uuid4().hex[:8]}"
     t, src, xf, mirror, default, bucket = (f"{tag}T", f"{tag}SRC", f"{tag}XF", f"{tag}M", f"{tag}D", f"{tag}kv")
-    streams = [
+    streams: list[dict[str, Any]] = [
         {
             "name": t,
             "subjects": [f"{tag}.orders.*"],

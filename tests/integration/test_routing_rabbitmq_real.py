@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pika
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.integration.rabbitmq_support import AUTH, api, seg
-from tests.integration.routing_support import Tally
+from tests.integration.routing_support import Tally, examples_against_a_real_broker
 from topoctl.errors import RouteError
 from topoctl.model import Address
 from topoctl.providers.rabbitmq.observe import (
@@ -222,10 +222,10 @@ def _build(rabbit: Rabbit, spec: Spec, tag: str) -> tuple[list[str], list[str]]:
     xs = [f"{tag}x{i}" for i in range(len(spec.exchanges))]
     qs = [f"{tag}q{i}" for i in range(len(spec.queues))]
     for name, (kind, internal, alternate) in zip(xs, spec.exchanges, strict=True):
-        arguments = {"alternate-exchange": xs[alternate]} if alternate is not None else {}
+        arguments: dict[str, Any] = {"alternate-exchange": xs[alternate]} if alternate is not None else {}
         ch.exchange_declare(name, kind, durable=False, internal=internal, arguments=arguments)
     for name, (dlx, dlrk) in zip(qs, spec.queues, strict=True):
-        arguments: dict[str, Any] = {}
+        arguments = {}
         if dlx is not None:
             arguments["x-dead-letter-exchange"] = "" if dlx == -1 else xs[dlx]
             if dlrk is not None:
@@ -257,14 +257,8 @@ def _names(route_addresses: tuple[str, ...]) -> set[str]:
     return {Address.parse(a).name[1] for a in route_addresses}
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@examples_against_a_real_broker
 @given(spec=specs())
-@seed(16)  # fixed: CI sees the same examples every run
 def test_route_predicts_the_queues_rabbitmq_delivers_to(rabbit: Rabbit, spec: Spec) -> None:
     tag = f"t{uuid.uuid4().hex[:6]}-"
     xs, qs = _build(rabbit, spec, tag)
@@ -350,7 +344,8 @@ def test_topic_and_headers_matching_tables_agree_with_the_broker(rabbit: Rabbit)
             ch.queue_declare(f"{tag}h{i}", durable=False)
             ch.queue_bind(f"{tag}h{i}", f"{tag}headers", arguments=args)
         topology = rabbit.observed()
-        sent = [("topic", k, {}) for k in KEYS] + [("headers", "", h) for h in HEADER_SETS]
+        sent: list[tuple[str, str, dict[str, Any]]] = [("topic", k, {}) for k in KEYS]
+        sent += [("headers", "", h) for h in HEADER_SETS]
         predicted = {}
         for n, (kind, key, headers) in enumerate(sent):
             source = Address(BROKER, "exchange", (rabbit.vhost, f"{tag}{kind}"))

@@ -13,15 +13,17 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.integration.routing_support import Tally
+from tests.integration.routing_support import Tally, examples_against_a_real_broker
 from topoctl.model import Address, Resource
 from topoctl.providers.aws.driver import AwsDriver
 from topoctl.providers.aws.routing import SnsTopology
@@ -167,24 +169,37 @@ def _wire(attributes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@seed(16)  # fixed: CI sees the same examples every run
-@given(
-    subscriptions=st.lists(subscription, min_size=1, max_size=3),
-    messages=st.lists(st.tuples(attribute_values, bodies), min_size=3, max_size=8),
-)
-def test_route_predicts_the_queues_sns_delivers_to(
-    aws: Sns,
-    subscriptions: list[tuple[str, dict[str, Any]] | None],
-    messages: list[tuple[dict[str, Any], dict[str, Any]]],
-) -> None:
+@dataclass
+class Fanout:
+    topic: str
+    arn: str
+    queues: list[str]
+    urls: list[str]
+
+    def publish(self, aws: Sns, attributes: dict[str, Any], text: str) -> None:
+        kwargs: dict[str, Any] = {"TopicArn": self.arn, "Message": text}
+        if attributes:
+            kwargs["MessageAttributes"] = _wire(attributes)
+        aws.sns.publish(**kwargs)
+
+    def received(self, aws: Sns) -> dict[int, set[str]]:
+        """Message `_id` -> the queues it reached, every queue drained."""
+        got: dict[int, set[str]] = {}
+        for queue, url in zip(self.queues, self.urls, strict=True):
+            while received := aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                for m in received:
+                    got.setdefault(json.loads(m["Body"])["_id"], set()).add(queue)
+                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)]
+                aws.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+        return got
+
+
+@contextmanager
+def fanout(aws: Sns, name: str, subscriptions: Sequence[Subscription | None]) -> Iterator[Fanout]:
+    """A new topic and a new queue per subscription (raw delivery, its filter policy if any),
+    deleted afterwards."""
     tag = f"t{uuid.uuid4().hex[:8]}"
-    topic = f"{tag}-topic"
+    topic = f"{tag}-{name}"
     queues = [f"{tag}-q{i}" for i in range(len(subscriptions))]
     topic_arn = aws.sns.create_topic(Name=topic)["TopicArn"]
     urls = [aws.sqs.create_queue(QueueName=q)["QueueUrl"] for q in queues]
@@ -195,41 +210,41 @@ def test_route_predicts_the_queues_sns_delivers_to(
                 attributes |= {"FilterPolicyScope": sub[0], "FilterPolicy": json.dumps(sub[1])}
             endpoint = f"arn:aws:sqs:{REGION}:{aws.account}:{queue}"
             aws.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=endpoint, Attributes=attributes)
-        topology = aws.observed(topic, queues)
+        yield Fanout(topic, topic_arn, queues, urls)
+    finally:
+        aws.sns.delete_topic(TopicArn=topic_arn)
+        for url in urls:
+            aws.sqs.delete_queue(QueueUrl=url)
+
+
+@examples_against_a_real_broker
+@given(
+    subscriptions=st.lists(subscription, min_size=1, max_size=3),
+    messages=st.lists(st.tuples(attribute_values, bodies), min_size=3, max_size=8),
+)
+def test_route_predicts_the_queues_sns_delivers_to(
+    aws: Sns,
+    subscriptions: list[tuple[str, dict[str, Any]] | None],
+    messages: list[tuple[dict[str, Any], dict[str, Any]]],
+) -> None:
+    with fanout(aws, "topic", subscriptions) as fan:
+        topology = aws.observed(fan.topic, fan.queues)
         TALLY.topologies += 1
         tally = Tally("one")
-        source = Address(BROKER, "sns_topic", (topic,))
+        source = Address(BROKER, "sns_topic", (fan.topic,))
         predicted = {}
         for n, (attributes, body) in enumerate(messages):
             text = json.dumps({**body, "_id": n})
             route = topology.route(Message(BROKER, source, headers=attributes, body=text))
             predicted[n] = {Address.parse(a).name[0] for a in route.addresses}
-            kwargs: dict[str, Any] = {"TopicArn": topic_arn, "Message": text}
-            if attributes:
-                kwargs["MessageAttributes"] = _wire(attributes)
-            aws.sns.publish(**kwargs)
-        got: dict[int, set[str]] = {}
-        for queue, url in zip(queues, urls, strict=True):
-            while True:
-                received = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-                if not received:
-                    break
-                for m in received:
-                    got.setdefault(json.loads(m["Body"])["_id"], set()).add(queue)
-                aws.sqs.delete_message_batch(
-                    QueueUrl=url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)],
-                )
+            fan.publish(aws, attributes, text)
+        got = fan.received(aws)
         for n, (attributes, body) in enumerate(messages):
             tally.compare(f"{attributes} {body} vs {subscriptions}", predicted[n], got.get(n, set()))
             TALLY.routed += bool(predicted[n])
         TALLY.cases += tally.cases
         TALLY.disagreements += tally.disagreements
         tally.check()
-    finally:
-        aws.sns.delete_topic(TopicArn=topic_arn)
-        for url in urls:
-            aws.sqs.delete_queue(QueueUrl=url)
 
 
 # One subscription per operator, and messages on both sides of it: every operator moto implements as
@@ -256,18 +271,9 @@ OPERATORS: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = [
 
 
 def test_each_filter_operator_routes_as_sns_delivers(aws: Sns) -> None:
-    tag = f"t{uuid.uuid4().hex[:8]}"
-    topic = f"{tag}-ops"
-    queues = [f"{tag}-q{i}" for i in range(len(OPERATORS))]
-    topic_arn = aws.sns.create_topic(Name=topic)["TopicArn"]
-    urls = [aws.sqs.create_queue(QueueName=q)["QueueUrl"] for q in queues]
-    try:
-        for queue, (scope, policy, _) in zip(queues, OPERATORS, strict=True):
-            attributes = {"RawMessageDelivery": "true", "FilterPolicyScope": scope, "FilterPolicy": json.dumps(policy)}
-            endpoint = f"arn:aws:sqs:{REGION}:{aws.account}:{queue}"
-            aws.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=endpoint, Attributes=attributes)
-        topology = aws.observed(topic, queues)
-        source = Address(BROKER, "sns_topic", (topic,))
+    with fanout(aws, "ops", [(scope, policy) for scope, policy, _ in OPERATORS]) as fan:
+        topology = aws.observed(fan.topic, fan.queues)
+        source = Address(BROKER, "sns_topic", (fan.topic,))
         sent = [(scope, m) for scope, _, messages in OPERATORS for m in messages]
         predicted = {}
         for n, (scope, m) in enumerate(sent):
@@ -277,27 +283,14 @@ def test_each_filter_operator_routes_as_sns_delivers(aws: Sns) -> None:
                 Address.parse(a).name[0]
                 for a in topology.route(Message(BROKER, source, headers=attributes, body=text)).addresses
             }
-            kwargs: dict[str, Any] = {"TopicArn": topic_arn, "Message": text}
-            if attributes:
-                kwargs["MessageAttributes"] = _wire(attributes)
-            aws.sns.publish(**kwargs)
-        got: dict[int, set[str]] = {}
-        for queue, url in zip(queues, urls, strict=True):
-            while received := aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-                for m in received:
-                    got.setdefault(json.loads(m["Body"])["_id"], set()).add(queue)
-                entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)]
-                aws.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+            fan.publish(aws, attributes, text)
+        got = fan.received(aws)
         tally = Tally("one")
         for n, (scope, m) in enumerate(sent):
             tally.compare(f"{scope} {m}", predicted[n], got.get(n, set()))
         TALLY.cases += tally.cases
         TALLY.routed += sum(bool(p) for p in predicted.values())
         # Each operator both accepted and refused something: the table is not vacuous.
-        for i, queue in enumerate(queues):
+        for i, queue in enumerate(fan.queues):
             assert any(queue in p for p in predicted.values()), OPERATORS[i]
         tally.check()
-    finally:
-        aws.sns.delete_topic(TopicArn=topic_arn)
-        for url in urls:
-            aws.sqs.delete_queue(QueueUrl=url)
