@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,29 @@ def change_of(result: Result, address: str) -> dict[str, Any]:
         if change["address"] == address:
             return dict(change)
     raise AssertionError(f"{address} is not in the plan:\n{result}")
+
+
+def one_error(result: Result) -> str:
+    """The single error line of a failed command, without its "Error: ", after checking the
+    contract around it: exit 1, nothing on stdout, no traceback."""
+    assert result.code == 1, str(result)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, str(result)
+    assert lines[0].startswith("Error: "), str(result)
+    return lines[0].removeprefix("Error: ")
+
+
+def one_line_error(result: Result, *words: str, secrets: Sequence[str] = ()) -> str:
+    """The stderr of a command that failed (exit 1) with one line holding every one of `words`,
+    no traceback, and none of `secrets` anywhere in its output."""
+    assert result.code == 1, str(result)
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1, err
+    for word in words:
+        assert word in err, err
+    assert "Traceback" not in err
+    for secret in secrets:
+        assert secret not in result.stdout + result.stderr
+    return err

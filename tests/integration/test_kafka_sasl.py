@@ -22,7 +22,7 @@ import pytest
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from tests.cli import Result, apply_ok, assert_empty, planned, topoctl, write_manifest
+from tests.cli import apply_ok, assert_empty, one_line_error, planned, topoctl, write_manifest
 from tests.cli import plan_json as plan
 from tests.integration.servers import free_port, terminate
 
@@ -334,16 +334,6 @@ def _sasl_tls_manifest(server: SaslKafka, ca_file: str, ns: str) -> dict[str, An
     return {"version": 1, "brokers": {"secure": broker}}
 
 
-def _one_line(result: Result, server: SaslKafka, *words: str) -> None:
-    assert result.code == 1, str(result)
-    err = result.stderr.strip()
-    assert len(err.splitlines()) == 1, err
-    assert f"broker 'secure' ({server.sasl_tls_bootstrap})" in err, err
-    for word in words:
-        assert word in err, err
-    assert "Traceback" not in err
-
-
 def test_sasl_ssl_applies_and_plans_empty_and_the_password_never_shows(
     tmp_path: Path, kafka: SaslKafka, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -377,5 +367,5 @@ def test_sasl_ssl_failures_are_one_line_without_the_password(
         "untrusted CA": ("TLS handshake failed", "certificate verify failed"),
         "missing CA file": ("ca_file", "no-such-ca.pem"),
     }[case]
-    _one_line(result, kafka, *words)
+    one_line_error(result, f"broker 'secure' ({kafka.sasl_tls_bootstrap})", *words)
     assert password not in result.stdout + result.stderr and SCRAM_USER[1] not in result.stdout + result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import Result, topoctl
+from tests.cli import one_error, topoctl
 
 RABBIT = "version: 1\nbrokers:\n  r:\n    type: rabbitmq\n    connection: {url: http://127.0.0.1:1}\n"
 KAFKA = "version: 1\nbrokers:\n  k:\n    type: kafka\n    connection: {bootstrap_servers: 127.0.0.1:1}\n"
@@ -22,17 +22,6 @@ def manifest(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
-
-
-def one_error(result: Result) -> str:
-    """The single error line of a failed command, after checking the contract around it."""
-    assert result.code == 1, str(result)
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, str(result)
-    assert lines[0].startswith("Error: "), str(result)
-    return lines[0].removeprefix("Error: ")
 
 
 def validate_error(tmp_path: Path, text: str) -> str:
@@ -432,7 +421,7 @@ def test_help_and_validate_import_no_broker_client() -> None:
         "from tests.cli import topoctl\n"
         "assert 'plan' in topoctl('--help').stdout\n"
         f"assert topoctl('validate', '-f', {str(examples)!r}).code == 0\n"
-        "clients = {'httpx', 'requests', 'confluent_kafka', 'nats', 'boto3', 'botocore', 'pika'}\n"
+        "clients = {'httpx', 'urllib3', 'requests', 'confluent_kafka', 'nats', 'boto3', 'botocore', 'pika'}\n"
         "print(sorted(clients & {m.split('.')[0] for m in sys.modules}))\n"
     )
     root = Path(__file__).resolve().parents[2]
