@@ -48,6 +48,22 @@ brokers:
     connection: {{url: "redis://127.0.0.1:6379"}}
 {body}
 """
+# The body is the filter policy of a subscription on line 13.
+SNS_FILTER = """\
+version: 1
+brokers:
+  c:
+    type: aws
+    connection: {{region: us-east-1}}
+    sqs:
+      queues:
+        q1: {{}}
+    sns:
+      topics:
+        t1:
+          subscriptions:
+            - {{protocol: sqs, endpoint: q1, filter_policy: {body}}}
+"""
 
 
 def validate(tmp_path: Path, template: str, body: str) -> tuple[int, str, Path]:
@@ -254,25 +270,8 @@ def test_nan_and_infinity_are_refused_with_the_line(tmp_path: Path, template: st
 
 
 def test_nan_in_an_aws_filter_policy_is_refused(tmp_path: Path) -> None:
-    aws = """\
-version: 1
-brokers:
-  c:
-    type: aws
-    connection: {region: us-east-1}
-    sqs:
-      queues:
-        q1: {}
-    sns:
-      topics:
-        t1:
-          subscriptions:
-            - {protocol: sqs, endpoint: q1, filter_policy: {price: [{numeric: [">", .nan]}]}}
-"""
-    path = tmp_path / "m.yaml"
-    path.write_text(aws, encoding="utf-8")
-    result = topoctl("validate", "-f", path)
-    assert result.code == 1 and f"{path}:13:" in result.stderr and "NaN" in result.stderr, result.stderr
+    code, err, path = validate(tmp_path, SNS_FILTER, '{price: [{numeric: [">", .nan]}]}')
+    assert code == 1 and f"{path}:13:" in err and "NaN" in err, err
 
 
 # -- keys that YAML reads as numbers or booleans ---------------------------------------------------
@@ -292,25 +291,8 @@ def test_a_key_that_is_not_a_string_is_refused(tmp_path: Path, template: str, bo
 
 def test_a_number_key_in_an_sns_filter_policy_is_refused_not_a_crash_at_plan(tmp_path: Path) -> None:
     """Found by the fuzz tests: `{0: [..]}` beside string keys made the plan's fingerprint crash."""
-    aws = """\
-version: 1
-brokers:
-  c:
-    type: aws
-    connection: {region: us-east-1}
-    sqs:
-      queues:
-        q1: {}
-    sns:
-      topics:
-        t1:
-          subscriptions:
-            - {protocol: sqs, endpoint: q1, filter_policy: {0: [created], type: [paid]}}
-"""
-    path = tmp_path / "m.yaml"
-    path.write_text(aws, encoding="utf-8")
-    result = topoctl("validate", "-f", path)
-    assert result.code == 1 and f"{path}:13:" in result.stderr and "quote it ('0')" in result.stderr, result.stderr
+    code, err, path = validate(tmp_path, SNS_FILTER, "{0: [created], type: [paid]}")
+    assert code == 1 and f"{path}:13:" in err and "quote it ('0')" in err, err
 
 
 def test_a_broker_name_yaml_reads_as_a_number_is_refused_not_a_crash(tmp_path: Path) -> None:
