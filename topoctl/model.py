@@ -31,6 +31,19 @@ class Address:
     kind: str
     name: tuple[str, ...]
 
+    def __hash__(self) -> int:
+        # Addresses key every map of a plan, tens of thousands of lookups at estate scale: the
+        # hash of the three parts is worked out once, not at each lookup.
+        try:
+            return self.__dict__["_hash"]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self.__dict__["_hash"] = hash((self.broker, self.kind, self.name))
+            return value
+
+    def __reduce__(self) -> tuple[type[Address], tuple[str, str, tuple[str, ...]]]:
+        # The cached hash of one process is wrong in another (string hashing is salted).
+        return (Address, (self.broker, self.kind, self.name))
+
     def __str__(self) -> str:
         return "/".join([_encode(self.broker), self.kind, *(_encode(p) for p in self.name)])
 

@@ -62,13 +62,16 @@ def diff(
             if any(scope.covers(have.address) for scope in scopes):
                 changes[have.address] = _delete(have, spec_of(have.address), None)
 
-    _cascade(changes, wanted, observed, spec_of)
-    if targets:
-        changes = _select(changes, targets, observed)
-    below = _dependents(observed)
-    for address, change in changes.items():
-        if change.destructive:
-            changes[address] = replace(change, exposure=exposure(live[address], below, spec_of))
+    if any(c.destructive for c in changes.values()):  # else nothing cascades or is exposed
+        below = _dependents(observed)
+        _cascade(changes, wanted, below, spec_of)
+        if targets:
+            changes = _select(changes, targets, below)
+        for address, change in changes.items():
+            if change.destructive:
+                changes[address] = replace(change, exposure=exposure(live[address], below, spec_of))
+    elif targets:
+        changes = _select(changes, targets, {})
     ordered = sorted(changes.values(), key=lambda c: _sort_key(c, spec_of))
     noted = sorted(notes, key=lambda c: _sort_key(c, spec_of))
     return Plan(changes=tuple(_with_units(c, spec_of) for c in ordered), notes=tuple(noted))
@@ -126,13 +129,12 @@ def _delete(have: Resource, spec: KindSpec, source: str | None) -> Change:
 def _cascade(
     changes: dict[Address, Change],
     wanted: Mapping[Address, Resource],
-    observed: Sequence[Resource],
+    dependents: Mapping[Address, Sequence[Resource]],
     spec_of: SpecOf,
 ) -> None:
     """A replaced or deleted object takes its live dependents with it on brokers that cascade (a
     RabbitMQ queue its bindings, a stream its consumers). Plan those visibly: a dependent the
     manifest still wants is replaced in the same apply; one it does not want is named as lost."""
-    dependents = _dependents(observed)
     pending = [c for c in changes.values() if c.destructive]
     while pending:
         parent = pending.pop()
@@ -180,11 +182,10 @@ def _with_reasons(change: Change, extra: tuple[str, ...]) -> Change:
 
 
 def _select(
-    changes: dict[Address, Change], targets: Sequence[str], observed: Sequence[Resource]
+    changes: dict[Address, Change], targets: Sequence[str], dependents: Mapping[Address, Sequence[Resource]]
 ) -> dict[Address, Change]:
     """Targeted changes, plus the changes they depend on and the ones they cascade into."""
     selected = {a for a in changes if any(a.matches(t) for t in targets)}
-    dependents = _dependents(observed)
     queue = list(selected)
     while queue:
         address = queue.pop()

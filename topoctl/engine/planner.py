@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from types import TracebackType
@@ -27,6 +27,7 @@ class Session:
     def __init__(self, manifest: Manifest) -> None:
         self.manifest = manifest
         self._drivers: dict[str, Driver] = {}
+        self._kinds: dict[str, Mapping[str, KindSpec]] = {}
         # Set to stop an apply: no change starts after it, on any broker (see `applier.execute`).
         self.stopping = threading.Event()
         self.stop_reason = "stopped"
@@ -63,7 +64,9 @@ class Session:
             raise PlanError(f"broker {name!r} is not in the manifest") from None
 
     def spec_of(self, address: Address) -> KindSpec:
-        kinds = provider(self.broker(address.broker).type).kinds
+        kinds = self._kinds.get(address.broker)
+        if kinds is None:  # asked once per object of a plan: the provider is looked up once a broker
+            kinds = self._kinds[address.broker] = provider(self.broker(address.broker).type).kinds
         try:
             return kinds[address.kind]
         except KeyError:
