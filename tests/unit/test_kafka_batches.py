@@ -11,6 +11,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AclBinding  # type: ignore[attr-defined]
 
+from tests.unit.kafka_support import acl_address, acl_attrs
 from tests.unit.test_kafka_driver_fake import DYNAMIC_TOPIC, FakeAdmin, done_future, driver
 from topoctl.errors import BrokerError
 from topoctl.model import Action, Address, Change, FieldChange, Resource
@@ -77,21 +78,15 @@ def topic(name: str, **attrs: Any) -> Resource:
 
 
 def acl(name: str, principal: str) -> dict[str, Any]:
-    return {
-        "resource_type": "topic",
-        "pattern_type": "literal",
-        "resource_name": name,
-        "principal": principal,
-        "host": "*",
-        "operation": "read",
-        "permission": "allow",
-    }
+    return acl_attrs(resource_name=name, principal=principal)
 
 
 def acl_change(action: Action, attrs: dict[str, Any]) -> Change:
-    address = Address("k", "acl", tuple(attrs.values()))
     return Change(
-        address, action, attrs if action == Action.DELETE else None, attrs if action == Action.CREATE else None
+        acl_address(attrs),
+        action,
+        attrs if action == Action.DELETE else None,
+        attrs if action == Action.CREATE else None,
     )
 
 

@@ -19,6 +19,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
+from tests.unit.kafka_support import acl_address, acl_attrs
 from topoctl.errors import BrokerError, PlanError
 from topoctl.model import Action, Address, Change, FieldChange, Resource
 from topoctl.providers.kafka.driver import KafkaDriver
@@ -166,6 +167,17 @@ class FakeExtra:
 DYNAMIC_TOPIC = ConfigSource.DYNAMIC_TOPIC_CONFIG.value
 
 
+def _tune() -> Change:
+    """retention.ms of topic `tune` from 1 to 5."""
+    return Change(
+        Address("k", "topic", ("tune",)),
+        Action.UPDATE,
+        {"partitions": 1, "config": {"retention.ms": "1"}},
+        {"config": {"retention.ms": "5"}},
+        fields=(FieldChange("config.retention.ms", "1", "5"),),
+    )
+
+
 def driver(admin: FakeAdmin, **connection: Any) -> KafkaDriver:
     d = KafkaDriver("k", {"bootstrap_servers": "127.0.0.1:9092", **connection})
     d._admin = admin  # type: ignore[assignment]
@@ -222,16 +234,8 @@ def test_a_broker_without_authorizer_reads_no_acls_unless_the_manifest_declares_
     admin = FakeAdmin()
     admin.acl_error = KafkaError(KafkaError.SECURITY_DISABLED, "Security features are disabled")
     assert driver(admin).read([], []) == []
-    acl_attrs = {
-        "resource_type": "topic",
-        "pattern_type": "literal",
-        "resource_name": "t",
-        "principal": "User:a",
-        "host": "*",
-        "operation": "read",
-        "permission": "allow",
-    }
-    wanted = Resource(Address("k", "acl", tuple(acl_attrs.values())), acl_attrs)
+    attrs = acl_attrs()
+    wanted = Resource(acl_address(attrs), attrs)
     with pytest.raises(BrokerError, match="no authorizer"):
         driver(admin).read([wanted], [])
 
@@ -279,15 +283,7 @@ def test_a_wave_is_batched_into_one_request_per_kind_of_write() -> None:
             ),
         )
     )
-    changes.append(
-        Change(
-            Address("k", "topic", ("tune",)),
-            Action.UPDATE,
-            {"partitions": 1, "config": {"retention.ms": "1"}},
-            {"config": {"retention.ms": "5"}},
-            fields=(FieldChange("config.retention.ms", "1", "5"),),
-        )
-    )
+    changes.append(_tune())
     done: list[Change] = []
     driver(admin).apply(changes, 8, done.append)
 
@@ -326,16 +322,14 @@ def test_deleting_an_acl_uses_an_exact_filter() -> None:
             captured.extend(filters)
             return {f: done_future([]) for f in filters}
 
-    attrs = {
-        "resource_type": "transactional_id",
-        "pattern_type": "prefixed",
-        "resource_name": "tx-",
-        "principal": "User:a",
-        "host": "*",
-        "operation": "write",
-        "permission": "deny",
-    }
-    change = Change(Address("k", "acl", tuple(attrs.values())), Action.DELETE, attrs, None)
+    attrs = acl_attrs(
+        resource_type="transactional_id",
+        pattern_type="prefixed",
+        resource_name="tx-",
+        operation="write",
+        permission="deny",
+    )
+    change = Change(acl_address(attrs), Action.DELETE, attrs, None)
     done: list[Change] = []
     driver(AclAdmin()).apply([change], 1, done.append)
     (acl_filter,) = captured
@@ -442,13 +436,7 @@ def test_a_config_change_the_broker_accepted_counts_as_changed_even_if_not_shown
 
     admin = ForgetfulAdmin()
     admin.add_topic("tune", **{"retention.ms": ("1", DYNAMIC_TOPIC)})
-    change = Change(
-        Address("k", "topic", ("tune",)),
-        Action.UPDATE,
-        {"partitions": 1, "config": {"retention.ms": "1"}},
-        {"config": {"retention.ms": "5"}},
-        fields=(FieldChange("config.retention.ms", "1", "5"),),
-    )
+    change = _tune()
     done: list[Change] = []
     with pytest.raises(BrokerError, match="'tune' was changed but the broker does not show it yet"):
         driver(admin).apply([change], 8, done.append)
@@ -470,13 +458,7 @@ def test_a_refused_batch_fails_its_topics_at_once_and_counts_none_of_them(quick_
         {"partitions": 3},
         fields=(FieldChange("partitions", 1, 3),),
     )
-    tune = Change(
-        Address("k", "topic", ("tune",)),
-        Action.UPDATE,
-        {"partitions": 1, "config": {"retention.ms": "1"}},
-        {"config": {"retention.ms": "5"}},
-        fields=(FieldChange("config.retention.ms", "1", "5"),),
-    )
+    tune = _tune()
     done: list[Change] = []
     with pytest.raises(BrokerError) as info:
         driver(admin).apply([grow, tune], 8, done.append)
@@ -526,21 +508,13 @@ def test_an_update_the_driver_cannot_make_is_not_reported_done() -> None:
 
 
 def test_an_acl_the_broker_accepted_counts_even_if_not_listed_in_time(quick_settle: None) -> None:
-    attrs = {
-        "resource_type": "topic",
-        "pattern_type": "literal",
-        "resource_name": "t",
-        "principal": "User:a",
-        "host": "*",
-        "operation": "read",
-        "permission": "allow",
-    }
+    attrs = acl_attrs()
 
     class AclAdmin(FakeAdmin):
         def create_acls(self, bindings: list[Any], **_: Any) -> dict[Any, Future[Any]]:
             return {b: done_future() for b in bindings}  # accepted; describe_acls never lists it
 
-    change = Change(Address("k", "acl", tuple(attrs.values())), Action.CREATE, None, attrs)
+    change = Change(acl_address(attrs), Action.CREATE, None, attrs)
     done: list[Change] = []
     with pytest.raises(BrokerError, match="does not show it yet"):
         driver(AclAdmin()).apply([change], 1, done.append)

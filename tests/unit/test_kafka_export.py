@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from tests.unit.kafka_support import acl_address, acl_attrs
 from topoctl.engine.diff import diff
 from topoctl.manifest.loader import load_manifest
 from topoctl.model import Address, Resource
@@ -13,15 +14,7 @@ from topoctl.providers.kafka.export import export_broker, friendly
 from topoctl.providers.kafka.flows import flows
 from topoctl.providers.kafka.kinds import KINDS
 
-ACL = {
-    "resource_type": "cluster",
-    "pattern_type": "literal",
-    "resource_name": "kafka-cluster",
-    "principal": "User:ops",
-    "host": "*",
-    "operation": "describe",
-    "permission": "allow",
-}
+ACL = acl_attrs(resource_type="cluster", resource_name="kafka-cluster", principal="User:ops", operation="describe")
 OBSERVED = [
     Resource(
         Address("k", "topic", ("orders",)),
@@ -32,7 +25,7 @@ OBSERVED = [
         },
     ),
     Resource(Address("k", "topic", ("bare",)), {"partitions": 1, "replication_factor": 1, "config": {}}),
-    Resource(Address("k", "acl", tuple(ACL.values())), ACL),
+    Resource(acl_address(ACL), ACL),
 ]
 
 

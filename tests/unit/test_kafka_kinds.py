@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.unit.kafka_support import acl_address, acl_attrs
 from topoctl.engine.diff import diff
 from topoctl.model import Action, Address, FieldChange, Resource
 from topoctl.providers.kafka.kinds import KINDS, TopicKind
@@ -98,16 +99,8 @@ def test_at_risk_without_a_message_count_mentions_the_partitions() -> None:
 
 
 def test_acls_never_update() -> None:
-    attrs = {
-        "resource_type": "topic",
-        "pattern_type": "literal",
-        "resource_name": "t",
-        "principal": "User:a",
-        "host": "*",
-        "operation": "read",
-        "permission": "allow",
-    }
-    acl = Resource(Address("k", "acl", tuple(attrs.values())), attrs)
+    attrs = acl_attrs()
+    acl = Resource(acl_address(attrs), attrs)
     assert KINDS["acl"].field_changes(acl, acl) == []
     assert diff([acl], [acl], lambda a: KINDS[a.kind]).empty
 
