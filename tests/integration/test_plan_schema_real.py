@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.cli import apply_ok, topoctl
-from tests.integration.rabbitmq_support import api, delete_vhost, manifest_file, unique_vhost
+from tests.integration.rabbitmq_support import manifest_file
 from tests.unit.test_plan_schema import assert_valid_plan
 
 pytestmark = pytest.mark.integration
@@ -23,14 +22,6 @@ def test_plans_of_the_examples_validate(example: str) -> None:
     result = topoctl("plan", "-f", EXAMPLES / example, "--format", "json", "--detailed-exitcode")
     assert result.code in (0, 2), str(result)
     assert_valid_plan(result.json)
-
-
-@pytest.fixture
-def vhost() -> Iterator[str]:
-    name = unique_vhost()
-    yield name
-    with api() as client:
-        delete_vhost(client, name)
 
 
 def _vhost(stage: str) -> dict[str, Any]:

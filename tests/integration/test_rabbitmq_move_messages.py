@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +13,10 @@ import pika
 import pytest
 
 from tests.cli import Result, planned, topoctl, write_manifest
-from tests.integration.rabbitmq_support import AUTH, BROKER, api, delete_vhost, document, seg, unique_vhost, wait_for
+from tests.integration.rabbitmq_support import AUTH, BROKER, api, document, seg, wait_for
 
 pytestmark = pytest.mark.integration
 PARKING = "topoctl.move.jobs"
-
-
-@pytest.fixture
-def vhost() -> Iterator[str]:
-    name = unique_vhost()
-    yield name
-    with api() as client:
-        delete_vhost(client, name)
 
 
 def _manifest(tmp_path: Path, vhost: str, queue: dict[str, Any]) -> Path:
