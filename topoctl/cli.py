@@ -242,7 +242,9 @@ def plan(
     if out is not None and not out.parent.is_dir():  # say so before the brokers are read, not after
         raise TopoctlError(f"cannot write the plan to {out}: no directory {out.parent}")
     manifest = _load(files)
-    with Session(manifest) as session:
+    # A plan never applies, so each broker may be read in a process of its own; not with --debug,
+    # whose tracebacks must come from the process that failed.
+    with Session(manifest, read_apart=not _state["debug"]) as session:
         the_plan = session.plan(target or [])
     _check_targets(manifest, the_plan, target)
     if out is not None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
 
+from topoctl.engine.apart import run_apart
 from topoctl.engine.diff import diff
 from topoctl.engine.order import waves
 from topoctl.engine.risk import dependents, exposure, grown
@@ -24,8 +24,11 @@ MAX_SHOWN = 10
 class Session:
     """The drivers of one manifest's brokers, opened on first use and closed together."""
 
-    def __init__(self, manifest: Manifest) -> None:
+    def __init__(self, manifest: Manifest, read_apart: bool = False) -> None:
         self.manifest = manifest
+        # Read brokers in processes of their own: only for a session that never applies (its
+        # drivers would not keep what they learned while reading).
+        self.read_apart = read_apart
         self._drivers: dict[str, Driver] = {}
         self._kinds: dict[str, Mapping[str, KindSpec]] = {}
         # Set to stop an apply: no change starts after it, on any broker (see `applier.execute`).
@@ -74,24 +77,21 @@ class Session:
 
     def read(self, brokers: Iterable[str]) -> list[Resource]:
         """Live state of `brokers`, read concurrently: a plan costs the slowest broker, not the sum.
-        Every broker that cannot be read is reported, not just the first."""
+        Every broker that cannot be read is reported, not just the first. With `read_apart`,
+        each broker is read in a process of its own (see `engine.apart`)."""
         names = list(dict.fromkeys(brokers))
-        drivers = [self.driver(n) for n in names]
 
-        def read_one(name: str, driver: Driver) -> list[Resource]:
+        def job(name: str) -> Callable[[], list[Resource]]:
             spec = self.manifest.brokers[name]
-            return driver.read(spec.resources, spec.compiled.prune)
+            return lambda: self.driver(name).read(spec.resources, spec.compiled.prune)
 
-        if len(names) <= 1:
-            return [r for name, driver in zip(names, drivers, strict=True) for r in read_one(name, driver)]
-        with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="read") as pool:
-            futures = [pool.submit(read_one, name, driver) for name, driver in zip(names, drivers, strict=True)]
-        failures = [f.exception() for f in futures if f.exception() is not None]
+        outcomes = run_apart([job(n) for n in names], processes=self.read_apart)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
         if len(failures) == 1 or any(not isinstance(e, TopoctlError) for e in failures):
-            raise failures[0]  # type: ignore[misc]
+            raise failures[0]
         if failures:
             raise TopoctlError(f"{len(failures)} brokers cannot be read:\n" + "\n".join(f"  {e}" for e in failures))
-        return [r for f in futures for r in f.result()]
+        return [r for o in outcomes for r in o]  # type: ignore[union-attr]
 
     def plan(self, targets: Sequence[str] = ()) -> Plan:
         brokers = self._brokers_for(targets)
