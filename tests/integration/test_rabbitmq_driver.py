@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.rabbitmq_support import AUTH, URL, api, delete_vhost, queue, seg, unique_vhost
+from tests.integration.rabbitmq_support import AUTH, URL, delete_vhost, queue, seg, unique_vhost
 from topoctl.errors import BrokerError
 from topoctl.model import Action, Address, Change, Resource
 from topoctl.providers.rabbitmq.driver import BULK_MIN, RabbitMQDriver
@@ -16,12 +16,6 @@ from topoctl.providers.rabbitmq.kinds import binding_address
 
 pytestmark = pytest.mark.integration
 B = "drv"
-
-
-@pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with api() as c:
-        yield c
 
 
 @pytest.fixture
