@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from tests.cli import topoctl, write_manifest
 from topoctl.model import Address, Resource
@@ -67,27 +68,21 @@ def test_labels_cannot_break_out() -> None:
     assert 'label="queue v/we\\"ird <name>|end"' in dot
 
 
+# A broker whose connection points nowhere: graph must never contact one.
+RABBIT = {"type": "rabbitmq", "connection": {"url": "http://127.0.0.1:1", "username": "u", "password": "p"}}
+
+
+def _one_broker(tmp_path: Path, name: str, broker: dict[str, Any]) -> Path:
+    return write_manifest(tmp_path / "m.yaml", {"version": 1, "brokers": {name: broker}})
+
+
 def test_graph_command_works_offline_on_the_examples(tmp_path: Path) -> None:
-    # Connections point nowhere: graph must never contact a broker.
-    manifest = write_manifest(
-        tmp_path / "m.yaml",
-        {
-            "version": 1,
-            "brokers": {
-                "r": {
-                    "type": "rabbitmq",
-                    "connection": {"url": "http://127.0.0.1:1", "username": "u", "password": "p"},
-                    "vhosts": {
-                        "v": {
-                            "exchanges": {"orders": {"type": "topic"}},
-                            "queues": {"billing": {"type": "quorum", "dead_letter": {"max_deliveries": 3}}},
-                            "bindings": [{"source": "orders", "destination": "billing", "routing_key": "order.*"}],
-                        }
-                    },
-                }
-            },
-        },
-    )
+    vhost = {
+        "exchanges": {"orders": {"type": "topic"}},
+        "queues": {"billing": {"type": "quorum", "dead_letter": {"max_deliveries": 3}}},
+        "bindings": [{"source": "orders", "destination": "billing", "routing_key": "order.*"}],
+    }
+    manifest = _one_broker(tmp_path, "r", {**RABBIT, "vhosts": {"v": vhost}})
     result = topoctl("graph", "-f", manifest)
     assert result.code == 0, str(result)
     assert result.stdout.startswith("flowchart LR\n")
@@ -112,21 +107,13 @@ def test_unknown_graph_format_is_refused() -> None:
 
 def test_kv_buckets_are_drawn_alone_object_stores_not(tmp_path: Path) -> None:
     # docs/graph.md: a KV bucket holds messages (and may mirror buckets); an object store holds files.
-    manifest = write_manifest(
-        tmp_path / "m.yaml",
-        {
-            "version": 1,
-            "brokers": {
-                "edge": {
-                    "type": "nats",
-                    "connection": {"servers": ["nats://127.0.0.1:1"]},
-                    "key_value": {"sessions": {"history": 5}},
-                    "object_stores": {"artifacts": {}},
-                }
-            },
-        },
-    )
-    result = topoctl("graph", "-f", manifest)
+    nats = {
+        "type": "nats",
+        "connection": {"servers": ["nats://127.0.0.1:1"]},
+        "key_value": {"sessions": {"history": 5}},
+        "object_stores": {"artifacts": {}},
+    }
+    result = topoctl("graph", "-f", _one_broker(tmp_path, "edge", nats))
     assert result.code == 0, str(result)
     assert '["kv_bucket sessions"]' in result.stdout
     assert "artifacts" not in result.stdout and "object_store" not in result.stdout
@@ -134,20 +121,8 @@ def test_kv_buckets_are_drawn_alone_object_stores_not(tmp_path: Path) -> None:
 
 def test_dead_letter_label_names_the_routing_key(tmp_path: Path) -> None:
     # docs/graph.md: `dead letters, key <key>` (the key `dead_letter:` sets is the queue's name).
-    manifest = write_manifest(
-        tmp_path / "m.yaml",
-        {
-            "version": 1,
-            "brokers": {
-                "r": {
-                    "type": "rabbitmq",
-                    "connection": {"url": "http://127.0.0.1:1", "username": "u", "password": "p"},
-                    "vhosts": {"v": {"queues": {"billing": {"type": "quorum", "dead_letter": {}}}}},
-                }
-            },
-        },
-    )
-    result = topoctl("graph", "-f", manifest)
+    vhost = {"queues": {"billing": {"type": "quorum", "dead_letter": {}}}}
+    result = topoctl("graph", "-f", _one_broker(tmp_path, "r", {**RABBIT, "vhosts": {"v": vhost}}))
     assert result.code == 0, str(result)
     assert 'n_r_queue_v_billing -.->|"dead letters, key billing"| n_r_exchange_v_billing_dlx' in result.stdout, (
         result.stdout
