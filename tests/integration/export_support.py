@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
+from tests.cli import Result, topoctl, write_manifest
 from topoctl.manifest.loader import load_manifest
 from topoctl.model import Address
 
@@ -23,3 +25,16 @@ def assert_targets_cover(
     wanted = targets[1::2]  # ["--target", A, "--target", B, ...]
     missed = [str(a) for a in addresses if not any(a.matches(t) for t in wanted)]
     assert not missed, f"not covered by the plan's --target: {missed}"
+
+
+def export_to_file(
+    tmp_path: Path, name: str, broker: dict[str, Any], env: dict[str, str] | None = None
+) -> tuple[Result, Path]:
+    """`topoctl export --broker <name>` of a manifest holding only that broker's type and connection
+    (connection.yaml): the successful result, and its output written to exported.yaml."""
+    connection = write_manifest(tmp_path / "connection.yaml", {"version": 1, "brokers": {name: broker}})
+    result = topoctl("export", "--broker", name, "-f", connection, env=env)
+    assert result.code == 0, str(result)
+    exported = tmp_path / "exported.yaml"
+    exported.write_text(result.stdout, encoding="utf-8")
+    return result, exported

@@ -15,8 +15,8 @@ import boto3
 import pytest
 import yaml
 
-from tests.cli import topoctl, write_manifest
-from tests.integration.export_support import assert_targets_cover
+from tests.cli import topoctl
+from tests.integration.export_support import assert_targets_cover, export_to_file
 
 pytestmark = pytest.mark.integration
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:5000"
@@ -141,14 +141,8 @@ def export(tmp_path: Path) -> Path:
     """`topoctl export` of the whole moto account and region, written to a file."""
     connection = {"region": REGION, "endpoint_url": ENDPOINT, "access_key_id": "${AWS_ACCESS_KEY_ID}"}
     connection["secret_access_key"] = "${AWS_SECRET_ACCESS_KEY}"
-    manifest = write_manifest(
-        tmp_path / "connection.yaml", {"version": 1, "brokers": {BROKER: {"type": "aws", "connection": connection}}}
-    )
-    result = topoctl("export", "--broker", BROKER, "-f", manifest, env=ENV)
-    assert result.code == 0, str(result)
+    result, exported = export_to_file(tmp_path, BROKER, {"type": "aws", "connection": connection}, env=ENV)
     assert "testing" not in result.stdout
-    exported = tmp_path / "exported.yaml"
-    exported.write_text(result.stdout, encoding="utf-8")
     return exported
 
 

@@ -17,8 +17,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from tests.cli import topoctl, write_manifest
-from tests.integration.export_support import assert_targets_cover
+from tests.cli import topoctl
+from tests.integration.export_support import assert_targets_cover, export_to_file
 from tests.integration.test_kafka_provider import (  # noqa: F401 - fixtures (cleanup included)
     BOOTSTRAP,
     _all_acls,
@@ -29,6 +29,7 @@ from tests.integration.test_kafka_provider import (  # noqa: F401 - fixtures (cl
 
 pytestmark = pytest.mark.integration
 BROKER = "exp-kafka"
+CONNECTION = {"type": "kafka", "connection": {"bootstrap_servers": BOOTSTRAP}}
 
 
 def _build_by_hand(client: AdminClient, prefix: str) -> None:
@@ -74,14 +75,7 @@ def _build_by_hand(client: AdminClient, prefix: str) -> None:
 
 def test_export_of_hand_built_topics_and_acls_plans_empty(tmp_path: Path, admin: AdminClient, ns: str) -> None:  # noqa: F811
     _build_by_hand(admin, ns)
-    connection = write_manifest(
-        tmp_path / "connection.yaml",
-        {"version": 1, "brokers": {BROKER: {"type": "kafka", "connection": {"bootstrap_servers": BOOTSTRAP}}}},
-    )
-    result = topoctl("export", "--broker", BROKER, "-f", connection)
-    assert result.code == 0, str(result)
-    exported = tmp_path / "exported.yaml"
-    exported.write_text(result.stdout, encoding="utf-8")
+    result, exported = export_to_file(tmp_path, BROKER, CONNECTION)
 
     body = yaml.safe_load(result.stdout)["brokers"][BROKER]
     orders = body["topics"][f"{ns}.orders"]
@@ -124,14 +118,7 @@ def test_export_of_extreme_configs_plans_empty(tmp_path: Path, admin: AdminClien
     for future in admin.create_topics(topics, operation_timeout=30).values():
         future.result()
     wait_for(lambda: set(configs) <= set(admin.list_topics(timeout=10).topics), "the hand-built topics")
-    connection = write_manifest(
-        tmp_path / "connection.yaml",
-        {"version": 1, "brokers": {BROKER: {"type": "kafka", "connection": {"bootstrap_servers": BOOTSTRAP}}}},
-    )
-    result = topoctl("export", "--broker", BROKER, "-f", connection)
-    assert result.code == 0, str(result)
-    exported = tmp_path / "exported.yaml"
-    exported.write_text(result.stdout, encoding="utf-8")
+    result, exported = export_to_file(tmp_path, BROKER, CONNECTION)
 
     body = yaml.safe_load(result.stdout)["brokers"][BROKER]["topics"]
     assert body[f"{ns}.forever"]["config"]["retention.ms"] == "-1"

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.cli import topoctl, write_manifest
-from tests.integration.export_support import assert_targets_cover
+from tests.cli import topoctl
+from tests.integration.export_support import assert_targets_cover, export_to_file
 from tests.integration.test_nats_provider import NATS_URL, cleanup, js_ok, run
 
 pytestmark = pytest.mark.integration
 BROKER = "exp-nats"
+CONNECTION = {"type": "nats", "connection": {"servers": [NATS_URL]}}
 S = 1_000_000_000  # ns per second
 
 
@@ -108,14 +109,7 @@ def _build_by_hand(ns: str) -> dict[str, list[str]]:
 def test_export_of_hand_built_jetstream_plans_empty(tmp_path: Path, space: str) -> None:
     ns = space
     made = _build_by_hand(ns)
-    connection = write_manifest(
-        tmp_path / "connection.yaml",
-        {"version": 1, "brokers": {BROKER: {"type": "nats", "connection": {"servers": [NATS_URL]}}}},
-    )
-    result = topoctl("export", "--broker", BROKER, "-f", connection)
-    assert result.code == 0, str(result)
-    exported = tmp_path / "exported.yaml"
-    exported.write_text(result.stdout, encoding="utf-8")
+    result, exported = export_to_file(tmp_path, BROKER, CONNECTION)
 
     body = yaml.safe_load(result.stdout)["brokers"][BROKER]
     orders = body["streams"][f"{ns}_ORDERS"]
@@ -176,12 +170,7 @@ def test_export_leaves_out_what_the_server_filled_in(tmp_path: Path, space: str)
             body = {"stream_name": stream, "config": {"durable_name": name, **config}}
             js_ok(f"CONSUMER.CREATE.{stream}.{name}", body)
 
-    connection = write_manifest(
-        tmp_path / "connection.yaml",
-        {"version": 1, "brokers": {BROKER: {"type": "nats", "connection": {"servers": [NATS_URL]}}}},
-    )
-    result = topoctl("export", "--broker", BROKER, "-f", connection)
-    assert result.code == 0, str(result)
+    result, exported = export_to_file(tmp_path, BROKER, CONNECTION)
     streams = yaml.safe_load(result.stdout)["brokers"][BROKER]["streams"]
     assert streams[plain] == {
         "subjects": [f"{ns}.plain.>"],
@@ -199,8 +188,6 @@ def test_export_leaves_out_what_the_server_filled_in(tmp_path: Path, space: str)
     # A consumer takes its stream's consumer_limits when it sets none.
     assert streams[chosen]["consumers"] == {"limited": {}, "own": {"max_ack_pending": 20}}
 
-    exported = tmp_path / "exported.yaml"
-    exported.write_text(result.stdout, encoding="utf-8")
     targets: list[str] = []
     for stream in (plain, short, chosen):
         targets += ["--target", f"{BROKER}/stream/{stream}", "--target", f"{BROKER}/consumer/{stream}"]

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli import topoctl, write_manifest
-from tests.integration.export_support import assert_targets_cover
+from tests.cli import topoctl
+from tests.integration.export_support import assert_targets_cover, export_to_file
 from tests.integration.test_redis_provider import REDIS_URL, cleanup, client
 
 pytestmark = pytest.mark.integration
@@ -49,15 +49,8 @@ def test_export_of_hand_built_streams_groups_and_users_plans_empty(tmp_path: Pat
         "+xack",
     )
     r.execute_command("ACL SETUSER", f"{ns}-off", "off", "resetchannels", "+ping")
-    connection = write_manifest(
-        tmp_path / "connection.yaml",
-        {"version": 1, "brokers": {BROKER: {"type": "redis", "connection": {"url": REDIS_URL}}}},
-    )
-    result = topoctl("export", "--broker", BROKER, "-f", connection)
-    assert result.code == 0, str(result)
+    result, exported = export_to_file(tmp_path, BROKER, {"type": "redis", "connection": {"url": REDIS_URL}})
     assert "svc-password-1" not in result.stdout and "#" not in result.stdout.split("users:")[-1]
-    exported = tmp_path / "exported.yaml"
-    exported.write_text(result.stdout, encoding="utf-8")
 
     body = yaml.safe_load(result.stdout)["brokers"][BROKER]
     assert body["streams"][f"{ns}:orders"] == {"groups": {"billing": {}, "shipping": {}}}
