@@ -81,15 +81,16 @@ def test_kv_create_config_is_the_go_client_template_with_the_declared_settings()
     assert obj["subjects"] == ["$O.a.C.>", "$O.a.M.>"] and obj["max_bytes"] == 100
 
 
-@pytest.mark.parametrize(
-    ("definition", "table"),
-    [
-        ("stream", F.STREAM_FIELDS),
-        ("consumer", F.CONSUMER_FIELDS),
-        ("kv", F.KV_FIELDS),
-        ("object_store", F.OBJECT_STORE_FIELDS),
-    ],
-)
+# Each schema definition and the field table of what it declares.
+DEFINITIONS = [
+    ("stream", F.STREAM_FIELDS),
+    ("consumer", F.CONSUMER_FIELDS),
+    ("kv", F.KV_FIELDS),
+    ("object_store", F.OBJECT_STORE_FIELDS),
+]
+
+
+@pytest.mark.parametrize(("definition", "table"), DEFINITIONS)
 def test_the_schema_declares_every_managed_field_and_nothing_else(definition: str, table: dict[str, F.Field]) -> None:
     properties = set(SCHEMA["$defs"][definition]["properties"])
     sugar = {"consumers", "dead_letter", "state"}
@@ -108,15 +109,7 @@ def test_republish_src_filled_in_by_the_server_is_not_drift() -> None:
     assert F.observed_attrs(F.STREAM_FIELDS, own)["republish"] == own["republish"]
 
 
-@pytest.mark.parametrize(
-    ("definition", "table"),
-    [
-        ("stream", F.STREAM_FIELDS),
-        ("consumer", F.CONSUMER_FIELDS),
-        ("kv", F.KV_FIELDS),
-        ("object_store", F.OBJECT_STORE_FIELDS),
-    ],
-)
+@pytest.mark.parametrize(("definition", "table"), DEFINITIONS)
 def test_the_schema_accepts_null_exactly_where_it_clears_a_setting(definition: str, table: dict[str, F.Field]) -> None:
     import jsonschema
 
