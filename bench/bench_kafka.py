@@ -12,10 +12,13 @@ Topics are deleted at the end unless --keep is given (then re-runs skip the crea
 
 With --apply: `topoctl apply` from scratch of the estate's topics (bench/estate.py: one partition,
 three configs) against the bulk floor of bench_estate.py's apply-kafka row (CreateTopics under the
-record cap, all in flight), in turns, each after deleting what its previous run made. Besides the
-row as bench_estate.py counts it (the deletes included on both sides), it shows the apply process
-alone against the CreateTopics alone, and the process's CPU: measured at several sizes, the gap
-splits into a fixed part and a part per topic. Topics `bench.ka.*` and `bench.kf.*`.
+record cap, all in flight) and against that floor plus the wait until metadata shows the topics,
+in turns, each after deleting what its previous turn made. Each line gives the total as
+bench_estate.py counts it (that delete included), the part after the delete alone, and the CPU of
+the topoctl process; at several sizes the gap splits into a fixed part and a part per topic.
+--baseline DIR times the topoctl of another checkout (DIR holds its `topoctl` package) as well;
+--idle starts each turn on an idle broker (see `idle`). Topics `bench.ka.*`, `bench.kf.*`,
+`bench.kv.*`, `bench.kb.*` and `bench.kq.*`.
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
-from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType  # type: ignore[attr-defined]
 from timing import _CLI, show, timed, topoctl, verdict  # bench/timing.py
 
 from topoctl.engine.planner import make_plan
@@ -63,6 +69,9 @@ def raw_read(admin: AdminClient) -> int:
 
 APPLY_PREFIX = "bench.ka."
 FLOOR_PREFIX = "bench.kf."
+SHOWN_PREFIX = "bench.kv."
+BASELINE_PREFIX = "bench.kb."
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _children_cpu() -> float:
@@ -70,63 +79,123 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def apply_size(tmp: Path, count: int, runs: int) -> dict[str, float]:
-    """Medians of `runs` turns of the floor and of `topoctl apply`, `count` topics each."""
+@dataclass
+class Series:
+    """One thing timed in turns: delete the topics `prefix`... its previous turn made, then `run`
+    (which returns its CPU seconds when it is a process)."""
+
+    name: str
+    prefix: str
+    run: Callable[[], float]
+    total: list[float] = field(default_factory=list)  # delete + run, as bench_estate.py counts
+    inner: list[float] = field(default_factory=list)  # run alone
+    cpu: list[float] = field(default_factory=list)
+
+
+def idle(admin: AdminClient) -> None:
+    """Wait until the broker publishes a new topic at once. KRaft publishes one metadata change at a
+    time, after the broker is done with the previous one: a create of 1,000 topics shows only once
+    the logs of the 1,000 deleted just before are removed (seconds here), and 1,000 new logs take
+    the broker longer still after the create shows. A create and a delete of one topic."""
+    name = f"bench.kq.{time.time_ns()}"
+    for future in admin.create_topics([NewTopic(name, 1, 1)], operation_timeout=60).values():
+        future.result()
+    while name not in admin.list_topics(timeout=60).topics:
+        time.sleep(0.05)
+    for future in admin.delete_topics([name], operation_timeout=60).values():
+        future.result()
+
+
+def apply_size(tmp: Path, count: int, runs: int, baseline: Path | None, quiet: bool) -> list[Series]:
+    """`runs` turns of each series, `count` topics each: the floor of bench_estate.py's apply-kafka
+    row, that floor plus the wait until metadata shows every topic (what the next plan needs, and
+    `topoctl apply` waits for), `topoctl apply` of this checkout and of `baseline`. With `quiet`,
+    each turn starts on an idle broker (the wait is not timed): otherwise a turn's delete waits for
+    the broker to finish the logs of the previous turn's create, and an apply for those of its delete."""
     import estate  # bench/estate.py
     from bench_estate import Kafka  # the floor exactly as the apply-kafka row measures it
 
     kafka = Kafka()
-    section = estate.kafka(count)
-    section["topics"] = {n.replace(estate.KAFKA_PREFIX, APPLY_PREFIX): s for n, s in section["topics"].items()}
-    floor_topics = {n.replace(APPLY_PREFIX, FLOOR_PREFIX): s for n, s in section["topics"].items()}
-    path = tmp / f"apply-{count}.yaml"
-    path.write_text(yaml.safe_dump({"version": 1, "brokers": {"bench-kafka": section}}, sort_keys=False))
-    command = [sys.executable, "-c", _CLI, "apply", "-f", str(path), "--auto-approve", "--parallelism", "32"]
-    samples: dict[str, list[float]] = {k: [] for k in ("floor", "create", "apply", "process", "cpu")}
+    specs = estate.kafka(count)["topics"]
+
+    def topics(prefix: str) -> dict[str, Any]:
+        return {n.replace(estate.KAFKA_PREFIX, prefix): s for n, s in specs.items()}
+
+    def floor(prefix: str, shown: bool) -> Callable[[], float]:
+        def run() -> float:
+            wanted = topics(prefix)
+            kafka.create_all(wanted)
+            while shown and not set(wanted) <= set(kafka.admin.list_topics(timeout=60).topics):
+                time.sleep(0.05)
+            return 0.0
+
+        return run
+
+    def apply(prefix: str, root: Path) -> Callable[[], float]:
+        section = {**estate.kafka(0), "topics": topics(prefix)}
+        path = tmp / f"apply-{prefix}{count}.yaml"
+        path.write_text(yaml.safe_dump({"version": 1, "brokers": {"bench-kafka": section}}, sort_keys=False))
+        command = [sys.executable, "-c", _CLI, "apply", "-f", str(path), "--auto-approve", "--parallelism", "32"]
+
+        def run() -> float:
+            cpu = _children_cpu()
+            done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=root)
+            if done.returncode != 0 or f"{count} added" not in done.stdout + done.stderr:
+                raise SystemExit(
+                    f"apply failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+                )
+            return _children_cpu() - cpu
+
+        return run
+
+    series = [
+        Series("floor: CreateTopics", FLOOR_PREFIX, floor(FLOOR_PREFIX, shown=False)),
+        Series("floor + until metadata shows them", SHOWN_PREFIX, floor(SHOWN_PREFIX, shown=True)),
+        Series("topoctl apply", APPLY_PREFIX, apply(APPLY_PREFIX, REPO)),
+    ]
+    if baseline is not None:
+        series.append(Series(f"topoctl apply of {baseline}", BASELINE_PREFIX, apply(BASELINE_PREFIX, baseline)))
     for _ in range(runs):
-        start = time.perf_counter()
-        kafka.delete(FLOOR_PREFIX)
-        created = time.perf_counter()
-        kafka.create_all(floor_topics)
-        end = time.perf_counter()
-        samples["floor"].append(end - start)
-        samples["create"].append(end - created)
-
-        start = time.perf_counter()
-        kafka.delete(APPLY_PREFIX)
-        created, cpu = time.perf_counter(), _children_cpu()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        end = time.perf_counter()
-        if done.returncode != 0 or f"{count} added" not in done.stdout + done.stderr:
-            raise SystemExit(f"apply failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-        samples["apply"].append(end - start)
-        samples["process"].append(end - created)
-        samples["cpu"].append(_children_cpu() - cpu)
-    kafka.delete(APPLY_PREFIX)
-    kafka.delete(FLOOR_PREFIX)
-    return {k: statistics.median(v) for k, v in samples.items()}
+        for one in series:
+            if quiet:
+                idle(kafka.admin)
+            start = time.perf_counter()
+            kafka.delete(one.prefix)
+            ran = time.perf_counter()
+            one.cpu.append(one.run())
+            end = time.perf_counter()
+            one.total.append(end - start)
+            one.inner.append(end - ran)
+    for one in series:
+        kafka.delete(one.prefix)
+    return series
 
 
-def apply_main(sizes: list[int], runs: int) -> int:
-    medians: dict[int, dict[str, float]] = {}
+def apply_main(sizes: list[int], runs: int, baseline: Path | None, quiet: bool) -> int:
+    gaps: dict[int, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for count in sizes:
-            m = medians[count] = apply_size(Path(tmp), count, runs)
-            ratio, gap = m["apply"] / m["floor"], m["process"] - m["create"]
-            print(
-                f"{count:>6} topics | floor (delete + CreateTopics) {m['floor']:6.3f} s | apply (delete + process) "
-                f"{m['apply']:6.3f} s | ratio {ratio:5.2f} x | CreateTopics alone {m['create']:6.3f} s"
-                f" | process alone {m['process']:6.3f} s (cpu {m['cpu']:6.3f} s) | gap {gap:6.3f} s",
-                flush=True,
+            series = apply_size(Path(tmp), count, runs, baseline, quiet)
+            floor = statistics.median(series[0].total)
+            print(f"{count} topics, medians of {runs} (total: the delete of the previous turn's topics included)")
+            for one in series:
+                total, inner, cpu = (statistics.median(v) for v in (one.total, one.inner, one.cpu))
+                print(
+                    f"  {one.name:<44} total {total:7.3f} s ({total / floor:4.2f} x floor) | "
+                    f"alone {inner:7.3f} s" + (f" | cpu {cpu:6.3f} s" if cpu else ""),
+                    flush=True,
+                )
+            gaps[count] = (
+                statistics.median(series[2].inner) - statistics.median(series[0].inner),
+                statistics.median(series[2].cpu),
             )
     if len(sizes) > 1:
         small, big = min(sizes), max(sizes)
-        gap = {n: medians[n]["process"] - medians[n]["create"] for n in (small, big)}
-        per = (gap[big] - gap[small]) / (big - small)
-        cpu_per = (medians[big]["cpu"] - medians[small]["cpu"]) / (big - small)
+        per = (gaps[big][0] - gaps[small][0]) / (big - small)
+        cpu_per = (gaps[big][1] - gaps[small][1]) / (big - small)
         print(
-            f"gap = {gap[small] - per * small:.3f} s fixed + {per * 1e6:.0f} us a topic; "
-            f"process cpu = {medians[small]['cpu'] - cpu_per * small:.3f} s fixed + {cpu_per * 1e6:.0f} us a topic"
+            f"apply alone - CreateTopics alone = {gaps[small][0] - per * small:.3f} s fixed + {per * 1e6:.0f} us a "
+            f"topic; apply cpu = {gaps[small][1] - cpu_per * small:.3f} s fixed + {cpu_per * 1e6:.0f} us a topic"
         )
     return 0
 
@@ -137,9 +206,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="leave the topics on the broker")
     parser.add_argument("--apply", action="store_true", help="time apply from scratch against CreateTopics")
+    parser.add_argument("--baseline", type=Path, help="with --apply: also time the topoctl of this checkout")
+    parser.add_argument("--idle", action="store_true", help="with --apply: start each turn on an idle broker")
     opts = parser.parse_args()
     if opts.apply:
-        return apply_main([int(n) for n in opts.topics.split(",")], opts.runs)
+        return apply_main([int(n) for n in opts.topics.split(",")], opts.runs, opts.baseline, opts.idle)
     opts.topics = int(opts.topics)
 
     admin = AdminClient({"bootstrap.servers": BOOTSTRAP})

@@ -15,6 +15,7 @@ from tests.unit.kafka_support import acl_address, acl_attrs
 from tests.unit.test_kafka_driver_fake import DYNAMIC_TOPIC, FakeAdmin, done_future, driver
 from topoctl.errors import BrokerError
 from topoctl.model import Action, Address, Change, FieldChange, Resource
+from topoctl.providers.base import PruneScope
 from topoctl.providers.kafka.driver import CONFIG_CHUNK, MAX_RECORDS_PER_REQUEST, _acl_binding, record_chunks
 
 KRAFT_CAP = 10_000
@@ -239,9 +240,10 @@ def test_a_plan_reads_the_configs_of_the_topics_it_can_act_on_only() -> None:
     observed = driver(admin).read([topic("mine", partitions=1, config={"retention.ms": "5"})], [])
     described = [names for call, names in admin.calls if call == "describe_configs"]
     assert described == [["mine"]]
-    assert {r.address.name[0]: r.attrs["config"] for r in observed if r.address.name[0] == "mine"} == {
-        "mine": {"retention.ms": "5"}
-    }
+    # Nor are the others observed: no plan acts on them (their configs would only look empty).
+    assert {r.address.name[0]: r.attrs["config"] for r in observed} == {"mine": {"retention.ms": "5"}}
+    pruned = driver(admin).read([], [PruneScope(kinds=frozenset({"topic"}), prefix="other119")])
+    assert sorted(r.address.name[0] for r in pruned) == ["other119", *(f"other119{i}" for i in range(10))]
 
     admin.calls.clear()
     everything = driver(admin).read([], [])

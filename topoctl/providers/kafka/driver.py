@@ -236,9 +236,9 @@ class KafkaDriver(Driver):
             [r for r in mine if r.address.name[0] not in topics and collision_key(r.address.name[0]) not in going]
         )
         wanted = {r.address.name[0] for r in desired if r.kind == TOPIC and r.broker == self.name}
-        # Configs only of the topics a plan can act on (declared, or in a prune scope): in a shared
-        # cluster the others can be thousands of ~40 entries each. An export (nothing declared,
-        # nothing pruned) reads them all.
+        # Only the topics a plan can act on (declared, or in a prune scope) are described and
+        # observed: in a shared cluster the others can be thousands of ~40 config entries each. An
+        # export (nothing declared, nothing pruned) reads them all.
         described = [
             name
             for name in topics
@@ -256,7 +256,8 @@ class KafkaDriver(Driver):
         messages = self._messages(self._at_risk_candidates(desired, prune, topics), topics)
 
         observed: list[Resource] = []
-        for name, meta in sorted(topics.items()):
+        for name in sorted(described):
+            meta = topics[name]
             partitions = len(meta.partitions)
             replicas = max((len(p.replicas) for p in meta.partitions.values()), default=0)
             info: dict[str, JSON] = {"partitions": partitions}
