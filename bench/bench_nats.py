@@ -1,141 +1,99 @@
-"""Plan time at scale on the local NATS JetStream: 1,000 streams and 1,000 consumers.
+"""NATS JetStream at estate scale: a no-change plan and an apply from scratch, each against its floor.
 
-    python bench/bench_nats.py [--streams 1000] [--runs 5] [--keep]
+    python bench/bench_nats.py [--runs 5] [--only plan,apply] [--streams 2500]
 
-Creates the streams (one durable consumer each) through `topoctl apply`, then times, in the same
-run:
-  * the raw paged reads on one connection: every page of `$JS.API.STREAM.LIST` (256 a page) and
-    one paged `$JS.API.CONSUMER.LIST.<stream>` per stream, pages in flight concurrently;
-  * a no-change `topoctl plan` in-process (load manifest, read, diff): the target is to stay
-    within 1 s of the raw reads;
-  * the same plan as a user runs it (`topoctl plan` in a new process, interpreter start included).
-Streams are deleted at the end unless --keep is given.
+The same rows, floors and manifests as `bench_estate.py --only nats,apply-nats`, on their own, so
+the NATS provider can be measured (and profiled) without the other brokers:
+
+* plan: `topoctl plan --detailed-exitcode` as a new process on 2,500 streams + 2,500 consumers
+  (`BENCH_N5K_*`, applied first if missing and left on the server: other benches use them), in
+  turns with the floor, every page of STREAM.LIST and of each stream's CONSUMER.LIST on one
+  connection (bench_estate.Nats.read). Target: floor + 1 s.
+* apply: `topoctl apply --parallelism 32` of 2,500 streams + 2,500 consumers (`BENCH_NA_*`) from
+  scratch, in turns with the floor, every STREAM.CREATE at once and then every CONSUMER.CREATE
+  (`BENCH_NF_*`, bench_estate.Nats.create_all). Target: 1.2 x floor. Both are deleted at the end.
+
+Each row prints the medians of wall-clock and CPU seconds (the CPU of the topoctl process).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import nats
-import yaml
-from timing import show, timed, topoctl, verdict  # bench/timing.py
+import estate  # bench/estate.py
+from bench_estate import Nats, apply, no_change, write  # bench/bench_estate.py
+from timing import RUNS, interleaved, target  # bench/timing.py
 
-from topoctl.engine.planner import make_plan
-from topoctl.manifest.loader import load_manifest
-
-NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
-PREFIX = "BENCH_"
+PLAN_PREFIX = "BENCH_N5K_"  # bench_estate.nats_plan's streams
+APPLY_PREFIX = "BENCH_NA_"
+FLOOR_PREFIX = "BENCH_NF_"
 
 
-def manifest(count: int) -> dict[str, object]:
-    streams = {
-        f"{PREFIX}S{i:04d}": {
-            "subjects": [f"bench.s{i}.>"],
-            "max_age": f"{1 + i % 7}d",
-            "max_msgs": 100_000,
-            "storage": "file",
-            "metadata": {"team": f"t{i % 10}"},
-            "consumers": {"worker": {"ack_policy": "explicit", "ack_wait": "30s", "max_deliver": 5}},
-        }
-        for i in range(count)
+def section(prefix: str, streams: int, subjects: str) -> dict[str, Any]:
+    """bench/estate.py's NATS broker: `streams` streams with one consumer each, renamed."""
+    out = estate.nats(2 * streams)
+    out["streams"] = {n.replace(estate.NATS_PREFIX, prefix): s for n, s in out["streams"].items()}
+    for i, stream in enumerate(out["streams"].values()):
+        stream["subjects"] = [f"{subjects}.s{i}.>"]
+    return out
+
+
+def plan_row(tmp: Path, runs: int, streams: int) -> bool:
+    path = write(tmp, "nats-5000", "bench-nats", section(PLAN_PREFIX, streams, "bench.n5k"))
+    apply(path)  # a no-op when bench_estate (or an earlier run) left them there
+    server = Nats()
+    medians = interleaved({"read": server.read, "plan": no_change(path)}, runs)
+    plan, floor = medians["plan"], medians["read"]
+    what = f"no-change plan, NATS {streams:,} streams + {streams:,} consumers"
+    return target(what, plan.wall, floor.wall, floor.wall + 1.0, "paged lists + 1 s", f"plan process {plan.cpu:.3f} s")
+
+
+def apply_row(tmp: Path, runs: int, streams: int) -> bool:
+    body = section(APPLY_PREFIX, streams, "bench.na")
+    path = write(tmp, "apply-nats", "bench-nats", body)
+    floor_streams = {
+        n.replace(APPLY_PREFIX, FLOOR_PREFIX): {**s, "subjects": [f"bench.nf.s{i}.>"]}
+        for i, (n, s) in enumerate(body["streams"].items())
     }
-    connection = {"servers": [NATS_URL]}
-    return {"version": 1, "brokers": {"bench": {"type": "nats", "connection": connection, "streams": streams}}}
+    server = Nats()
 
+    def topoctl_apply() -> None:
+        server.delete(APPLY_PREFIX)
+        apply(path)
 
-async def _paged(nc: Any, subject: str, key: str) -> list[Any]:
-    async def page(offset: int) -> dict[str, Any]:
-        msg = await nc.request(subject, json.dumps({"offset": offset}).encode(), timeout=30)
-        return dict(json.loads(msg.data))
+    def floor() -> None:
+        server.delete(FLOOR_PREFIX)
+        server.create_all(floor_streams)
 
-    first = await page(0)
-    items = list(first.get(key) or [])
-    limit = first.get("limit") or 256
-    for more in await asyncio.gather(*(page(o) for o in range(limit, first.get("total", 0), limit))):
-        items += more.get(key) or []
-    return items
-
-
-def raw_read() -> tuple[int, int]:
-    """Streams and consumers listed, the way a hand-written reader would do it at best."""
-
-    async def main() -> tuple[int, int]:
-        nc = await nats.connect(NATS_URL)
-        try:
-            streams = await _paged(nc, "$JS.API.STREAM.LIST", "streams")
-            names = [s["config"]["name"] for s in streams if s["state"].get("consumer_count")]
-            lists = await asyncio.gather(*(_paged(nc, f"$JS.API.CONSUMER.LIST.{n}", "consumers") for n in names))
-            return len(streams), sum(len(c) for c in lists)
-        finally:
-            await nc.close()
-
-    return asyncio.run(main())
-
-
-def delete_bench_streams() -> int:
-    async def main() -> int:
-        nc = await nats.connect(NATS_URL)
-        try:
-            streams = await _paged(nc, "$JS.API.STREAM.LIST", "streams")
-            names = [s["config"]["name"] for s in streams if s["config"]["name"].startswith(PREFIX)]
-            await asyncio.gather(*(nc.request(f"$JS.API.STREAM.DELETE.{n}", b"", timeout=30) for n in names))
-            return len(names)
-        finally:
-            await nc.close()
-
-    return asyncio.run(main())
+    try:
+        medians = interleaved({"floor": floor, "apply": topoctl_apply}, runs)
+    finally:
+        server.delete(APPLY_PREFIX)
+        server.delete(FLOOR_PREFIX)
+    done, base = medians["apply"], medians["floor"]
+    what = f"apply from scratch, NATS {streams:,} streams + {streams:,} consumers"
+    cpu = f"apply process {done.cpu:.3f} s ({done.wall / base.wall:.2f} x floor)"
+    return target(what, done.wall, base.wall, 1.2 * base.wall, "1.2 x concurrent creates", cpu)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--streams", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--keep", action="store_true", help="leave the streams on the server")
+    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--only", default="plan,apply", help="plan, apply or both (comma-separated)")
+    parser.add_argument("--streams", type=int, default=2500)
     opts = parser.parse_args()
-
+    rows = set(opts.only.split(","))
+    ok = True
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.yaml"
-        path.write_text(yaml.safe_dump(manifest(opts.streams), sort_keys=False), encoding="utf-8")
-
-        start = time.perf_counter()
-        applied = topoctl("apply", "-f", str(path), "--auto-approve", "--parallelism", "32")
-        apply_s = time.perf_counter() - start
-        if applied.returncode != 0:
-            print(applied.stdout[-2000:], applied.stderr[-2000:], file=sys.stderr)
-            return 1
-        last = applied.stderr.strip().splitlines()[-1] if applied.stderr.strip() else ""
-        print(f"apply: {apply_s:.2f} s  ({last})")
-
-        plan = make_plan(load_manifest([str(path)]))
-        if not plan.empty:
-            print(f"error: the plan after apply is not empty ({plan.summary.to_json()})", file=sys.stderr)
-            return 1
-
-        live_streams, live_consumers = raw_read()
-        raw = timed(raw_read, opts.runs)
-        in_process = timed(lambda: make_plan(load_manifest([str(path)])), opts.runs)
-        cli = timed(lambda: topoctl("plan", "-f", str(path), "--detailed-exitcode").check_returncode(), opts.runs)
-
-        print(
-            f"{opts.streams} managed streams + {opts.streams} consumers; on the server: {live_streams} streams, "
-            f"{live_consumers} consumers; {opts.runs} runs each"
-        )
-        raw_m = show("raw paged reads (STREAM.LIST + CONSUMER.LIST)", raw)
-        plan_m = show("no-change plan, in-process", in_process)
-        cli_m = show("no-change plan, `topoctl plan` process", cli)
-        verdict(raw_m, plan_m, cli_m, 1.0, "the raw reads")
-
-    if not opts.keep:
-        print(f"deleted {delete_bench_streams()} bench streams")
-    return 0
+        if "plan" in rows:
+            ok &= plan_row(Path(tmp), opts.runs, opts.streams)
+        if "apply" in rows:
+            ok &= apply_row(Path(tmp), opts.runs, opts.streams)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -21,10 +21,13 @@ from topoctl.providers.nats.jsapi import JetStreamApi
 @dataclass
 class Msg:
     data: bytes
+    subject: str = ""
+    headers: dict[str, str] | None = None
 
 
 class FakeNc:
-    """Answers `$JS.API.*` requests from a handler; records what was asked."""
+    """Answers `$JS.API.*` requests from a handler; records what was asked. A request is answered
+    to its caller (`request`) or, like the server does, on its reply subject (`publish`)."""
 
     is_connected = True
     connected_server_version = "2.15.1"
@@ -32,12 +35,47 @@ class FakeNc:
     def __init__(self, handler: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
         self.handler = handler
         self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.subscriptions: dict[str, Callable[[Msg], Any]] = {}
+        self.responders = True
+        self.answering: set[asyncio.Future[None]] = set()  # kept until done (the loop holds tasks weakly)
 
     async def request(self, subject: str, payload: bytes, timeout: float) -> Msg:
+        from nats.errors import NoRespondersError
+
+        if not self.responders:
+            raise NoRespondersError
         body = json.loads(payload) if payload else {}
         self.requests.append((subject, body))
         await asyncio.sleep(0)
         return Msg(json.dumps(self.handler(subject, body)).encode())
+
+    def new_inbox(self) -> str:
+        return f"_INBOX.fake{len(self.subscriptions)}"
+
+    async def subscribe(self, subject: str, cb: Callable[[Msg], Any], **_: Any) -> Any:
+        inbox = subject.removesuffix(".*")
+        self.subscriptions[inbox] = cb
+        subscriptions = self.subscriptions
+
+        class Sub:
+            async def unsubscribe(self) -> None:
+                subscriptions.pop(inbox, None)
+
+        return Sub()
+
+    async def publish(self, subject: str, payload: bytes, reply: str) -> None:
+        async def answer() -> None:
+            cb = self.subscriptions.get(reply.rsplit(".", 1)[0])
+            if cb is None:
+                return
+            if not self.responders:
+                await cb(Msg(b"", reply, {"Status": "503"}))
+                return
+            body = json.loads(payload) if payload else {}
+            self.requests.append((subject, body))
+            await cb(Msg(json.dumps(self.handler(subject, body)).encode(), reply))
+
+        self.answering.add(asyncio.ensure_future(answer()))
 
     async def close(self) -> None:
         pass
@@ -55,7 +93,7 @@ def driver_with(handler: Callable[[str, dict[str, Any]], dict[str, Any]]) -> tup
     nc = FakeNc(handler)
 
     async def connection() -> JetStreamApi:
-        driver._api = driver._api or JetStreamApi(nc)
+        driver._api = driver._api or JetStreamApi(nc, lost=asyncio.Event())
         return driver._api
 
     driver._connection = connection  # type: ignore[method-assign]
@@ -238,14 +276,8 @@ def test_unreachable_server_fails_with_the_broker_name_and_no_secrets() -> None:
 
 
 def test_jetstream_disabled_is_said_plainly() -> None:
-    from nats.errors import NoRespondersError
-
     driver, nc = driver_with(lambda s, b: {})
-
-    async def no_responders(subject: str, payload: bytes, timeout: float) -> Msg:
-        raise NoRespondersError
-
-    nc.request = no_responders  # type: ignore[method-assign]
+    nc.responders = False
     with pytest.raises(BrokerError, match="is JetStream enabled"):
         driver.read([], [])
     driver.close()

@@ -171,12 +171,13 @@ def compile_fields(
         if key in skip:
             continue
         f = table.get(key)
+        at = ctx.at(key)
         if f is None:
-            raise ctx.at(key).error(f"unknown field {key!r}")
+            raise at.error(f"unknown field {key!r}")
         if value is None:
-            attrs[key] = _cleared(f, ctx.at(key))
+            attrs[key] = _cleared(f, at)
             continue
-        attrs[key] = _zero(f, normalise_value(f, value, ctx.at(key)), ctx.at(key), key in zero_ok)
+        attrs[key] = _zero(f, normalise_value(f, value, at), at, key in zero_ok)
     return attrs
 
 
@@ -269,6 +270,8 @@ class _Compiler:
     broker: str
     ctx: Context
     resources: list[Resource] = field(default_factory=list)
+    # stream -> its consumers, as in `resources`: checked per stream without a pass over them all
+    consumers: dict[str, list[Resource]] = field(default_factory=dict)
     dead_letters: dict[str, _DeadLetter] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -341,19 +344,23 @@ class _Compiler:
         address = self.addr(CONSUMER, stream, name)
         depends = [self.addr(STREAM, stream)]
         if _state(section, ctx):
-            self.resources.append(Resource(address, {}, tuple(depends), absent=True, source=ctx.where()))
+            self.add_consumer(Resource(address, {}, tuple(depends), absent=True, source=ctx.where()))
             return
         attrs = compile_fields(F.CONSUMER_FIELDS, section, ctx, skip=("dead_letter", "state"))
         if "dead_letter" in section:
             depends.append(self.dead_letter(stream, name, attrs, section["dead_letter"], ctx.at("dead_letter")))
         self.check_consumer(attrs, ctx)
         _check_sizes(attrs, ctx)
-        self.resources.append(Resource(address, attrs, tuple(depends), source=ctx.where()))
+        self.add_consumer(Resource(address, attrs, tuple(depends), source=ctx.where()))
+
+    def add_consumer(self, consumer: Resource) -> None:
+        self.resources.append(consumer)
+        self.consumers.setdefault(consumer.address.name[0], []).append(consumer)
 
     def check_consumer_limits(self, stream: str, limits: Mapping[str, JSON], ctx: Context) -> None:
         """The stream's consumer_limits cap its consumers (10153, 10121), and fill in a 0 threshold."""
-        for r in self.resources:
-            if r.kind != CONSUMER or r.address.name[0] != stream or r.absent:
+        for r in self.consumers.get(stream, ()):
+            if r.absent:
                 continue
             for key in ("inactive_threshold", "max_ack_pending"):
                 limit, value = limits.get(key), r.attrs.get(key)
@@ -370,8 +377,8 @@ class _Compiler:
     def check_workqueue(self, stream: str, ctx: Context) -> None:
         """A workqueue message goes to one consumer: their filters may not overlap (no filter is `>`)."""
         seen: list[tuple[str, str]] = []
-        for r in self.resources:
-            if r.kind != CONSUMER or r.address.name[0] != stream or r.absent:
+        for r in self.consumers.get(stream, ()):
+            if r.absent:
                 continue
             many, one = r.attrs.get("filter_subjects"), r.attrs.get("filter_subject")
             filters = [str(f) for f in many] if isinstance(many, list) and many else [str(one or ">")]
@@ -515,7 +522,7 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
         if attrs.get("subjects") == [] and not attrs.get("mirror") and not attrs.get("sources"):
             # The server gives a stream without subjects (nor mirror or sources) its own name.
             streams[name] = dataclasses.replace(stream, attrs={**attrs, "subjects": [name]})
-    _check_overlaps(streams, c.resources, ctx)
+    _check_overlaps(streams, [r for r in c.resources if r.kind in (KV_BUCKET, OBJECT_STORE)], ctx)
     resources = list(streams.values()) + c.resources
     return Compiled(resources, _prune_scopes(section.get("prune"), streams, ctx.at("prune")), c.warnings)
 

@@ -25,7 +25,7 @@ from topoctl.model import JSON, Address, Resource
 from topoctl.providers.base import PruneScope
 from topoctl.providers.nats import fields as F
 from topoctl.providers.nats.buckets import KV_PREFIX, OBJ_PREFIX, SERVER_PREFIX, bucket_subjects
-from topoctl.providers.nats.kinds import CONSUMER, KINDS, KV_BUCKET, OBJECT_STORE, STREAM
+from topoctl.providers.nats.kinds import CONSUMER, KINDS, KV_BUCKET, OBJECT_STORE, STREAM, unchanged
 from topoctl.providers.nats.subjects import SubjectIndex, subjects_overlap
 
 StepKind = Literal["create", "update", "replace"]
@@ -70,9 +70,7 @@ def action_of(want: Resource, have: Resource | None) -> StepKind | None:
     filter form while the other is live is an update the kind would find; it is no replace.)"""
     if have is None:
         return "create"
-    table = _TABLES.get(want.kind, F.CONSUMER_FIELDS)
-    live = have.attrs
-    if all(k in table and live.get(k, table[k].empty) == v for k, v in want.attrs.items()):
+    if unchanged(want, have, _TABLES.get(want.kind, F.CONSUMER_FIELDS)):
         return None
     changes = [c for c in KINDS[want.kind].field_changes(want, have) if not c.unmanaged]
     if any(c.forces_replacement for c in changes):
@@ -154,21 +152,22 @@ def review(
     }
     going |= set(out.replacing)
 
-    live = SubjectIndex()
-    for name, subjects in live_subjects.items():
-        for subject in subjects:
-            live.insert(str(subject), name)
-    future = SubjectIndex()
-    for name, subjects in after.items():
-        for subject in subjects:
-            future.insert(subject, name)
+    # Only what the plan creates, replaces or changes is checked (a no-change plan of thousands of
+    # streams builds no index at all).
+    changing = [name for name in declared if actions[name] is not None]
+    live, future = SubjectIndex(), SubjectIndex()
+    if changing:
+        for name, subjects in live_subjects.items():
+            for subject in subjects:
+                live.insert(str(subject), name)
+        for name, subjects in after.items():
+            for subject in subjects:
+                future.insert(subject, name)
 
     # (stream, other stream, "live" or "declared") -> "subject 'x' overlaps 'y'", in order found
     clashes: dict[tuple[str, str, str], list[str]] = {}
-    for name in declared:
+    for name in changing:
         action = actions[name]
-        if action is None:
-            continue
         for subject in after[name]:
             for other, theirs in live.overlapping(subject):
                 if other == name or (action != "replace" and other in going):
@@ -232,6 +231,8 @@ def _workqueue_overlaps(
     another's (10100). Declared consumers are checked against each other when the manifest is
     compiled; here, against the live consumers the manifest does not declare and the plan keeps."""
     streams = {r.address.name[0]: r for r in observed if r.kind == STREAM}
+    if not any(r.attrs.get("retention") == "workqueue" for r in streams.values()):
+        return []
     kept: dict[str, list[Resource]] = {}
     for r in observed:
         if r.kind != CONSUMER or r.address in wanted or any(s.covers(r.address) for s in prune):

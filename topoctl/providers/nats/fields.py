@@ -288,17 +288,34 @@ def observed_value(field: Field, raw: Mapping[str, Any]) -> JSON:
 
 
 _PLAIN = frozenset({DURATION, DURATIONS, SIZE, INT, BOOL, STR, STRINGS})
+_Reading = list[tuple[str, str, JSON, "Field | None"]]
+
+
+def _reading(fields: Mapping[str, Field]) -> _Reading:
+    """(name, API name, empty value, the field when its value needs `observed_value`) per field."""
+    return [(name, f.api, f.empty, None if f.type in _PLAIN else f) for name, f in fields.items()]
+
+
+# The tables' own, made once (id: the tables live as long as the module).
+_READINGS = {id(t): _reading(t) for t in (STREAM_FIELDS, CONSUMER_FIELDS, KV_FIELDS, OBJECT_STORE_FIELDS)}
 
 
 def observed_attrs(fields: Mapping[str, Field], raw: Mapping[str, Any]) -> dict[str, JSON]:
     """The fields of a server config that differ from what the server means by leaving them out:
     a plan that deletes a stream lists its settings, not 30 defaults. The kinds compare a field
     that is not here as its `empty` value (`with_empties`)."""
+    reading = _READINGS.get(id(fields)) or _reading(fields)
     out: dict[str, JSON] = {}
-    for name, f in fields.items():
-        # Plain values straight from the JSON: the common case, kept cheap (thousands of configs).
-        value = raw.get(f.api) if f.type in _PLAIN else observed_value(f, raw)
-        if value is not None and value != f.empty:
+    get = raw.get
+    for name, api, empty, nested in reading:
+        # Thousands of configs a plan: a key the server left out is no setting of any type (it
+        # normalises to None or the empty value), and plain values come straight from the JSON.
+        value = get(api)
+        if value is None:
+            continue
+        if nested is not None:
+            value = observed_value(nested, raw)
+        if value is not None and value != empty:
             out[name] = value
     return out
 

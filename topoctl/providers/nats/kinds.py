@@ -36,6 +36,14 @@ def _full(observed: Resource, fields: Mapping[str, F.Field]) -> Resource:
     return dataclasses.replace(observed, attrs=F.with_empties(fields, observed.attrs))
 
 
+def unchanged(desired: Resource, observed: Resource, fields: Mapping[str, F.Field]) -> bool:
+    """Whether every declared value equals the live one (a field the server left out compares as
+    its empty value): true of most objects of a plan of thousands, and found without building the
+    observed attrs with every empty filled in."""
+    live = observed.attrs
+    return all(k in fields and live.get(k, fields[k].empty) == v for k, v in desired.attrs.items())
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -54,6 +62,8 @@ class StreamKind(KindSpec):
     unit: str = "message"
 
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
+        if unchanged(desired, observed, self.fields):
+            return []
         changes = super().field_changes(desired, _full(observed, self.fields))
         # max_consumers became updatable in 2.14; older servers refuse the update.
         version = _version(observed.info.get("server_version"))
@@ -133,8 +143,11 @@ class ConsumerKind(KindSpec):
     units: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
-        observed = _full(observed, F.CONSUMER_FIELDS)
-        changes = super().field_changes(desired, observed)
+        changes: list[FieldChange] = []
+        if not unchanged(desired, observed, F.CONSUMER_FIELDS):
+            changes = super().field_changes(desired, _full(observed, F.CONSUMER_FIELDS))
+        # A filter form the server left out reads as unset either way (None here, its empty value
+        # once filled in): only a live one is cleared.
         for declared, (other, empty) in FILTER_PAIRS.items():
             live = observed.attrs.get(other)
             if desired.attrs.get(declared) and other not in desired.attrs and live:

@@ -9,7 +9,6 @@ consumers of a workqueue stream.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 
 def subject_matches(pattern: str, subject: str) -> bool:
@@ -39,18 +38,23 @@ def subjects_overlap(a: str, b: str) -> bool:
     return len(left) == len(right)
 
 
-@dataclass
 class SubjectIndex:
     """A trie of subject patterns by token, to find the overlapping ones without comparing all pairs
     (thousands of streams are read in one plan). Entries are (owner, pattern)."""
 
-    children: dict[str, SubjectIndex] = field(default_factory=dict)
-    ends: list[tuple[str, str]] = field(default_factory=list)  # (owner, pattern) ending here
+    __slots__ = ("children", "ends")  # a node per token of thousands of subjects: kept small
+
+    def __init__(self) -> None:
+        self.children: dict[str, SubjectIndex] = {}
+        self.ends: list[tuple[str, str]] = []  # (owner, pattern) ending here
 
     def insert(self, pattern: str, owner: str) -> None:
         node = self
         for token in pattern.split("."):
-            node = node.children.setdefault(token, SubjectIndex())
+            child = node.children.get(token)
+            if child is None:
+                child = node.children[token] = SubjectIndex()
+            node = child
         node.ends.append((owner, pattern))
 
     def overlapping(self, pattern: str) -> list[tuple[str, str]]:
