@@ -149,41 +149,45 @@ def test_update_of_an_immutable_kind_is_refused(vhost: str, driver: RabbitMQDriv
 def test_messages_and_consumers_are_counted_without_queue_statistics(
     client: httpx.Client, vhost: str, driver: RabbitMQDriver
 ) -> None:
-    """The plan lists queues with `disable_stats` (their rates cost seconds on a big broker) and
-    counts consumers from the consumers listing: the counts a delete warns about must still be
-    the broker's own, for classic and quorum queues, and another vhost is not read at all."""
+    """The plan lists queues with `disable_stats` (their statistics cost seconds on a big broker),
+    counts consumers from the consumers listing, and asks for message counts only of the queues it
+    may delete: the counts a delete warns about must still be the broker's own, for classic and
+    quorum queues; a queue that stays as it is costs no count; another vhost is not read at all."""
     import pika
 
-    for name, kind in (("classic", "classic"), ("quorum", "quorum")):
+    for name, kind in (("classic", "classic"), ("quorum", "quorum"), ("kept", "classic")):
         body = {"durable": True, "arguments": {"x-queue-type": kind}}
         assert client.put(f"/api/queues/{seg(vhost)}/{name}", json=body).status_code in (201, 204)
     params = pika.URLParameters(f"amqp://{AUTH[0]}:{AUTH[1]}@127.0.0.1:5672/{seg(vhost)}")
     connection = pika.BlockingConnection(params)
     try:
         channel = connection.channel()
-        for i in range(3):
-            channel.basic_publish("", "classic", f"m{i}".encode())
-        for i in range(2):
-            channel.basic_publish("", "quorum", f"m{i}".encode())
+        for queue_name, count in (("classic", 3), ("quorum", 2), ("kept", 4)):
+            for i in range(count):
+                channel.basic_publish("", queue_name, f"m{i}".encode())
         for _ in range(2):
             channel.basic_consume("quorum", lambda *args: None)
         channel.basic_consume("classic", lambda *args: None, auto_ack=False)
-        channel.basic_qos(prefetch_count=0)
         connection.process_data_events(time_limit=1)
+        want = {"classic": (3, 1), "quorum": (2, 2), "kept": (4, 0)}
         expected: dict[str, tuple[int, int]] = {}
         for _ in range(30):  # the broker's own counters settle within its 5 s emission interval
             rows = client.get(f"/api/queues/{seg(vhost)}?columns=name,messages,consumers").json()
             expected = {r["name"]: (r.get("messages"), r.get("consumers")) for r in rows}
-            if expected == {"classic": (3, 1), "quorum": (2, 2)}:
+            if expected == want:
                 break
             connection.process_data_events(time_limit=0.5)
-        assert expected == {"classic": (3, 1), "quorum": (2, 2)}
-        declared = [Resource(Address(B, "queue", (vhost, n)), {}) for n in ("classic", "quorum")]
+        assert expected == want
+        kept = client.get(f"/api/queues/{seg(vhost)}/kept").json()
+        declared = [Resource(Address(B, "queue", (vhost, n)), {}, absent=True) for n in ("classic", "quorum")]
+        declared.append(
+            Resource(Address(B, "queue", (vhost, "kept")), {k: kept[k] for k in ("durable", "auto_delete")})
+        )
         observed = {r.address.name: r for r in driver.read(declared, [])}
         got = {
             n[1]: (r.info.get("messages"), r.info.get("consumers")) for n, r in observed.items() if r.kind == "queue"
         }
-        assert got == expected
+        assert got == {"classic": (3, 1), "quorum": (2, 2), "kept": (None, 0)}
         assert {n[0] for n, r in observed.items() if r.kind != "vhost"} == {vhost}
     finally:
         connection.close()

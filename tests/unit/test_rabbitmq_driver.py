@@ -427,13 +427,15 @@ def test_read_lists_each_collection_once_and_a_read_binding_is_deleted_without_a
     driver = make_driver(_listing_handler(calls))
     queue = Resource(Address(B, "queue", ("v", "q")), {"type": "classic"})
     observed = {str(r.address): r for r in driver.read([queue], [])}
-    # A plan reads the vhosts of its manifest only; queues without their statistics.
+    # A plan reads the vhosts of its manifest only; queues without their statistics, and the
+    # message count of the one queue it replaces (quorum -> classic).
     assert sorted(path.split("?")[0] for _, path in calls) == [
         "/api/bindings/v",
         "/api/consumers/v",
         "/api/exchanges/v",
         "/api/policies/v",
         "/api/queues/v",
+        "/api/queues/v/q",
         "/api/vhosts",
     ]
     assert any("disable_stats=true" in path for _, path in calls if path.startswith("/api/queues/v"))

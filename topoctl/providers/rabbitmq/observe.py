@@ -13,8 +13,8 @@ exchange and bindings to a queue left out.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from topoctl.model import JSON, Address, Resource
@@ -219,6 +219,31 @@ def _observe(broker: str, live: LiveState) -> Iterator[Resource]:
         yield Resource(vhost_address(broker, name), attrs, info=info)
 
     yield from _estate(broker, live)
+
+
+def with_counts(observed: Sequence[Resource], messages: Mapping[tuple[str, str], int]) -> list[Resource]:
+    """`observed` with the message counts of queues (by vhost and name) read after the listing:
+    in each of those queues' `info`, in a parked move's, and summed in their vhost's."""
+    if not messages:
+        return list(observed)
+    per_vhost: Counter[str] = Counter()
+    for (vhost, _), count in messages.items():
+        per_vhost[vhost] += count
+    out = []
+    for r in observed:
+        if r.kind == QUEUE:
+            info = dict(r.info)
+            key = (r.address.name[0], r.address.name[1])
+            if key in messages:
+                info["messages"] = messages[key]
+            parked = info.get(swap.PARKED)
+            if isinstance(parked, Mapping) and (key[0], str(parked.get("queue"))) in messages:
+                info[swap.PARKED] = {**parked, "messages": messages[(key[0], str(parked.get("queue")))]}
+            r = replace(r, info=info)
+        elif r.kind == VHOST and r.address.name[0] in per_vhost:
+            r = replace(r, info={**r.info, "messages": per_vhost[r.address.name[0]]})
+        out.append(r)
+    return out
 
 
 def _limits(rows: list[Mapping[str, Any]] | None, owner: str) -> dict[str, dict[str, JSON]] | None:
