@@ -11,6 +11,7 @@ import pytest
 from tests.integration.rabbitmq_support import AUTH, URL, delete_vhost, queue, seg, unique_vhost
 from topoctl.errors import BrokerError
 from topoctl.model import Action, Address, Change, Resource
+from topoctl.providers.jsonhttp import Request, Response
 from topoctl.providers.rabbitmq.driver import BULK_MIN, RabbitMQDriver
 from topoctl.providers.rabbitmq.kinds import binding_address
 
@@ -34,8 +35,16 @@ def driver() -> Iterator[RabbitMQDriver]:
 
 
 def counted(driver: RabbitMQDriver) -> list[str]:
+    """The method of every request the driver sends from now on (to the real broker, as before)."""
     seen: list[str] = []
-    driver.api._http.event_hooks["request"].append(lambda request: seen.append(request.method))
+    http = driver.api._http
+    send = http._send
+
+    def counting(request: Request) -> Response:
+        seen.append(request.method)
+        return send(request)
+
+    http._send = counting
     return seen
 
 

@@ -5,26 +5,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
-import httpx
 import pytest
 
+from tests.unit.http_seam import Handler, reply
 from topoctl.errors import BrokerError
 from topoctl.model import Action, Address, Change, Resource
+from topoctl.providers.jsonhttp import ConnectError, ReadError, ReadTimeout, Request, Response
 from topoctl.providers.rabbitmq.client import ConnectionSettings, ManagementApi
 from topoctl.providers.rabbitmq.driver import BULK_MIN, RabbitMQDriver
 from topoctl.providers.rabbitmq.kinds import KINDS
 from topoctl.providers.rabbitmq.observe import LiveState, observe
 
 B = "r"
-Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def make_driver(handler: Handler, **connection: Any) -> RabbitMQDriver:
     driver = RabbitMQDriver(B, {"url": "http://rabbit.example:15672", **connection})
-    driver._api = ManagementApi(B, driver.settings, transport=httpx.MockTransport(handler))
+    driver._api = ManagementApi(B, driver.settings, transport=handler)
     return driver
 
 
@@ -242,11 +242,11 @@ def test_an_exchange_knows_the_queues_that_dead_letter_into_it() -> None:
 
 
 def test_credentials_in_the_url_are_used_but_never_shown() -> None:
-    seen: list[httpx.Request] = []
+    seen: list[Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> Response:
         seen.append(request)
-        return httpx.Response(401, json={"error": "not_authorised", "reason": "Login failed"})
+        return reply(401, json={"error": "not_authorised", "reason": "Login failed"})
 
     driver = make_driver(handler, url="https://admin:hunter2@rabbit.example:15671/mgmt/")
     assert driver.endpoint == "https://rabbit.example:15671/mgmt"
@@ -255,16 +255,16 @@ def test_credentials_in_the_url_are_used_but_never_shown() -> None:
         driver.read([], [])
     assert "hunter2" not in str(err.value) and "admin:" not in str(err.value)
     assert "401" in str(err.value) and "'r'" in str(err.value)
-    assert seen[0].url.raw_path.startswith(b"/mgmt/api/")
+    assert seen[0].raw_path.startswith("/mgmt/api/")
     assert seen[0].headers["authorization"].startswith("Basic ")
 
 
 def test_refused_and_timed_out_connections_become_broker_errors() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+    def refuse(request: Request) -> Response:
+        raise ConnectError("[Errno 111] Connection refused")
 
-    def hang(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("timed out", request=request)
+    def hang(request: Request) -> Response:
+        raise ReadTimeout("timed out")
 
     with pytest.raises(BrokerError, match=r"cannot connect: \[Errno 111\] Connection refused"):
         make_driver(refuse, password="pw-secret").read([], [])
@@ -286,7 +286,7 @@ def test_timeouts_are_bounded() -> None:
 
 
 def test_a_non_json_reply_says_so() -> None:
-    driver = make_driver(lambda request: httpx.Response(200, text="<html>"))
+    driver = make_driver(lambda request: reply(200, text="<html>"))
     with pytest.raises(BrokerError, match="not JSON"):
         driver.read([], [])
 
@@ -295,13 +295,13 @@ def test_a_non_json_reply_says_so() -> None:
 
 
 def test_every_path_segment_is_percent_encoded() -> None:
-    paths: list[bytes] = []
+    paths: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        paths.append(request.url.raw_path)
+    def handler(request: Request) -> Response:
+        paths.append(request.raw_path)
         if request.method == "GET":
-            return httpx.Response(200, json=[{"routing_key": "k/ %", "arguments": {}, "properties_key": "k%2F+%25"}])
-        return httpx.Response(201)
+            return reply(200, json=[{"routing_key": "k/ %", "arguments": {}, "properties_key": "k%2F+%25"}])
+        return reply(201)
 
     driver = make_driver(handler)
     driver.apply_one(Change(Address(B, "queue", ("/", "a/b %#~")), Action.CREATE, None, queue_attrs()))
@@ -309,18 +309,18 @@ def test_every_path_segment_is_percent_encoded() -> None:
     attrs = {"source": "x/1", "destination": "q#", "destination_type": "queue", "routing_key": "k/ %", "arguments": {}}
     driver.apply_one(Change(binding, Action.DELETE, attrs, None))
     assert paths == [
-        b"/api/queues/%2F/a%2Fb%20%25%23~",
-        b"/api/bindings/%2F/e/x%2F1/q/q%23",
-        b"/api/bindings/%2F/e/x%2F1/q/q%23/k%252F%2B%2525",  # the live properties_key, verbatim
+        "/api/queues/%2F/a%2Fb%20%25%23~",
+        "/api/bindings/%2F/e/x%2F1/q/q%23",
+        "/api/bindings/%2F/e/x%2F1/q/q%23/k%252F%2B%2525",  # the live properties_key, verbatim
     ]
 
 
 def test_queue_body_carries_the_type_in_x_queue_type() -> None:
     bodies: list[Any] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        bodies.append(json.loads(request.content))
-        return httpx.Response(201)
+    def handler(request: Request) -> Response:
+        bodies.append(json.loads(request.body or b""))
+        return reply(201)
 
     make_driver(handler).apply_one(
         Change(Address(B, "queue", ("v", "q")), Action.CREATE, None, {**queue_attrs(a=1), "type": "quorum"})
@@ -331,9 +331,9 @@ def test_queue_body_carries_the_type_in_x_queue_type() -> None:
 def test_update_keeps_undeclared_fields() -> None:
     bodies: list[Any] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        bodies.append(json.loads(request.content))
-        return httpx.Response(204)
+    def handler(request: Request) -> Response:
+        bodies.append(json.loads(request.body or b""))
+        return reply(204)
 
     before = {"description": "old", "tags": ["keep"]}
     make_driver(handler).apply_one(Change(Address(B, "vhost", ("v",)), Action.UPDATE, before, {"description": "new"}))
@@ -341,44 +341,44 @@ def test_update_keeps_undeclared_fields() -> None:
 
 
 def test_delete_of_something_already_gone_succeeds() -> None:
-    driver = make_driver(lambda request: httpx.Response(404, json={"error": "Object Not Found"}))
+    driver = make_driver(lambda request: reply(404, json={"error": "Object Not Found"}))
     driver.apply_one(Change(Address(B, "queue", ("v", "q")), Action.DELETE, queue_attrs(), None))
 
 
 def test_broker_refusal_names_the_object_and_the_reason() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(400, json={"error": "bad_request", "reason": "inequivalent arg 'durable'"})
+    def handler(request: Request) -> Response:
+        return reply(400, json={"error": "bad_request", "reason": "inequivalent arg 'durable'"})
 
     with pytest.raises(BrokerError, match=r"creating queue 'q' in vhost 'v': HTTP 400: inequivalent arg 'durable'"):
         make_driver(handler).apply_one(Change(Address(B, "queue", ("v", "q")), Action.CREATE, None, queue_attrs()))
 
 
 def test_a_failed_import_is_redone_object_by_object_to_name_the_culprit() -> None:
-    calls: list[tuple[str, bytes]] = []
+    calls: list[tuple[str, str]] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append((request.method, request.url.raw_path))
+    def handler(request: Request) -> Response:
+        calls.append((request.method, request.raw_path))
         if request.method == "POST":
-            return httpx.Response(400, json={"reason": "import failed"})
-        if request.url.raw_path.endswith(b"/bad"):
-            return httpx.Response(400, json={"reason": "invalid arg 'x-max-priority'"})
-        return httpx.Response(201)
+            return reply(400, json={"reason": "import failed"})
+        if request.raw_path.endswith("/bad"):
+            return reply(400, json={"reason": "invalid arg 'x-max-priority'"})
+        return reply(201)
 
     changes = [Change(Address(B, "queue", ("v", f"q{i}")), Action.CREATE, None, queue_attrs()) for i in range(BULK_MIN)]
     changes.append(Change(Address(B, "queue", ("v", "bad")), Action.CREATE, None, queue_attrs()))
     done: list[Change] = []
     with pytest.raises(BrokerError, match="creating queue 'bad' in vhost 'v': HTTP 400: invalid arg"):
         make_driver(handler).apply(changes, 1, done.append)
-    assert calls[0] == ("POST", b"/api/definitions/v")
+    assert calls[0] == ("POST", "/api/definitions/v")
     assert len(done) == BULK_MIN  # those before the culprit were done and reported
 
 
 def test_small_waves_skip_the_import() -> None:
     methods: list[str] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> Response:
         methods.append(request.method)
-        return httpx.Response(201)
+        return reply(201)
 
     changes = [Change(Address(B, "queue", ("v", f"q{i}")), Action.CREATE, None, queue_attrs()) for i in range(3)]
     make_driver(handler).apply(changes, 2, lambda c: None)
@@ -405,19 +405,19 @@ def _listing_handler(calls: list[tuple[str, str]]) -> Handler:
         "parameters/federation-upstream": [],
     }
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append((request.method, request.url.raw_path.decode()))
-        path = request.url.path.removeprefix("/api/")
+    def handler(request: Request) -> Response:
+        calls.append((request.method, request.raw_path))
+        path = unquote(request.path).removeprefix("/api/")
         collection, _, vhost = path.partition("/")
         if request.method == "GET" and vhost and collection in listings and "/" not in vhost:  # one vhost's
-            return httpx.Response(200, json=[row for row in listings[collection] if row.get("vhost", vhost) == vhost])
+            return reply(200, json=[row for row in listings[collection] if row.get("vhost", vhost) == vhost])
         if request.method == "GET" and path == "whoami":
-            return httpx.Response(200, json={"name": "guest", "tags": ["administrator"]})
+            return reply(200, json={"name": "guest", "tags": ["administrator"]})
         if request.method == "GET" and path in listings:
-            return httpx.Response(200, json=listings[path])
+            return reply(200, json=listings[path])
         if request.method == "GET":  # the per-binding lookup of a driver that did not read
-            return httpx.Response(200, json=[{"routing_key": "k", "arguments": {}, "properties_key": "k~1"}])
-        return httpx.Response(204)
+            return reply(200, json=[{"routing_key": "k", "arguments": {}, "properties_key": "k~1"}])
+        return reply(204)
 
     return handler
 
@@ -516,11 +516,11 @@ def test_urls_as_people_write_them(url: str, base: str) -> None:
 
 
 def test_a_url_that_is_not_the_management_api_says_so() -> None:
-    def not_found(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(404, text="Not Found")
+    def not_found(request: Request) -> Response:
+        return reply(404, text="Not Found")
 
-    def reset(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+    def reset(request: Request) -> Response:
+        raise ReadError("[Errno 104] Connection reset by peer")
 
     with pytest.raises(BrokerError, match=re.escape("is http://rabbit.example:15672/x the management API's base URL")):
         make_driver(not_found, url="http://rabbit.example:15672/x").read([], [])

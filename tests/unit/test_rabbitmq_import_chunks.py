@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
-
+from tests.unit.http_seam import reply
 from topoctl.model import Action, Address, Change
+from topoctl.providers.jsonhttp import Request, Response
 from topoctl.providers.rabbitmq.client import ManagementApi
 from topoctl.providers.rabbitmq.driver import (
     IMPORT_FIRST_CHUNK,
@@ -30,30 +30,30 @@ class Broker:
         self.puts: list[str] = []
         self.refuse_import = refuse_import  # the index of the import to refuse
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        path = request.url.raw_path.decode()
+    def __call__(self, request: Request) -> Response:
+        path = request.raw_path
         if request.method == "POST" and path == "/api/definitions/v":
             if len(self.imports) == self.refuse_import:
                 self.imports.append(0)
-                return httpx.Response(400, json={"reason": "refused"})
-            body = json.loads(request.content)
+                return reply(400, json={"reason": "refused"})
+            body = json.loads(request.body or b"")
             self.imports.append(sum(len(body[k]) for k in ("exchanges", "queues", "bindings")))
             for q in body["queues"]:
                 self.queues[q["name"]] = q
-            return httpx.Response(204)
+            return reply(204)
         if request.method == "GET" and path == "/api/definitions/v":
-            return httpx.Response(200, json={"queues": list(self.queues.values()), "bindings": []})
+            return reply(200, json={"queues": list(self.queues.values()), "bindings": []})
         if request.method == "PUT" and path.startswith("/api/queues/v/"):
             name = path.rsplit("/", 1)[1]
             self.puts.append(name)
-            self.queues[name] = {"name": name, **json.loads(request.content)}
-            return httpx.Response(201)
-        return httpx.Response(404, json={"error": "not found"})
+            self.queues[name] = {"name": name, **json.loads(request.body or b"")}
+            return reply(201)
+        return reply(404, json={"error": "not found"})
 
 
 def driver_for(broker: Broker) -> RabbitMQDriver:
     driver = RabbitMQDriver(B, {"url": "http://rabbit.example:15672"})
-    driver._api = ManagementApi(B, driver.settings, transport=httpx.MockTransport(broker))
+    driver._api = ManagementApi(B, driver.settings, transport=broker)
     return driver
 
 
@@ -87,13 +87,13 @@ def test_no_chunk_starts_once_the_apply_is_stopping() -> None:
     driver = driver_for(broker)
     done: list[Change] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> Response:
         response = broker(request)
         if request.method == "POST":
             driver.stopping.set()  # Ctrl-C while the first chunk is in flight
         return response
 
-    driver._api = ManagementApi(B, driver.settings, transport=httpx.MockTransport(handler))
+    driver._api = ManagementApi(B, driver.settings, transport=handler)
     driver.apply(creates(1_000), 4, done.append)
     assert broker.imports == [IMPORT_FIRST_CHUNK]
     assert len(done) == IMPORT_FIRST_CHUNK  # what was imported is checked and reported

@@ -8,12 +8,13 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.cli import one_error, topoctl
+from tests.unit.http_seam import reply
 from topoctl.errors import BrokerError
 from topoctl.model import Action, Address, Change, Resource
+from topoctl.providers.jsonhttp import Request, Response
 from topoctl.providers.rabbitmq.client import ManagementApi
 from topoctl.providers.rabbitmq.driver import RabbitMQDriver
 from topoctl.providers.rabbitmq.export import export_broker
@@ -117,14 +118,14 @@ def test_the_default_vhost_is_managed_like_any_other_short_of_deleting_it(tmp_pa
 )
 def test_the_driver_refuses_to_delete_a_system_object_without_a_request(address: Address, why: str) -> None:
     assert system_object(address) == why
-    requests: list[httpx.Request] = []
+    requests: list[Request] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: Request) -> Response:
         requests.append(request)
-        return httpx.Response(204)
+        return reply(204)
 
     driver = RabbitMQDriver(B, {"url": "http://rabbit.example:15672"})
-    driver._api = ManagementApi(B, driver.settings, transport=httpx.MockTransport(handler))
+    driver._api = ManagementApi(B, driver.settings, transport=handler)
     for action in (Action.DELETE, Action.REPLACE):
         with pytest.raises(BrokerError, match="RabbitMQ's own and topoctl never deletes it"):
             driver.apply_one(Change(address, action, {}, {} if action == Action.REPLACE else None))

@@ -421,7 +421,7 @@ def test_help_and_validate_import_no_broker_client() -> None:
         "from tests.cli import topoctl\n"
         "assert 'plan' in topoctl('--help').stdout\n"
         f"assert topoctl('validate', '-f', {str(examples)!r}).code == 0\n"
-        "clients = {'httpx', 'requests', 'confluent_kafka', 'nats', 'boto3', 'botocore', 'pika'}\n"
+        "clients = {'httpx', 'urllib3', 'requests', 'confluent_kafka', 'nats', 'boto3', 'botocore', 'pika'}\n"
         "print(sorted(clients & {m.split('.')[0] for m in sys.modules}))\n"
     )
     root = Path(__file__).resolve().parents[2]

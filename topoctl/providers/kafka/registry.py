@@ -1,4 +1,4 @@
-"""Schema-registry subjects on a live Confluent-compatible registry (its REST API, v1), over httpx:
+"""Schema-registry subjects on a live Confluent-compatible registry (its REST API, v1), over HTTP:
 reading them, the plan-time checks, and writing them. Used by the Kafka driver, which owns one
 `SchemaRegistry` per broker; the registry is contacted only when the manifest declares or prunes
 subjects, or on an export.
@@ -19,24 +19,21 @@ Before a plan shows a new version, it asks the registry what registering it woul
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from topoctl.errors import BrokerError, PlanError
 from topoctl.model import JSON, Action, Address, Change, Resource
+from topoctl.providers import jsonhttp
 from topoctl.providers.base import PruneScope
 from topoctl.providers.kafka import subjects
 from topoctl.providers.kafka.schemas import DEFAULT_TYPE, SchemaProblem, normal_form
 from topoctl.providers.kafka.subjects import PERMANENT, SOFT_DELETED, RegistrySettings
 from topoctl.providers.secrets import scrub
 from topoctl.retry import Retrier, note
-
-if TYPE_CHECKING:
-    import httpx
 
 KIND = subjects.KIND
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -78,7 +75,7 @@ class SchemaRegistry:
         self.broker = broker
         self.settings = settings
         self.retry = retry
-        self._http: httpx.Client | None = None
+        self._http: jsonhttp.JsonHttp | None = None
         # The manifest's text of each declared subject, from the `desired` that `read` saw: what
         # apply registers (a plan holds only the normal form).
         self.texts: dict[str, str] = {}
@@ -101,17 +98,14 @@ class SchemaRegistry:
     # -- HTTP --------------------------------------------------------------------------------------
 
     @property
-    def http(self) -> httpx.Client:
+    def http(self) -> jsonhttp.JsonHttp:
         if self._http is None:
             import ssl
-
-            import httpx
 
             settings = self.settings
             if settings is None:
                 raise self.error("the broker has no connection.schema_registry")
-            # Plain HTTP needs no certificates (and httpx would load its CA bundle for nothing).
-            verify: Any = settings.verify and settings.url.startswith("https:")
+            verify: bool | ssl.SSLContext = settings.verify
             for key in ("ca_file", "cert_file", "key_file"):
                 path = getattr(settings, key)
                 try:
@@ -132,45 +126,43 @@ class SchemaRegistry:
                     verify = context
             except (OSError, ssl.SSLError) as exc:
                 raise self.error(f"cannot use the schema_registry.tls files: {exc}") from None
-            auth: Any = None
+            auth: tuple[str, str] | None = None
             headers = {"Accept": ACCEPT, "Content-Type": CONTENT_TYPE}
             if settings.username is not None and settings.password is not None:
-                auth = httpx.BasicAuth(settings.username, settings.password)
+                auth = (settings.username, settings.password)
             elif settings.token is not None:
                 headers["Authorization"] = f"Bearer {settings.token}"
-            self._http = httpx.Client(
-                base_url=settings.url,
+            self._http = jsonhttp.JsonHttp(
+                settings.url,
                 auth=auth,
                 verify=verify,
                 headers=headers,
-                timeout=httpx.Timeout(settings.timeout_s, connect=min(settings.timeout_s, _CONNECT_TIMEOUT_S)),
-                limits=httpx.Limits(max_connections=_CONCURRENCY * 2, max_keepalive_connections=_CONCURRENCY * 2),
+                timeout=settings.timeout_s,
+                connect_timeout=min(settings.timeout_s, _CONNECT_TIMEOUT_S),
+                pool_size=_CONCURRENCY * 2,
             )
         return self._http
 
     def call(self, method: str, path: str, body: Any = None, *, what: str) -> Answer:
         """One request (retried while transient); the answer, whatever its status, except that an
         authentication failure or an answer that is not the registry's raises."""
-        import httpx
 
-        content = None if body is None else json.dumps(body, separators=(",", ":"))
-
-        def once() -> httpx.Response:
-            response = self.http.request(method, path, content=content)
+        def once() -> jsonhttp.Response:
+            response = self.http.request(method, path, body)
             if response.status_code == 429 or response.status_code >= 500:
                 raise _Transient(response)
             return response
 
         try:
-            response = self.retry.call(once, lambda exc: isinstance(exc, (_Transient, httpx.TransportError)))
+            response = self.retry.call(once, lambda exc: isinstance(exc, (_Transient, jsonhttp.TransportError)))
         except _Transient as exc:
             response = exc.response
             what += note(exc)
-        except httpx.TimeoutException as exc:
+        except jsonhttp.TimeoutException as exc:
             raise Unreachable(
                 self.broker, f"schema registry {self.endpoint}", f"cannot connect: timed out while {what}{note(exc)}"
             ) from None
-        except httpx.TransportError as exc:
+        except jsonhttp.TransportError as exc:
             text = scrub(str(exc) or type(exc).__name__, self.settings.secrets if self.settings else [])
             raise Unreachable(
                 self.broker, f"schema registry {self.endpoint}", f"cannot connect: {text}{note(exc)}"
@@ -470,7 +462,7 @@ class SchemaRegistry:
 class _Transient(Exception):
     """A 5xx or 429 answer, raised so that the retry helper sees it."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: jsonhttp.Response) -> None:
         super().__init__(f"HTTP {response.status_code}")
         self.response = response
 

@@ -1,7 +1,7 @@
 """RabbitMQ (`type: rabbitmq`): vhosts, exchanges, queues, bindings and policies over the
 management HTTP API. See docs/rabbitmq.md for the manifest reference.
 
-Importing this package stays cheap: the driver (and httpx) load only when a broker is contacted.
+Importing this package stays cheap: the driver (and urllib3) load only when a broker is contacted.
 """
 
 from __future__ import annotations

@@ -1,23 +1,24 @@
 """A thin, thread-safe wrapper over the RabbitMQ management HTTP API.
 
 Every failure becomes a `BrokerError` that names the broker and its credential-free endpoint.
-Path segments are always percent-encoded with `seg()` (vhost `/` is `%2F`); httpx sends them as
-given, so names with `/`, `%`, `#`, spaces or `~` address the right object.
+Path segments are always percent-encoded with `seg()` (vhost `/` is `%2F`) and sent as given (see
+topoctl/providers/jsonhttp.py), so names with `/`, `%`, `#`, spaces or `~` address the right object.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from topoctl.errors import BrokerError
+from topoctl.providers import jsonhttp
+from topoctl.providers.jsonhttp import JsonHttp, Response, Transport
 from topoctl.retry import Retrier, RetryPolicy, note
 
 if TYPE_CHECKING:
-    import httpx
+    import ssl
 
 DEFAULT_URL = "http://127.0.0.1:15672"
 DEFAULT_TIMEOUT = 10.0  # seconds; a plan against a dead broker must fail well within 15 s
@@ -72,8 +73,8 @@ class ConnectionSettings:
             _seconds(timeout),
         )
 
-    def ssl_verify(self) -> Any:
-        """What httpx takes as `verify`: False, True, or a context trusting `ca_file`."""
+    def ssl_verify(self) -> bool | ssl.SSLContext:
+        """What the client takes as `verify`: False, True, or a context trusting `ca_file`."""
         if not self.verify:
             return False
         if self.ca_file:
@@ -97,11 +98,9 @@ class ManagementApi:
         broker: str,
         settings: ConnectionSettings,
         pool_size: int = 16,
-        transport: httpx.BaseTransport | None = None,  # a seam for tests that inject failures
+        transport: Transport | None = None,  # a seam for tests that inject failures
         retry: Retrier | None = None,
     ) -> None:
-        import httpx
-
         self.broker = broker
         self.settings = settings
         self.endpoint = settings.base_url
@@ -113,12 +112,13 @@ class ManagementApi:
             verify = settings.ssl_verify()
         except OSError as exc:
             raise self.error(f"cannot use ca_file {settings.ca_file!r}: {exc.strerror or exc}") from None
-        self._http = httpx.Client(
-            base_url=settings.base_url,
+        self._http = JsonHttp(
+            settings.base_url,
             auth=(settings.username, settings.password),
             verify=verify,
-            timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, _CONNECT_TIMEOUT)),
-            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+            timeout=settings.timeout,
+            connect_timeout=min(settings.timeout, _CONNECT_TIMEOUT),
+            pool_size=pool_size,
             headers={"content-type": "application/json"},
             transport=transport,
         )
@@ -137,15 +137,12 @@ class ManagementApi:
         *,
         what: str,
         ok_missing: bool = False,
-    ) -> httpx.Response | None:
+    ) -> Response | None:
         """`path` is below the base URL, already encoded (`/api/queues/%2F/q`). `what` names the
         object for error messages. With `ok_missing`, a 404 returns None."""
-        import httpx
 
-        content = None if body is None else json.dumps(body, separators=(",", ":"))
-
-        def once() -> httpx.Response:
-            response = self._http.request(method, path, content=content)
+        def once() -> Response:
+            response = self._http.request(method, path, body)
             if response.status_code in RETRY_STATUS or response.status_code >= 500:
                 raise _Refused(response)
             return response
@@ -155,13 +152,13 @@ class ManagementApi:
         except _Refused as exc:  # still 5xx/429 after the retries: reported as any other status
             response = exc.response
             what += note(exc)
-        except httpx.TimeoutException as exc:
+        except jsonhttp.TimeoutException as exc:
             raise Unreachable(
                 self.broker,
                 self.endpoint,
                 f"cannot connect: timed out while {what} ({type(exc).__name__}){note(exc)}",
             ) from None
-        except httpx.TransportError as exc:
+        except jsonhttp.TransportError as exc:
             raise Unreachable(
                 self.broker,
                 self.endpoint,
@@ -195,7 +192,7 @@ class ManagementApi:
 class _Refused(Exception):
     """A 5xx or 429 answer, raised so that the retry helper sees it."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: Response) -> None:
         super().__init__(f"HTTP {response.status_code}")
         self.response = response
 
@@ -205,17 +202,15 @@ def _transient(exc: BaseException) -> bool:
     untrusted or wrong certificate) is not: it fails the same way every time."""
     import ssl
 
-    import httpx
-
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLError):
             return False
         cause = cause.__cause__ or cause.__context__
-    return isinstance(exc, (_Refused, httpx.TransportError))
+    return isinstance(exc, (_Refused, jsonhttp.TransportError))
 
 
-def _describe(response: httpx.Response) -> str:
+def _describe(response: Response) -> str:
     status = response.status_code
     if status == 401:
         return "HTTP 401: authentication failed or access refused (check username and password)"

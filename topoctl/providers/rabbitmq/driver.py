@@ -1,4 +1,4 @@
-"""Live I/O with one RabbitMQ over its management HTTP API (httpx, keep-alive, thread-safe)."""
+"""Live I/O with one RabbitMQ over its management HTTP API (urllib3, keep-alive, thread-safe)."""
 
 from __future__ import annotations
 
