@@ -34,11 +34,10 @@ class Address:
     def __hash__(self) -> int:
         # Addresses key every map of a plan, tens of thousands of lookups at estate scale: the
         # hash of the three parts is worked out once, not at each lookup.
-        try:
-            return self.__dict__["_hash"]  # type: ignore[no-any-return]
-        except KeyError:
+        value: int | None = self.__dict__.get("_hash")
+        if value is None:
             value = self.__dict__["_hash"] = hash((self.broker, self.kind, self.name))
-            return value
+        return value
 
     def __reduce__(self) -> tuple[type[Address], tuple[str, str, tuple[str, ...]]]:
         # The cached hash of one process is wrong in another (string hashing is salted).

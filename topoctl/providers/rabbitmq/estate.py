@@ -51,6 +51,7 @@ _BY_KIND = {
     FEDERATION_UPSTREAM: ("federation_upstreams",),
 }
 GUEST = "guest"
+_UNSET = object()
 # Up to this many vhosts are read one by one (four listings each, all at once); beyond it, one
 # cluster-wide listing of each kind costs fewer round trips than the per-vhost ones.
 MAX_VHOSTS_READ_APART = 8
@@ -116,6 +117,9 @@ def needing_counts(
 
 
 def _differs(kind: KindSpec, want: Resource, have: Resource) -> bool:
+    live = have.attrs
+    if all(live.get(k, _UNSET) == v for k, v in want.attrs.items()):  # the common case, at once
+        return False
     try:
         return bool(kind.field_changes(want, have))
     except PlanError:  # the diff says so in its own words; counting the queue costs nothing
