@@ -20,16 +20,17 @@ pytestmark = pytest.mark.integration
 STREAMS = 120
 
 
+@pytest.mark.parametrize("parallelism", ["1", "4"])  # one at a time; tasks on the driver's event loop
 @pytest.mark.parametrize(
     ("sig", "code", "said"), [(signal.SIGTERM, 143, "Terminated"), (signal.SIGINT, 130, "Interrupted")]
 )
 def test_a_signal_stops_the_apply_between_changes_and_a_rerun_converges(
-    tmp_path: Path, ns: str, sig: signal.Signals, code: int, said: str
+    tmp_path: Path, ns: str, sig: signal.Signals, code: int, said: str, parallelism: str
 ) -> None:
     streams = {f"{ns}_{i:03d}": {"subjects": [f"{ns}.{i}.>"]} for i in range(STREAMS)}
     path = write(tmp_path, manifest(streams))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "topoctl", "apply", "-f", str(path), "--auto-approve", "--parallelism", "1"],
+        [sys.executable, "-m", "topoctl", "apply", "-f", str(path), "--auto-approve", "--parallelism", parallelism],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

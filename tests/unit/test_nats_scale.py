@@ -3,6 +3,8 @@ alike, with the checks that used to walk every declared object once per stream."
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,9 @@ import pytest
 import yaml
 
 from tests.unit.test_nats_driver import driver_with, paged_lists, stream
-from topoctl.errors import ManifestError
+from topoctl.errors import BrokerError, ManifestError
 from topoctl.manifest.loader import load_manifest
-from topoctl.model import Address, Resource
+from topoctl.model import Action, Address, Change, Resource
 from topoctl.providers.nats.kinds import KINDS
 
 B = "n"
@@ -96,3 +98,94 @@ def test_a_read_of_thousands_of_streams_and_consumers_plans_nothing_when_they_ma
     assert all(not KINDS[want.kind].field_changes(want, observed[want.address]) for want in desired)
     assert sum(1 for s, _ in nc.requests if s.startswith("$JS.API.CONSUMER.LIST.")) == count
     assert sum(1 for s, _ in nc.requests if s == "$JS.API.STREAM.LIST") == 10  # 256 a page
+
+
+# -- an apply of thousands of changes runs on the connection's event loop, not a thread each ------
+
+
+def creates(count: int) -> list[Change]:
+    return [
+        Change(Address(B, "stream", (f"S{i:04d}",)), Action.CREATE, None, {"subjects": [f"s{i}.>"]})
+        for i in range(count)
+    ]
+
+
+def test_a_parallel_apply_reports_every_change_and_raises_every_failure_in_plan_order() -> None:
+    refused = {"S0007", "S0003", "S0150"}
+
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        if subject.rsplit(".", 1)[1] in refused:
+            return {"error": {"code": 400, "err_code": 10065, "description": "subjects overlap"}}
+        return {"config": body}
+
+    driver, nc = driver_with(handler)
+    changes = creates(200)
+    done: list[Change] = []
+    threads: set[str] = set()
+
+    def report(change: Change) -> None:
+        threads.add(threading.current_thread().name)
+        done.append(change)
+
+    with pytest.raises(BrokerError) as err:
+        driver.apply(changes, 16, report)
+    driver.close()
+    assert len(done) == 197 and not {c.address.name[0] for c in done} & refused
+    assert threads == {threading.current_thread().name}  # reported in the caller's thread
+    text = str(err.value)
+    assert text.startswith("broker 'n' (nats://127.0.0.1:4222): 3 changes failed:\n")
+    assert [line.split(":")[0].strip() for line in text.splitlines()[1:]] == [
+        "cannot create stream S0003",
+        "cannot create stream S0007",
+        "cannot create stream S0150",
+    ]
+    assert driver.failed == {(Address(B, "stream", (n,)), Action.CREATE) for n in refused}
+    assert len(nc.requests) == 200
+
+
+def slowed(nc: Any, seconds: float) -> None:
+    """Each answer of `nc` takes `seconds`, as a server's would."""
+    request = nc.request
+
+    async def slow(subject: str, payload: bytes, timeout: float) -> Any:
+        await asyncio.sleep(seconds)
+        return await request(subject, payload, timeout)
+
+    nc.request = slow
+
+
+def test_a_parallel_apply_starts_no_change_once_asked_to_stop() -> None:
+    driver, nc = driver_with(lambda s, b: {"config": b})
+    slowed(nc, 0.01)
+    done: list[Change] = []
+
+    def report(change: Change) -> None:
+        done.append(change)
+        if len(done) == 5:
+            driver.stopping.set()  # what Ctrl-C does
+
+    driver.apply(creates(500), 8, report)
+    driver.close()
+    assert 5 <= len(done) < 50  # those in flight finish; none starts after
+    assert len(nc.requests) == len(done)  # and each one that started was reported
+
+
+def test_a_parallel_apply_keeps_at_most_parallelism_changes_in_flight() -> None:
+    in_flight = {"now": 0, "most": 0}
+    driver, nc = driver_with(lambda s, b: {"config": b})
+    request = nc.request
+
+    async def counted(subject: str, payload: bytes, timeout: float) -> Any:
+        in_flight["now"] += 1
+        in_flight["most"] = max(in_flight["most"], in_flight["now"])
+        try:
+            await asyncio.sleep(0.001)
+            return await request(subject, payload, timeout)
+        finally:
+            in_flight["now"] -= 1
+
+    nc.request = counted  # type: ignore[method-assign]
+    done: list[Change] = []
+    driver.apply(creates(300), 12, done.append)
+    driver.close()
+    assert len(done) == 300 and in_flight["most"] == 12

@@ -193,11 +193,9 @@ class Driver(abc.ABC):
         errors: dict[int, BaseException] = {}
 
         def finished(index: int, error: BaseException | None) -> None:
-            if error is None or isinstance(error, PartlyApplied):
-                done(changes[index])
+            self.finished(changes[index], error, done)
             if error is not None:
                 errors[index] = error
-                self.failed.add((changes[index].address, changes[index].action))
 
         def run(change: Change) -> bool:
             if self.stopping.is_set() or self.retry.gave_up is not None:  # not attempted
@@ -226,6 +224,18 @@ class Driver(abc.ABC):
                     for future in futures:
                         future.cancel()
                     raise
+        self.raise_failures(errors)
+
+    def finished(self, change: Change, error: BaseException | None, done: Callable[[Change], None]) -> None:
+        """A change of `apply` has run: reported through `done` when it took effect (also in part),
+        remembered in `failed` when it raised."""
+        if error is None or isinstance(error, PartlyApplied):
+            done(change)
+        if error is not None:
+            self.failed.add((change.address, change.action))
+
+    def raise_failures(self, errors: Mapping[int, BaseException]) -> None:
+        """The failures of an `apply` (by index of their change), all of them, in plan order."""
         if len(errors) == 1 or any(not isinstance(e, BrokerError) for e in errors.values()):
             raise errors[min(errors)]
         if errors:
