@@ -117,6 +117,29 @@ def test_bulk_create_uses_one_import_and_names_a_conflicting_object(
         driver.apply(changes, 8, lambda c: None)
 
 
+def test_an_imported_binding_the_broker_skipped_is_named(
+    client: httpx.Client, vhost: str, driver: RabbitMQDriver
+) -> None:
+    """A definitions import answers 204 and skips a binding whose queue is missing (someone deleted
+    it after the plan): the check after the import names it; the others are reported done."""
+    client.put(f"/api/exchanges/{seg(vhost)}/x", json={"type": "topic", "durable": True})
+    for i in range(BULK_MIN):
+        client.put(f"/api/queues/{seg(vhost)}/q{i}", json={"durable": True})
+
+    def bind(queue: str) -> Change:
+        attrs = {"source": "x", "destination": queue, "destination_type": "queue", "routing_key": "k", "arguments": {}}
+        return create(binding_address(B, vhost, "x", "queue", queue, "k", {}), attrs)
+
+    changes = [bind(f"q{i}") for i in range(BULK_MIN)] + [bind("deleted-since-the-plan")]
+    calls = counted(driver)
+    done: list[Change] = []
+    with pytest.raises(BrokerError, match=r"binding .*deleted-since-the-plan.*: the import did not create it"):
+        driver.apply(changes, 8, done.append)
+    assert calls.count("POST") == 1
+    assert len(done) == BULK_MIN
+    assert len(client.get(f"/api/bindings/{seg(vhost)}?columns=destination").json()) == BULK_MIN + BULK_MIN  # + default
+
+
 def test_failed_import_falls_back_to_single_writes_that_name_the_culprit(
     client: httpx.Client, vhost: str, driver: RabbitMQDriver
 ) -> None:

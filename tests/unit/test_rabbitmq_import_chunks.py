@@ -22,12 +22,13 @@ B = "r"
 
 
 class Broker:
-    """Just enough of the management API for an import: definitions in, definitions out."""
+    """Just enough of the management API for an import: definitions in, the queues listed out."""
 
     def __init__(self, refuse_import: int | None = None) -> None:
         self.queues: dict[str, dict[str, Any]] = {}
         self.imports: list[int] = []  # objects per POST /api/definitions
         self.puts: list[str] = []
+        self.checks: list[str] = []  # the listings read to check an import
         self.refuse_import = refuse_import  # the index of the import to refuse
 
     def __call__(self, request: Request) -> Response:
@@ -41,8 +42,9 @@ class Broker:
             for q in body["queues"]:
                 self.queues[q["name"]] = q
             return reply(204)
-        if request.method == "GET" and path == "/api/definitions/v":
-            return reply(200, json={"queues": list(self.queues.values()), "bindings": []})
+        if request.method == "GET" and path.split("?")[0] == "/api/queues/v":  # the check after an import
+            self.checks.append(path)
+            return reply(200, json=list(self.queues.values()))
         if request.method == "PUT" and path.startswith("/api/queues/v/"):
             name = path.rsplit("/", 1)[1]
             self.puts.append(name)
@@ -70,6 +72,8 @@ def test_a_big_import_goes_in_chunks_and_every_object_is_reported() -> None:
     assert broker.imports[0] == IMPORT_FIRST_CHUNK
     assert max(broker.imports) <= IMPORT_MAX_CHUNK
     assert len(done) == 3_000 and not broker.puts
+    # Checked once, with the queue listing alone (the cheapest read that shows them), no statistics.
+    assert len(broker.checks) == 1 and "disable_stats=true" in broker.checks[0]
 
 
 def test_a_refused_chunk_keeps_what_went_before_and_redoes_the_rest_one_by_one() -> None:
