@@ -151,6 +151,8 @@ class JetStreamApi:
         finally:
             if gone is not None:
                 gone.cancel()
+            if finished.done() and not finished.cancelled():
+                finished.exception()  # retrieved: the batch raised already (asyncio would log it)
             with contextlib.suppress(Exception):  # the connection may be gone
                 await sub.unsubscribe()
         return answers
