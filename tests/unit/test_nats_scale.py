@@ -15,7 +15,10 @@ from tests.unit.test_nats_driver import driver_with, paged_lists, stream
 from topoctl.errors import BrokerError, ManifestError
 from topoctl.manifest.loader import load_manifest
 from topoctl.model import Action, Address, Change, Resource
+from topoctl.providers.base import PruneScope, covering
 from topoctl.providers.nats.kinds import KINDS
+from topoctl.providers.nats.routing import _Lookup, _Stream
+from topoctl.providers.nats.subjects import subject_matches
 
 B = "n"
 
@@ -189,3 +192,29 @@ def test_a_parallel_apply_keeps_at_most_parallelism_changes_in_flight() -> None:
     driver.apply(creates(300), 12, done.append)
     driver.close()
     assert len(done) == 300 and in_flight["most"] == 12
+
+
+def test_covering_answers_as_trying_every_prune_scope() -> None:
+    scopes = [
+        PruneScope(),
+        PruneScope(kinds=frozenset({"stream"}), prefix="S1"),
+        PruneScope(kinds=frozenset({"consumer"}), parent=("S1",)),
+        PruneScope(kinds=frozenset({"consumer"}), parent=("S2",), prefix="w"),
+        PruneScope(parent=("S3", "x")),
+    ]
+    names = [("S1",), ("S2",), ("S10",), ("S1", "w"), ("S2", "w1"), ("S2", "v"), ("S3", "x", "y"), ("S3", "x"), ("T",)]
+    addresses = [Address(B, kind, name) for kind in ("stream", "consumer", "kv_bucket") for name in names]
+    for chosen in ([], scopes[:1], scopes[1:], scopes[2:4], scopes[4:], scopes):
+        covers = covering(chosen)
+        for address in addresses:
+            assert covers(address) == any(s.covers(address) for s in chosen), (chosen, address)
+
+
+def test_the_streams_that_capture_a_subject_are_found_as_trying_each_stream() -> None:
+    patterns = ["a.>", "a.*", "a.b", "a.*.c", ">", "*", "b.>.c", "c..d", "a.b.>", "*.b", "x.y.z"]
+    streams = {f"S{i}": _Stream(Address(B, "stream", (f"S{i}",)), [p]) for i, p in enumerate(patterns)}
+    streams["BOTH"] = _Stream(Address(B, "stream", ("BOTH",)), ["q.r", "a.b"])
+    lookup = _Lookup(streams)
+    for subject in ["a", "a.b", "a.b.c", "a.x.c", "b.x.c", "b.c", "x.y.z", "q.r", "z", "a.b.c.d", "b.x.y.c"]:
+        brute = sorted(n for n, s in streams.items() if any(subject_matches(p, subject) for p in s.subjects))
+        assert lookup.capturing(subject) == brute, subject

@@ -132,6 +132,21 @@ class PruneScope:
         return name[-1].startswith(self.prefix)
 
 
+def covering(scopes: Sequence[PruneScope]) -> Callable[[Address], bool]:
+    """`lambda a: any(s.covers(a) for s in scopes)`, trying only the scopes whose parent the
+    address is under: a prune by prefix may hold a scope per declared parent (the consumers of
+    each stream), thousands of them, and every live object is asked."""
+    by_parent: dict[tuple[str, ...], list[PruneScope]] = {}
+    for scope in scopes:
+        by_parent.setdefault(scope.parent, []).append(scope)
+
+    def covers(address: Address) -> bool:
+        name = address.name
+        return any(scope.covers(address) for n in range(len(name)) for scope in by_parent.get(name[:n], ()))
+
+    return covers
+
+
 @dataclass(frozen=True)
 class Compiled:
     """What a provider's compiler makes of one broker section."""

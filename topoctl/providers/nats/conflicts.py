@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from topoctl.model import JSON, Address, Resource
-from topoctl.providers.base import PruneScope
+from topoctl.providers.base import PruneScope, covering
 from topoctl.providers.nats import fields as F
 from topoctl.providers.nats.buckets import KV_PREFIX, OBJ_PREFIX, SERVER_PREFIX, bucket_subjects
 from topoctl.providers.nats.kinds import CONSUMER, KINDS, KV_BUCKET, OBJECT_STORE, STREAM, unchanged
@@ -145,10 +145,11 @@ def review(
 
     # Live streams whose delete runs, in an earlier wave, before any create or update.
     going = {stream_name(a) for a, r in wanted.items() if r.absent and a in have and a.kind in STREAM_KINDS}
+    pruned = covering(prune)
     going |= {
         stream_name(r.address)
         for r in observed
-        if r.kind in STREAM_KINDS and r.address not in wanted and any(s.covers(r.address) for s in prune)
+        if r.kind in STREAM_KINDS and r.address not in wanted and pruned(r.address)
     }
     going |= set(out.replacing)
 
@@ -234,8 +235,9 @@ def _workqueue_overlaps(
     if not any(r.attrs.get("retention") == "workqueue" for r in streams.values()):
         return []
     kept: dict[str, list[Resource]] = {}
+    pruned = covering(prune)
     for r in observed:
-        if r.kind != CONSUMER or r.address in wanted or any(s.covers(r.address) for s in prune):
+        if r.kind != CONSUMER or r.address in wanted or pruned(r.address):
             continue
         kept.setdefault(r.address.name[0], []).append(r)
     problems = []

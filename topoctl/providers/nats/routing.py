@@ -23,7 +23,7 @@ from topoctl.errors import RouteError
 from topoctl.model import JSON, Action, Address, Change, Resource
 from topoctl.providers.nats.buckets import KV_PREFIX, OBJ_PREFIX, bucket_subjects
 from topoctl.providers.nats.kinds import CONSUMER, KV_BUCKET, OBJECT_STORE, STREAM
-from topoctl.providers.nats.subjects import subject_matches
+from topoctl.providers.nats.subjects import SubjectIndex, subject_matches
 from topoctl.routing.model import CAPTURE, FILTER, SOURCE, Destination, Hop, Message, Request, Route
 
 WORD = "x"  # what a `*` or `>` stands for in a representative subject
@@ -130,6 +130,32 @@ def _filters(attrs: Mapping[str, JSON]) -> list[str]:
     return [one] if isinstance(one, str) and one else []
 
 
+class _Lookup:
+    """The streams of a topology by the subjects they capture (a trie, so a subject meets only the
+    patterns that can match it) and by the streams they source or mirror from, in name order."""
+
+    def __init__(self, streams: Mapping[str, _Stream]) -> None:
+        self.index = SubjectIndex()
+        # A `>` before the last token is no pattern the server takes, but a manifest may say it:
+        # matched one by one as `subject_matches` reads it.
+        self.odd: list[tuple[str, str]] = []
+        self.downstream: dict[str, list[tuple[str, _Stream]]] = {}
+        for name, stream in sorted(streams.items()):
+            for pattern in stream.subjects:
+                if ">" in pattern.split(".")[:-1]:
+                    self.odd.append((name, pattern))
+                else:
+                    self.index.insert(pattern, name)
+            for origin in dict.fromkeys(o.stream for o in stream.origins):
+                self.downstream.setdefault(origin, []).append((name, stream))
+
+    def capturing(self, subject: str) -> list[str]:
+        """The streams that store a message published on the literal `subject`, in name order."""
+        names = {name for name, _ in self.index.overlapping(subject)}
+        names.update(name for name, pattern in self.odd if subject_matches(pattern, subject))
+        return sorted(names)
+
+
 class NatsTopology:
     def __init__(self, broker: str, resources: Sequence[Resource]) -> None:
         self.broker = broker
@@ -162,23 +188,32 @@ class NatsTopology:
             owner = r.address.name[0]
             if owner in self.streams:  # a consumer goes with its stream
                 self.consumers.setdefault(owner, []).append((r.address, _filters(r.attrs)))
+        self._lookup: _Lookup | None = None
+
+    def _streams_by_subject(self) -> _Lookup:
+        """Made once a topology, when a message is first routed: a plan routes thousands of probe
+        messages through thousands of streams, and trying every stream for each cost minutes."""
+        if self._lookup is None:
+            self._lookup = _Lookup(self.streams)
+        return self._lookup
 
     def route(self, message: Message) -> Route:
         subject = message.key
         check_subject(subject)
+        lookup = self._streams_by_subject()
         stored: dict[str, tuple[str, tuple[Hop, ...]]] = {}  # stream -> (stored subject, path)
         todo: deque[str] = deque()
-        for name, stream in sorted(self.streams.items()):
-            if any(subject_matches(p, subject) for p in stream.subjects):
-                here = subject
-                if stream.transform is not None:
-                    here = transform(*stream.transform, subject) or subject
-                stored[name] = (here, (Hop(stream.address, CAPTURE),))
-                todo.append(name)
+        for name in lookup.capturing(subject):
+            stream = self.streams[name]
+            here = subject
+            if stream.transform is not None:
+                here = transform(*stream.transform, subject) or subject
+            stored[name] = (here, (Hop(stream.address, CAPTURE),))
+            todo.append(name)
         while todo:  # sources and mirrors, each stream once
             origin = todo.popleft()
             held, path = stored[origin]
-            for name, stream in sorted(self.streams.items()):
+            for name, stream in lookup.downstream.get(origin, ()):
                 if name in stored:
                     continue
                 for o in stream.origins:
