@@ -8,7 +8,7 @@ from dataclasses import replace
 from topoctl.engine.risk import dependents as _dependents
 from topoctl.engine.risk import exposure
 from topoctl.model import Action, Address, Change, Plan, Resource, fingerprint
-from topoctl.providers.base import KindSpec, PruneScope
+from topoctl.providers.base import KindSpec, PruneScope, covering
 
 SpecOf = Callable[[Address], KindSpec]
 
@@ -56,10 +56,13 @@ def diff(
             changes[want.address] = change
 
     for broker, scopes in (prune or {}).items():
+        if not scopes:
+            continue
+        covers = covering(scopes)  # a prefix prune may hold a scope per declared stream
         for have in observed:
             if have.broker != broker or have.address in wanted or have.address in changes:
                 continue
-            if any(scope.covers(have.address) for scope in scopes):
+            if covers(have.address):
                 changes[have.address] = _delete(have, spec_of(have.address), None)
 
     if any(c.destructive for c in changes.values()):  # else nothing cascades or is exposed

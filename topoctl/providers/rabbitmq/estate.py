@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from topoctl.errors import PlanError
 from topoctl.model import Address, Resource
 from topoctl.providers import secrets
-from topoctl.providers.base import KindSpec, PruneScope
+from topoctl.providers.base import KindSpec, PruneScope, covering
 from topoctl.providers.rabbitmq.kinds import (
     BINDING,
     EXCHANGE,
@@ -94,12 +94,13 @@ def needing_counts(
     Counting every queue's messages costs the broker as long again as listing the queues (0.5 s
     more for 5,000 queues); a plan that deletes nothing asks for no count at all."""
     wanted = {r.address: r for r in desired}
+    pruned = covering(prune)
     queue_kind = RABBITMQ_KINDS[QUEUE]
     going: set[str] = set()  # vhosts a plan may delete, with every queue in them
     for r in observed:
         if r.kind == VHOST:
             want = wanted.get(r.address)
-            if (want is not None and want.absent) or (want is None and any(s.covers(r.address) for s in prune)):
+            if (want is not None and want.absent) or (want is None and pruned(r.address)):
                 going.add(r.address.name[0])
     out: set[Address] = set()
     for r in observed:
@@ -109,7 +110,7 @@ def needing_counts(
         if r.address.name[0] in going or is_parking_queue(r.address.name[1]) or PARKED in r.info:
             out.add(r.address)
         elif want is None:
-            if any(s.covers(r.address) for s in prune):
+            if pruned(r.address):
                 out.add(r.address)
         elif want.absent or _differs(queue_kind, want, r):
             out.add(r.address)
