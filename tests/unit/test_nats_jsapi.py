@@ -171,9 +171,10 @@ def test_every_page_of_every_list_is_read_and_a_list_that_moved_is_walked_again(
     lists = {"A": list(range(7)), "B": [], "C": list(range(3)), "D": list(range(10))}
     server = Server(pages(lists, moving={"D"}))
     subjects = [f"CONSUMER.LIST.{n}" for n in ("A", "B", "GONE", "C", "D")]
-    found = run(server, lambda api: api.paged_many(subjects, "consumers"))
-    assert found[0] == list(range(7)) and found[1] == [] and found[3] == list(range(3))
+    found = run(server, lambda api: api.paged_many(subjects, "consumers", lambda item: ("seen", item)))
+    assert found[0] == [("seen", i) for i in range(7)] and found[1] == []
+    assert found[3] == [("seen", i) for i in range(3)]
     assert isinstance(found[2], ApiError) and found[2].not_found
-    assert found[4] == list(range(9))  # D lost an item while it was paged: read again, whole
+    assert found[4] == [("seen", i) for i in range(9)]  # D lost an item while it was paged: read again, whole
     offsets = sorted(b["offset"] for s, b in server.asked if s.endswith(".A"))
     assert offsets == [0, 3, 6]

@@ -193,7 +193,7 @@ class NatsDriver(Driver):
             return self._run(self._read(desired, prune))
 
     async def _read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
-        async def listing() -> tuple[list[dict[str, Any]], list[Resource]]:
+        async def listing() -> tuple[list[Resource], dict[str, list[str]]]:
             api = await self._connection()
             listed = await api.paged("STREAM.LIST", "streams")
             with_consumers = [
@@ -203,7 +203,8 @@ class NatsDriver(Driver):
                 and (info.get("state") or {}).get("consumer_count", 1) > 0
             ]
             subjects = [f"CONSUMER.LIST.{name}" for name in with_consumers]
-            consumers = asyncio.ensure_future(api.paged_many(subjects, "consumers"))
+            # Each consumer is made a Resource as its page comes in, while the server answers the others.
+            consumers = asyncio.ensure_future(api.paged_many(subjects, "consumers", self._observed_consumer))
             try:
                 for _ in range(2):  # the listing sends its first requests, the connection's flusher writes them
                     await asyncio.sleep(0)
@@ -214,6 +215,9 @@ class NatsDriver(Driver):
                     for info in listed
                     if not str(info["config"]["name"]).startswith(B.SERVER_PREFIX)
                 ]
+                # Every live stream's subjects, the server's own `$` streams included: they all take
+                # part in the server's overlap check.
+                live_subjects = {str(i["config"]["name"]): list(i["config"].get("subjects") or []) for i in listed}
                 lists = await consumers
             finally:
                 consumers.cancel()
@@ -222,11 +226,11 @@ class NatsDriver(Driver):
                     if not found.not_found:
                         raise found
                     continue  # a stream deleted since the stream list was read has no consumers now
-                out.extend(r for r in (self._observed_consumer(info) for info in found) if r is not None)
-            return listed, out
+                out.extend(r for r in found if r is not None)
+            return out, live_subjects
 
         try:  # a read is safe to repeat whole: a connection lost halfway costs one more listing
-            listed, out = await self.retry.acall(listing, _transient)
+            out, live_subjects = await self.retry.acall(listing, _transient)
         except _ConnectFailed as exc:
             raise self._noted(exc) from None
         except (ApiError, NoJetStream) as exc:
@@ -235,9 +239,6 @@ class NatsDriver(Driver):
             raise
         except Exception as exc:
             raise self._error(f"cannot list streams and consumers: {_describe(exc)}{note(exc)}") from None
-        # Every live stream's subjects, the server's own `$` streams included: they all take part in
-        # the server's overlap check.
-        live_subjects = {str(i["config"]["name"]): list(i["config"].get("subjects") or []) for i in listed}
         found = review(self.name, desired, prune, out, live_subjects)
         problems = found.problems + await self._dry_run_replaces(found)
         if problems:

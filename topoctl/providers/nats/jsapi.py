@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # Many requests in flight on one connection; bounded so a huge account does not flood the server.
 MAX_IN_FLIGHT = 512
@@ -86,9 +88,12 @@ class JetStreamApi:
             raise ConnectionLost("the connection to the server was lost")
         return answer.result()
 
-    async def many(self, requests: Sequence[tuple[str, bytes]]) -> list[dict[str, Any] | ApiError]:
+    async def many(
+        self, requests: Sequence[tuple[str, bytes]], then: Callable[[dict[str, Any]], object] | None = None
+    ) -> list[dict[str, Any] | ApiError]:
         """The answers to many requests (subject, JSON payload), in their order: each answer, or
-        the ApiError the server gave instead.
+        the ApiError the server gave instead. `then` is called with each answer as it comes, while
+        the server works on the others.
 
         One reply subscription serves them all, where `request` costs a future, a timer and two
         tasks each (a plan lists the consumers of thousands of streams: that was most of its CPU).
@@ -122,7 +127,10 @@ class JetStreamApi:
             heard = loop.time()
             waiting -= 1
             try:  # decoded while the server works on the next ones
-                answers[index] = self._decoded(msg)
+                answer = self._decoded(msg)
+                if then is not None and not isinstance(answer, ApiError):
+                    then(answer)
+                answers[index] = answer
                 if sent < len(requests):
                     await send()
             except Exception as exc:  # raised by the batch, not handed to nats-py's error callback
@@ -170,21 +178,28 @@ class JetStreamApi:
 
     async def paged(self, subject: str, key: str) -> list[dict[str, Any]]:
         """Every item of a paged list (`STREAM.LIST`); raises the ApiError of the server."""
-        [items] = await self.paged_many([subject], key)
+        [items] = await self.paged_many([subject], key, _same)
         if isinstance(items, ApiError):
             raise items
         return items
 
-    async def paged_many(self, subjects: Sequence[str], key: str) -> list[list[dict[str, Any]] | ApiError]:
-        """Every item of each paged list (`CONSUMER.LIST.<stream>` of many streams), or the
-        ApiError the server gave for it.
+    async def paged_many(
+        self, subjects: Sequence[str], key: str, each: Callable[[dict[str, Any]], T]
+    ) -> list[list[T] | ApiError]:
+        """`each` item of each paged list (`CONSUMER.LIST.<stream>` of many streams), or the
+        ApiError the server gave for it. The items of a page are passed to `each` as soon as it
+        comes, while the server works on the other pages.
 
         The first pages tell the totals and page size; the other pages are then requested at
         once. If a total moved meanwhile (objects created or deleted), that list is walked again
         one page after the other so nothing is missed.
         """
-        firsts = await self.many([(subject, _offset(0)) for subject in subjects])
-        out: list[list[dict[str, Any]] | ApiError] = []
+
+        def converted(page: dict[str, Any]) -> None:
+            page[key] = [each(item) for item in page.get(key) or []]
+
+        firsts = await self.many([(subject, _offset(0)) for subject in subjects], converted)
+        out: list[list[T] | ApiError] = []
         totals: list[int] = []
         later: list[tuple[int, int]] = []  # (list, offset) of the pages after the first
         for index, first in enumerate(firsts):
@@ -201,7 +216,7 @@ class JetStreamApi:
                 later += [(index, offset) for offset in range(limit, total, limit)]
         if not later:
             return out
-        pages = await self.many([(subjects[index], _offset(offset)) for index, offset in later])
+        pages = await self.many([(subjects[index], _offset(offset)) for index, offset in later], converted)
         moved: set[int] = set()
         for (index, _), page in zip(later, pages, strict=True):
             so_far = out[index]
@@ -217,7 +232,7 @@ class JetStreamApi:
             so_far = out[index]
             if index in moved or (not isinstance(so_far, ApiError) and len(so_far) != totals[index]):
                 try:
-                    out[index] = await self._walk(subjects[index], key)
+                    out[index] = [each(item) for item in await self._walk(subjects[index], key)]
                 except ApiError as exc:
                     out[index] = exc
         return out
@@ -234,3 +249,7 @@ class JetStreamApi:
 
 def _offset(offset: int) -> bytes:
     return b'{"offset":%d}' % offset
+
+
+def _same(item: dict[str, Any]) -> dict[str, Any]:
+    return item
