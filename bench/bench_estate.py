@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import bench_kafka  # bench/bench_kafka.py
 import boto3
 import estate  # bench/estate.py
 import httpx
@@ -506,22 +507,28 @@ def _apply_rabbitmq(tmp: Path, runs: int, rabbit: Rabbit) -> bool:
 
 
 def _apply_kafka(tmp: Path, runs: int, kafka: Kafka) -> bool:
-    # Kafka: 1,000 topics with configs; floor: CreateTopics of them all.
+    # Kafka: 1,000 topics with configs; floor: CreateTopics of them all. Each turn starts on an
+    # idle broker, untimed: KRaft publishes one metadata change at a time, so a create right after
+    # the delete of the last turn's 1,000 topics shows only once their logs are gone (seconds
+    # here), which the floor never waits for and an apply must (the next plan needs the topics).
     prefix = "bench.apply."
     section = estate.kafka(1_000)
     section["topics"] = {n.replace(estate.KAFKA_PREFIX, prefix): s for n, s in section["topics"].items()}
     path_k = write(tmp, "apply-kafka", "bench-kafka", section)
     floor_topics = {n.replace(prefix, "bench.floor."): s for n, s in section["topics"].items()}
 
-    def kafka_apply() -> None:
-        kafka.delete(prefix)
-        apply(path_k)
+    def cleared(what: str) -> Callable[[], None]:
+        def run() -> None:
+            kafka.delete(what)
+            bench_kafka.idle(kafka.admin)
 
-    def kafka_floor() -> None:
-        kafka.delete("bench.floor.")
-        kafka.create_all(floor_topics)
+        return run
 
-    medians = interleaved({"floor": kafka_floor, "apply": kafka_apply}, runs)
+    medians = interleaved(
+        {"floor": lambda: kafka.create_all(floor_topics), "apply": lambda: apply(path_k)},
+        runs,
+        setup={"floor": cleared("bench.floor."), "apply": cleared(prefix)},
+    )
     kafka.delete(prefix)
     kafka.delete("bench.floor.")
     return _apply_row("apply from scratch, Kafka 1,000 topics", medians, "CreateTopics")

@@ -62,13 +62,20 @@ class Sample:
     cpu_min: float = 0.0  # the least disturbed run: what a growth table compares
 
 
-def interleaved(fns: dict[str, Callable[[], object]], runs: int = RUNS) -> dict[str, Sample]:
+def interleaved(
+    fns: dict[str, Callable[[], object]],
+    runs: int = RUNS,
+    setup: dict[str, Callable[[], object]] | None = None,
+) -> dict[str, Sample]:
     """The medians of each function, run in turns (a, b, a, b, ...): a load that comes and goes
-    on a shared machine then hits the measured value and its floor alike."""
+    on a shared machine then hits the measured value and its floor alike. `setup[name]`, if any,
+    runs before each turn of `name`, untimed (clearing what the last turn made)."""
     walls: dict[str, list[float]] = {name: [] for name in fns}
     cpus: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(runs):
         for name, fn in fns.items():
+            if setup and name in setup:
+                setup[name]()
             before = _cpu()
             start = time.perf_counter()
             fn()
