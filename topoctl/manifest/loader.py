@@ -7,15 +7,14 @@ failure is a ManifestError naming file and line. No broker is contacted here.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import glob
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from topoctl.collector import collector_paused
 from topoctl.errors import ManifestError
 from topoctl.manifest.schema import validate_document
 from topoctl.manifest.source import Context, SourceMap
@@ -150,22 +149,8 @@ def _drop_locations(value: Any, path: DocPath, sources: SourceMap) -> None:
 
 
 def load_manifest(paths: Sequence[str], env: Mapping[str, str] | None = None) -> Manifest:
-    with _collector_paused():
+    with collector_paused():
         return _load_manifest(paths, env)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Loading builds hundreds of thousands of objects and no reference cycle: Python's cyclic
-    collector would scan the growing heap again and again for nothing, and make the cost per
-    object grow with the manifest (+70 % at 20,000 objects). It runs again afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _load_manifest(paths: Sequence[str], env: Mapping[str, str] | None) -> Manifest:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any, ClassVar, TypeVar
 
+from topoctl.collector import collector_paused
 from topoctl.errors import BrokerError, PlanError
-from topoctl.manifest.loader import _collector_paused
 from topoctl.model import JSON, Action, Address, Change, Resource
 from topoctl.providers.base import Driver, PruneScope
 from topoctl.providers.nats import buckets as B
@@ -189,7 +189,7 @@ class NatsDriver(Driver):
         # reference cycle that outlives it: paused as for loading, the cyclic collector does not
         # scan the growing heap again and again (a tenth of a plan's CPU at 5,000 objects). Brokers
         # read side by side may each pause it: the first to find it on turns it back on.
-        with _collector_paused():
+        with collector_paused():
             return self._run(self._read(desired, prune))
 
     async def _read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
