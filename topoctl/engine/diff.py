@@ -65,16 +65,14 @@ def diff(
             if covers(have.address):
                 changes[have.address] = _delete(have, spec_of(have.address), None)
 
-    if any(c.destructive for c in changes.values()):  # else nothing cascades or is exposed
-        below = _dependents(observed)
-        _cascade(changes, wanted, below, spec_of)
-        if targets:
-            changes = _select(changes, targets, below)
-        for address, change in changes.items():
-            if change.destructive:
-                changes[address] = replace(change, exposure=exposure(live[address], below, spec_of))
-    elif targets:
-        changes = _select(changes, targets, {})
+    # Only a delete or a replace cascades or exposes anything: without one, no dependents index.
+    below = _dependents(observed) if any(c.destructive for c in changes.values()) else {}
+    _cascade(changes, wanted, below, spec_of)
+    if targets:
+        changes = _select(changes, targets, below)
+    for address, change in changes.items():
+        if change.destructive:
+            changes[address] = replace(change, exposure=exposure(live[address], below, spec_of))
     ordered = sorted(changes.values(), key=lambda c: _sort_key(c, spec_of))
     noted = sorted(notes, key=lambda c: _sort_key(c, spec_of))
     return Plan(changes=tuple(_with_units(c, spec_of) for c in ordered), notes=tuple(noted))

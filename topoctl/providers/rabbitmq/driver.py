@@ -119,10 +119,11 @@ class RabbitMQDriver(Driver):
     def live_state(
         self, optional: Collection[str] = (), tolerant: bool = False, vhosts: Collection[str] | None = None
     ) -> LiveState:
-        """Five listings, plus the `optional` ones the manifest needs (estate.LISTINGS), sent
-        concurrently, whatever the number of objects: cluster-wide, or per vhost for the `vhosts`
-        given (estate.vhosts_read). `tolerant` (an export): an optional listing the user may not
-        read is left out rather than an error.
+        """Six listings (exchanges, queues, bindings, policies, consumers, vhosts), plus the
+        `optional` ones the manifest needs (estate.LISTINGS), sent concurrently, whatever the number
+        of objects: cluster-wide, or per vhost for the `vhosts` given (estate.vhosts_read).
+        `tolerant` (an export): an optional listing the user may not read is left out rather than
+        an error.
 
         Queues are listed without their statistics (`disable_stats`): the broker works those out
         queue by queue, and they were most of a plan's time on a big vhost (2-6 s for 10,000
@@ -131,10 +132,7 @@ class RabbitMQDriver(Driver):
         api = self.api
         scoped = {
             "exchanges": (f"/api/exchanges{{}}?columns={EXCHANGE_COLUMNS}", "listing exchanges"),
-            "queues": (
-                f"/api/queues{{}}?disable_stats=true&columns={QUEUE_COLUMNS}",
-                "listing queues",
-            ),
+            "queues": (f"/api/queues{{}}?disable_stats=true&columns={QUEUE_COLUMNS}", "listing queues"),
             "bindings": (f"/api/bindings{{}}?columns={BINDING_COLUMNS}", "listing bindings"),
             "policies": (f"/api/policies{{}}?columns={POLICY_COLUMNS}", "listing policies"),
             "consumers": ("/api/consumers{}?columns=queue", "listing consumers"),
