@@ -38,16 +38,28 @@ class FakeNc:
         self.subscriptions: dict[str, Callable[[Msg], Any]] = {}
         self.responders = True
         self.answering: set[asyncio.Future[None]] = set()  # kept until done (the loop holds tasks weakly)
+        self.delay = 0.0  # how long each answer takes
+        self.lose = 0  # how many of the next answers on a reply subject never come
+        self.published = 0  # requests answered on a reply subject (not to their caller)
+        self.in_flight = self.most_in_flight = 0
 
     async def request(self, subject: str, payload: bytes, timeout: float) -> Msg:
         from nats.errors import NoRespondersError
 
         if not self.responders:
             raise NoRespondersError
-        body = json.loads(payload) if payload else {}
-        self.requests.append((subject, body))
-        await asyncio.sleep(0)
-        return Msg(json.dumps(self.handler(subject, body)).encode())
+        self._sent()
+        try:
+            body = json.loads(payload) if payload else {}
+            self.requests.append((subject, body))
+            await asyncio.sleep(self.delay)
+            return Msg(json.dumps(self.handler(subject, body)).encode())
+        finally:
+            self.in_flight -= 1
+
+    def _sent(self) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
 
     def new_inbox(self) -> str:
         return f"_INBOX.fake{len(self.subscriptions)}"
@@ -64,9 +76,15 @@ class FakeNc:
         return Sub()
 
     async def publish(self, subject: str, payload: bytes, reply: str) -> None:
+        self._sent()
+        self.published += 1
+        lost, self.lose = self.lose > 0, max(0, self.lose - 1)
+
         async def answer() -> None:
+            await asyncio.sleep(self.delay)
+            self.in_flight -= 1
             cb = self.subscriptions.get(reply.rsplit(".", 1)[0])
-            if cb is None:
+            if cb is None or lost:
                 return
             if not self.responders:
                 await cb(Msg(b"", reply, {"Status": "503"}))
@@ -75,7 +93,9 @@ class FakeNc:
             self.requests.append((subject, body))
             await cb(Msg(json.dumps(self.handler(subject, body)).encode(), reply))
 
-        self.answering.add(asyncio.ensure_future(answer()))
+        task = asyncio.ensure_future(answer())
+        self.answering.add(task)
+        task.add_done_callback(self.answering.discard)
 
     async def close(self) -> None:
         pass

@@ -3,7 +3,6 @@ alike, with the checks that used to walk every declared object once per stream."
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from pathlib import Path
 from typing import Any
@@ -146,20 +145,9 @@ def test_a_parallel_apply_reports_every_change_and_raises_every_failure_in_plan_
     assert len(nc.requests) == 200
 
 
-def slowed(nc: Any, seconds: float) -> None:
-    """Each answer of `nc` takes `seconds`, as a server's would."""
-    request = nc.request
-
-    async def slow(subject: str, payload: bytes, timeout: float) -> Any:
-        await asyncio.sleep(seconds)
-        return await request(subject, payload, timeout)
-
-    nc.request = slow
-
-
 def test_a_parallel_apply_starts_no_change_once_asked_to_stop() -> None:
     driver, nc = driver_with(lambda s, b: {"config": b})
-    slowed(nc, 0.01)
+    nc.delay = 0.01
     done: list[Change] = []
 
     def report(change: Change) -> None:
@@ -174,24 +162,77 @@ def test_a_parallel_apply_starts_no_change_once_asked_to_stop() -> None:
 
 
 def test_a_parallel_apply_keeps_at_most_parallelism_changes_in_flight() -> None:
-    in_flight = {"now": 0, "most": 0}
     driver, nc = driver_with(lambda s, b: {"config": b})
-    request = nc.request
-
-    async def counted(subject: str, payload: bytes, timeout: float) -> Any:
-        in_flight["now"] += 1
-        in_flight["most"] = max(in_flight["most"], in_flight["now"])
-        try:
-            await asyncio.sleep(0.001)
-            return await request(subject, payload, timeout)
-        finally:
-            in_flight["now"] -= 1
-
-    nc.request = counted  # type: ignore[method-assign]
+    nc.delay = 0.001
     done: list[Change] = []
-    driver.apply(creates(300), 12, done.append)
+    updates = [
+        Change(Address(B, "stream", (f"U{i}",)), Action.UPDATE, {"max_msgs": 1}, {"max_msgs": 2}) for i in range(30)
+    ]
+    driver.apply([*creates(300), *updates], 12, done.append)
     driver.close()
-    assert len(done) == 300 and in_flight["most"] == 12
+    assert len(done) == 330 and nc.most_in_flight == 12
+
+
+def test_creates_go_on_one_reply_subscription_and_updates_as_requests_of_their_own() -> None:
+    driver, nc = driver_with(lambda s, b: {"config": {"name": s.rsplit(".", 1)[1], **b}})
+    consumers = [
+        Change(Address(B, "consumer", (f"S{i:04d}", "c")), Action.CREATE, None, {"max_deliver": 5}) for i in range(50)
+    ]
+    sealed = Change(Address(B, "stream", ("SEALED",)), Action.CREATE, None, {"subjects": ["x"], "sealed": True})
+    update = Change(Address(B, "stream", ("OLD",)), Action.UPDATE, {"max_msgs": 1}, {"max_msgs": 2})
+    done: list[Change] = []
+    driver.apply([*creates(50), *consumers, sealed, update], 8, done.append)
+    driver.close()
+    assert len(done) == 102
+    assert nc.published == 100  # a create of a sealed stream is sealed after: a request of its own
+    asked = dict(nc.requests)
+    assert asked["$JS.API.CONSUMER.CREATE.S0007.c"] == {
+        "stream_name": "S0007",
+        "config": {"durable_name": "c", "ack_policy": "explicit", "max_deliver": 5},
+        "action": "create",
+    }
+    assert asked["$JS.API.STREAM.CREATE.S0003"] == {"name": "S0003", "subjects": ["s3.>"]}
+    assert [s for s, _ in nc.requests if "SEALED" in s] == [
+        "$JS.API.STREAM.CREATE.SEALED",
+        "$JS.API.STREAM.INFO.SEALED",
+        "$JS.API.STREAM.UPDATE.SEALED",
+    ]
+    assert [s for s, _ in nc.requests if "OLD" in s] == ["$JS.API.STREAM.INFO.OLD", "$JS.API.STREAM.UPDATE.OLD"]
+
+
+def test_a_create_the_server_cannot_take_yet_is_tried_again_and_counted_by_the_retry_policy() -> None:
+    busy = {"S0004": 1}
+
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        name = subject.rsplit(".", 1)[1]
+        if busy.get(name):
+            busy[name] -= 1
+            return {"error": {"code": 503, "err_code": 10008, "description": "JetStream temporarily unavailable"}}
+        return {"config": body}
+
+    driver, nc = driver_with(handler)
+    done: list[Change] = []
+    driver.apply(creates(40), 8, done.append)
+    driver.close()
+    assert len(done) == 40 and driver.retry.retries == 1
+    assert [s for s, _ in nc.requests].count("$JS.API.STREAM.CREATE.S0004") == 2
+
+
+def test_creates_whose_answer_never_came_are_tried_again_one_by_one() -> None:
+    driver, nc = driver_with(lambda s, b: {"config": b})
+    nc.lose = 3  # the first three answers are lost: the batch times out waiting for them
+
+    async def quick_timeout() -> None:
+        api = await driver._connection()
+        api.timeout = 0.3
+
+    driver._run(quick_timeout())
+    done: list[Change] = []
+    driver.apply(creates(40), 8, done.append)
+    driver.close()
+    assert sorted(c.address.name[0] for c in done) == [f"S{i:04d}" for i in range(40)]
+    assert driver.retry.retries == 3  # each of the three lost ones, once
+    assert nc.published == 40  # and the batch sent every one, the lost ones tried again on their own
 
 
 def test_covering_answers_as_trying_every_prune_scope() -> None:

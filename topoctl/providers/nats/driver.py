@@ -23,7 +23,7 @@ from topoctl.providers.nats import buckets as B
 from topoctl.providers.nats import fields as F
 from topoctl.providers.nats.conflicts import Review, describe, label, review, stream_name
 from topoctl.providers.nats.connection import ConnectionSettings, safe_endpoint, settings
-from topoctl.providers.nats.jsapi import ApiError, JetStreamApi, NoJetStream
+from topoctl.providers.nats.jsapi import ApiError, JetStreamApi, NoJetStream, encoded
 from topoctl.providers.nats.kinds import CONSUMER, FILTER_PAIRS, KV_BUCKET, OBJECT_STORE, STREAM
 from topoctl.retry import note
 
@@ -135,13 +135,20 @@ class NatsDriver(Driver):
             ) from None
         return JetStreamApi(self._nc, cfg.api_prefix, cfg.request_timeout, lost)
 
-    async def _request(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    async def _request(
+        self, subject: str, body: Mapping[str, Any] | None = None, failed: BaseException | None = None
+    ) -> dict[str, Any]:
         """One JetStream API request, tried again (on a new connection if the old one is gone)
         after a transient failure. Every request the driver sends is safe to repeat: a create of
         a stream or consumer that exists with the same config succeeds, a delete of one already
-        gone is done (`_delete`), an update sends the same config again."""
+        gone is done (`_delete`), an update sends the same config again. `failed`: how a first
+        try, made elsewhere (`_create_all`), failed; the policy counts it as this call's first."""
 
         async def once() -> dict[str, Any]:
+            nonlocal failed
+            if failed is not None:
+                first, failed = failed, None
+                raise first
             api = await self._connection()
             return await api.request(subject, body)
 
@@ -155,9 +162,11 @@ class NatsDriver(Driver):
         prefix = f"broker {exc.broker!r} ({exc.address}): "
         return self._error(str(exc).removeprefix(prefix) + note(exc)) if note(exc) else exc
 
-    async def _call(self, what: str, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    async def _call(
+        self, what: str, subject: str, body: Mapping[str, Any] | None = None, failed: BaseException | None = None
+    ) -> dict[str, Any]:
         try:
-            return await self._request(subject, body)
+            return await self._request(subject, body, failed)
         except ApiError as exc:
             raise self._error(f"{what}: {exc}") from None
         except NoJetStream as exc:
@@ -400,15 +409,25 @@ class NatsDriver(Driver):
         """Every change a task on the connection's event loop, at most `parallelism` at a time, each
         reported in the caller's thread as it completes (as the base class does with a thread per
         change: at thousands of changes, handing each over between threads cost more CPU than the
-        change itself). No change starts once a stop is asked (Ctrl-C, SIGTERM) or the broker
+        change itself). Creates that are one request each go first, all on one reply subscription
+        (`_create_all`). No change starts once a stop is asked (Ctrl-C, SIGTERM) or the broker
         stopped answering; the failures are raised at the end, all of them, in plan order."""
         completed: queue.SimpleQueue[tuple[int, BaseException | None] | None] = queue.SimpleQueue()
         abandoned = threading.Event()  # a second Ctrl-C: start nothing more, now
 
-        async def one(index: int, change: Change, slots: asyncio.Semaphore) -> None:
+        quick = {i: r for i, c in enumerate(changes) if (r := _one_request_create(c)) is not None}
+
+        def may_start() -> bool:
+            return not (self.stopping.is_set() or self.retry.gave_up is not None or abandoned.is_set())
+
+        async def one(index: int, change: Change, slots: asyncio.Semaphore, failed: BaseException | None) -> None:
             error: BaseException | None = None
             try:
-                await self._apply(change)
+                if failed is None:
+                    await self._apply(change)
+                else:  # a create whose first try, in `_create_all`, failed in a way worth another
+                    subject, body, what = quick[index]
+                    await self._call(what, subject, body, failed)
             except Exception as exc:
                 error = exc
             finally:
@@ -419,11 +438,13 @@ class NatsDriver(Driver):
             slots = asyncio.Semaphore(parallelism)
             running: set[asyncio.Future[None]] = set()
             try:
-                for index, change in enumerate(changes):
+                again = await self._create_all(quick, parallelism, completed.put, may_start)
+                rest = [(i, None) for i in range(len(changes)) if i not in quick]
+                for index, failed in sorted(rest + again, key=lambda item: item[0]):
                     await slots.acquire()
-                    if self.stopping.is_set() or self.retry.gave_up is not None or abandoned.is_set():
+                    if not may_start():
                         break  # this change and the rest: not attempted
-                    task = asyncio.ensure_future(one(index, change, slots))
+                    task = asyncio.ensure_future(one(index, changes[index], slots, failed))
                     running.add(task)
                     task.add_done_callback(running.discard)
                 if running:
@@ -445,13 +466,69 @@ class NatsDriver(Driver):
         everything.result()
         self.raise_failures(errors)
 
+    async def _create_all(
+        self,
+        quick: Mapping[int, tuple[str, dict[str, Any], str]],
+        parallelism: int,
+        report: Callable[[tuple[int, BaseException | None]], None],
+        may_start: Callable[[], bool],
+    ) -> list[tuple[int, BaseException | None]]:
+        """The creates of `quick` (by index of their change: subject, body, what), sent on one reply
+        subscription, at most `parallelism` waiting for their answer, each `report`ed as it is
+        answered: thousands of creates cost the client little more than their bytes (a request
+        each cost a task, a future, a timer and two more tasks, most of an apply's CPU).
+
+        Returns those to try once more as any change is tried, with the failure of their first
+        try (a transient one: the retry policy counts it), or None for those never sent because
+        the batch as a whole failed (no connection, lost, no answer in time)."""
+        if not quick:
+            return []
+        indexes = list(quick)
+        try:
+            api = await self._connection()
+        except Exception:  # each change connects, retries and words the failure as it does alone
+            return [(i, None) for i in indexes]
+        answered = [False] * len(indexes)
+        again: list[tuple[int, BaseException | None]] = []
+        sent = 0
+
+        def proceed() -> bool:
+            nonlocal sent
+            if not may_start():
+                return False
+            sent += 1
+            return True
+
+        def each(k: int, answer: dict[str, Any] | ApiError) -> None:
+            answered[k] = True
+            index = indexes[k]
+            if not isinstance(answer, ApiError):
+                report((index, None))
+            elif _transient(answer):
+                again.append((index, answer))
+            else:
+                report((index, self._error(f"{quick[index][2]}: {answer}")))
+
+        requests = [(subject, encoded(body)) for subject, body, _ in quick.values()]
+        try:
+            await api.send_all(requests, each, parallelism, proceed)
+        except Exception as exc:
+            again += [(indexes[k], exc) for k in range(sent) if not answered[k]]
+            if may_start():
+                again += [(indexes[k], None) for k in range(sent, len(indexes))]
+        return again
+
     async def _apply(self, change: Change) -> None:
         kind, name = change.address.kind, change.address.name
         after = change.after or {}
         if kind in (STREAM, CONSUMER) and _system(name[0]):
             # Bucket streams change only as buckets, `$` streams never (a hand-edited plan file).
             raise self._error(f"refusing to touch {describe(name[0])} as a {kind}: it is not a plain stream")
-        if kind == STREAM:
+        request = _one_request_create(change)
+        if request is not None:
+            subject, body, what = request
+            await self._call(what, subject, body)
+        elif kind == STREAM:
             await self._apply_stream(change.action, name[0], after)
         elif kind == CONSUMER:
             await self._apply_consumer(change.action, name[0], name[1], after)
@@ -478,11 +555,9 @@ class NatsDriver(Driver):
         if action == Action.DELETE:
             await self._delete(what, f"STREAM.DELETE.{name}")
             return
-        if action == Action.CREATE:
-            config, sealed = _stream_create_config(name, after)
+        if action == Action.CREATE:  # a sealed stream: created, then sealed (the others: `_one_request_create`)
+            config, _ = _stream_create_config(name, after)
             await self._call(f"cannot create {what}", f"STREAM.CREATE.{name}", config)
-            if not sealed:
-                return
         info = await self._call(f"cannot read {what}", f"STREAM.INFO.{name}")
         config = dict(info["config"])
         B.overlay(config, F.to_api(F.STREAM_FIELDS, after))
@@ -495,9 +570,6 @@ class NatsDriver(Driver):
         subject = f"CONSUMER.CREATE.{stream}.{name}"
         if action == Action.DELETE:
             await self._delete(what, f"CONSUMER.DELETE.{stream}.{name}")
-            return
-        if action == Action.CREATE:
-            await self._call(f"cannot create {what}", subject, _consumer_create_body(stream, name, after))
             return
         info = await self._call(f"cannot read {what}", f"CONSUMER.INFO.{stream}.{name}")
         config = dict(info["config"])
@@ -514,10 +586,6 @@ class NatsDriver(Driver):
         what = f"{'KV bucket' if is_kv else 'object store'} {bucket}"
         if action == Action.DELETE:
             await self._delete(what, f"STREAM.DELETE.{stream}")
-            return
-        if action == Action.CREATE:
-            config = B.kv_create_config(bucket, after) if is_kv else B.obj_create_config(bucket, after)
-            await self._call(f"cannot create {what}", f"STREAM.CREATE.{stream}", config)
             return
         info = await self._call(f"cannot read {what}", f"STREAM.INFO.{stream}")
         config = dict(info["config"])
@@ -579,6 +647,32 @@ def _create_config(want: Resource) -> tuple[dict[str, Any], bool]:
     if want.kind == OBJECT_STORE:
         return B.obj_create_config(name, want.attrs), False
     return _stream_create_config(name, want.attrs)
+
+
+def _one_request_create(change: Change) -> tuple[str, dict[str, Any], str] | None:
+    """(subject, body, what) of a create that is one request and nothing else: what `_apply` and
+    `_create_all` send, and the start of their error message. None for any other change (a sealed
+    stream is sealed after its create; a `$`, KV_ or OBJ_ stream is refused as a stream)."""
+    if change.action is not Action.CREATE:
+        return None
+    kind, name = change.address.kind, change.address.name
+    after = change.after or {}
+    if kind == STREAM and not _system(name[0]):
+        config, sealed = _stream_create_config(name[0], after)
+        return None if sealed else (f"STREAM.CREATE.{name[0]}", config, f"cannot create stream {name[0]}")
+    if kind == CONSUMER and not _system(name[0]):
+        stream, consumer = name
+        what = f"cannot create consumer {consumer} of stream {stream}"
+        return f"CONSUMER.CREATE.{stream}.{consumer}", _consumer_create_body(stream, consumer, after), what
+    if kind == KV_BUCKET:
+        bucket = name[0]
+        body = B.kv_create_config(bucket, after)
+        return f"STREAM.CREATE.{B.kv_stream(bucket)}", body, f"cannot create KV bucket {bucket}"
+    if kind == OBJECT_STORE:
+        bucket = name[0]
+        body = B.obj_create_config(bucket, after)
+        return f"STREAM.CREATE.{B.obj_stream(bucket)}", body, f"cannot create object store {bucket}"
+    return None
 
 
 def _consumer_create_body(stream: str, name: str, after: Mapping[str, JSON]) -> dict[str, Any]:

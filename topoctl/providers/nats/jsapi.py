@@ -60,7 +60,7 @@ class JetStreamApi:
     async def request(self, subject: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         from nats.errors import NoRespondersError
 
-        payload = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
+        payload = encoded(body) if body is not None else b""
         async with self._slots:
             try:
                 msg = await self._answer(self.nc.request(f"{self.prefix}.{subject}", payload, timeout=self.timeout))
@@ -101,8 +101,31 @@ class JetStreamApi:
         when no answer came for `timeout` seconds (TimeoutError, as a request would), at once
         when the connection is lost, and with NoJetStream when nobody answers on the API subject.
         """
+        return await self._pipeline(requests, then, MAX_IN_FLIGHT, None, None)
+
+    async def send_all(
+        self,
+        requests: Sequence[tuple[str, bytes]],
+        each: Callable[[int, dict[str, Any] | ApiError], object],
+        limit: int,
+        proceed: Callable[[], bool],
+    ) -> None:
+        """`many` for writes: `each` is called with the index and answer (or refusal) of every
+        request as it comes; at most `limit` wait for their answer, and a request is sent only
+        while `proceed()` says so (the others are never sent). Fails as `many` does."""
+        await self._pipeline(requests, None, limit, each, proceed)
+
+    async def _pipeline(
+        self,
+        requests: Sequence[tuple[str, bytes]],
+        then: Callable[[dict[str, Any]], object] | None,
+        limit: int,
+        each: Callable[[int, dict[str, Any] | ApiError], object] | None,
+        proceed: Callable[[], bool] | None,
+    ) -> list[Any]:
         if not requests:
             return []
+        limit = max(1, min(limit, MAX_IN_FLIGHT))
         from nats.errors import TimeoutError as NatsTimeout
 
         loop = asyncio.get_running_loop()
@@ -131,7 +154,9 @@ class JetStreamApi:
                 if then is not None and not isinstance(answer, ApiError):
                     then(answer)
                 answers[index] = answer
-                if sent < len(requests):
+                if each is not None:
+                    each(index, answer)
+                if sent < len(requests) and (proceed is None or proceed()):
                     await send()
             except Exception as exc:  # raised by the batch, not handed to nats-py's error callback
                 finished.set_exception(exc)
@@ -145,8 +170,10 @@ class JetStreamApi:
         if self.lost is not None:
             gone = asyncio.ensure_future(self.lost.wait())
         try:
-            while sent < min(MAX_IN_FLIGHT, len(requests)):
+            while sent < min(limit, len(requests)) and (proceed is None or proceed()):
                 await send()
+            if not waiting and not finished.done():
+                finished.set_result(None)  # nothing was sent (or all answered already)
             while not finished.done():
                 if gone is not None and gone.done():
                     raise ConnectionLost("the connection to the server was lost")
@@ -245,6 +272,11 @@ class JetStreamApi:
             items.extend(batch)
             if not batch or len(items) >= int(page.get("total") or 0):
                 return items
+
+
+def encoded(body: Mapping[str, Any]) -> bytes:
+    """A request's JSON payload, as compact as the server sends its own."""
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _offset(offset: int) -> bytes:
