@@ -194,10 +194,10 @@ def _write_document(text: str, fmt: str) -> None:
     sys.stdout.flush()
 
 
-def _load(files: list[str] | None) -> Any:
+def _load(files: list[str] | None, parsed: Any = None) -> Any:
     from topoctl.manifest.loader import load_manifest
 
-    manifest = load_manifest(files or [])
+    manifest = load_manifest(files or [], parsed=parsed)
     for warning in manifest.warnings:
         _err(f"Warning: {warning}")
     return manifest
@@ -235,17 +235,20 @@ def plan(
     debug: Debug = False,
 ) -> None:
     """Show what apply would change on the brokers."""
+    from topoctl.engine.ahead import ReadAhead
     from topoctl.engine.planner import Session
     from topoctl.render import render
 
     _check_format(fmt)
     if out is not None and not out.parent.is_dir():  # say so before the brokers are read, not after
         raise TopoctlError(f"cannot write the plan to {out}: no directory {out.parent}")
-    manifest = _load(files)
     # A plan never applies, so each broker may be read in a process of its own; not with --debug,
-    # whose tracebacks must come from the process that failed.
-    with Session(manifest, read_apart=not _state["debug"]) as session:
-        the_plan = session.plan(target or [])
+    # whose tracebacks must come from the process that failed. A single broker is read in this
+    # process, and starts while the manifest is being compiled.
+    with ReadAhead(most_brokers=1) as ahead:
+        manifest = _load(files, parsed=ahead)
+        with Session(manifest, read_apart=not _state["debug"], ahead=ahead) as session:
+            the_plan = session.plan(target or [])
     _check_targets(manifest, the_plan, target)
     if out is not None:
         _save_plan(the_plan, out)
@@ -352,6 +355,7 @@ def apply(
     debug: Debug = False,
 ) -> None:
     """Make the brokers match the manifest (or carry out a saved plan)."""
+    from topoctl.engine.ahead import ReadAhead
     from topoctl.engine.applier import execute, refuse_destructive
     from topoctl.engine.planner import Session
     from topoctl.render.text import render_text
@@ -374,18 +378,19 @@ def apply(
             session.close()
         return
 
-    manifest = _load(files)
-    with Session(manifest) as session:
-        the_plan = session.plan(target or [])
-        _check_targets(manifest, the_plan, target)
-        _write_document(render_text(the_plan), "text")
-        if the_plan.empty:
-            _err("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.")
-            return
-        refuse_destructive(the_plan, allow_destructive)
-        if not auto_approve:
-            _confirm()
-        _run(session, the_plan, parallelism, execute)
+    with ReadAhead() as ahead:  # an apply reads in threads: every broker may start while compiling
+        manifest = _load(files, parsed=ahead)
+        with Session(manifest, ahead=ahead) as session:
+            the_plan = session.plan(target or [])
+            _check_targets(manifest, the_plan, target)
+            _write_document(render_text(the_plan), "text")
+            if the_plan.empty:
+                _err("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.")
+                return
+            refuse_destructive(the_plan, allow_destructive)
+            if not auto_approve:
+                _confirm()
+            _run(session, the_plan, parallelism, execute)
 
 
 def _confirm() -> None:

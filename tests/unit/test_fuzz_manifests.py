@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
@@ -28,10 +27,11 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import topoctl
+from tests.fuzzing import budget, fuzz_settings
 from topoctl.engine.diff import diff
 from topoctl.errors import ManifestError
 from topoctl.manifest.loader import Manifest, load_manifest
@@ -47,14 +47,8 @@ BROKER_SCHEMAS = {
     for p in sorted(SCHEMAS.glob("*.schema.json"))
     if p.name not in ("manifest.schema.json", "plan.schema.json")
 }
-BUDGET = int(os.environ.get("FUZZ_EXAMPLES", "150"))
-FUZZ = settings(
-    max_examples=BUDGET,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
+BUDGET = budget(150)
+FUZZ = fuzz_settings(150)
 _DIR = tempfile.TemporaryDirectory(prefix="topoctl-fuzz-")
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
 
+from topoctl.engine.ahead import ReadAhead
 from topoctl.engine.apart import run_apart
 from topoctl.engine.diff import diff
 from topoctl.engine.order import waves
@@ -24,11 +25,12 @@ MAX_SHOWN = 10
 class Session:
     """The drivers of one manifest's brokers, opened on first use and closed together."""
 
-    def __init__(self, manifest: Manifest, read_apart: bool = False) -> None:
+    def __init__(self, manifest: Manifest, read_apart: bool = False, ahead: ReadAhead | None = None) -> None:
         self.manifest = manifest
         # Read brokers in processes of their own: only for a session that never applies (its
         # drivers would not keep what they learned while reading).
         self.read_apart = read_apart
+        self.ahead = ahead  # drivers that started reading while the manifest was compiled
         self._drivers: dict[str, Driver] = {}
         self._kinds: dict[str, Mapping[str, KindSpec]] = {}
         # Set to stop an apply: no change starts after it, on any broker (see `applier.execute`).
@@ -51,11 +53,15 @@ class Session:
         for driver in self._drivers.values():
             driver.close()
         self._drivers.clear()
+        if self.ahead is not None:
+            self.ahead.close()
 
     def driver(self, broker: str) -> Driver:
         if broker not in self._drivers:
             spec = self.broker(broker)
-            driver = provider(spec.type).driver(broker, spec.connection)
+            driver = self.ahead.take(broker, spec.connection) if self.ahead is not None else None
+            if driver is None:
+                driver = provider(spec.type).driver(broker, spec.connection)
             driver.stopping = self.stopping
             self._drivers[broker] = driver
         return self._drivers[broker]

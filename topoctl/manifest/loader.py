@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -148,13 +148,23 @@ def _drop_locations(value: Any, path: DocPath, sources: SourceMap) -> None:
             _drop_locations(v, sub, sources)
 
 
-def load_manifest(paths: Sequence[str], env: Mapping[str, str] | None = None) -> Manifest:
+def load_manifest(
+    paths: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    parsed: Callable[[Mapping[str, Any]], object] | None = None,
+) -> Manifest:
+    """`parsed` is shown the merged document as soon as it is read, before it is validated and
+    compiled: a plan starts reading its broker from it (see `engine.ahead`)."""
     with collector_paused():
-        return _load_manifest(paths, env)
+        return _load_manifest(paths, env, parsed)
 
 
-def _load_manifest(paths: Sequence[str], env: Mapping[str, str] | None) -> Manifest:
+def _load_manifest(
+    paths: Sequence[str], env: Mapping[str, str] | None, parsed: Callable[[Mapping[str, Any]], object] | None
+) -> Manifest:
     document, sources = read_documents(paths, env)
+    if parsed is not None:
+        parsed(document)
     validate_document(document, sources)
     brokers: dict[str, BrokerSpec] = {}
     for name, section in (document.get("brokers") or {}).items():

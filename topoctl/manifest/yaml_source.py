@@ -12,6 +12,7 @@ import yaml
 
 from topoctl.errors import ManifestError
 from topoctl.manifest.source import Path, SourceMap
+from topoctl.manifest.yaml_block import parse_block
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -103,19 +104,24 @@ class _Builder:
                 return self._collection(node, path)
             finally:
                 self._open.discard(id(node))
+        return self.scalar(node, node.tag, node.value, not getattr(node, "style", None), node.start_mark.line + 1)
+
+    def scalar(self, node: yaml.Node | None, tag: str, text: str, plain: bool, line: int) -> Any:
+        """The value of a scalar of `tag` written as `text` on `line` (`plain`: unquoted). `node` is
+        needed only for a tag other than str, timestamp, int, float, bool and null."""
         # Timestamps stay the text that was written: brokers take RFC 3339 strings, not datetimes.
-        plain = node.tag in (_STR_TAG, _TIMESTAMP_TAG)
-        if plain:
-            value = node.value
-        elif node.tag in _IMMUTABLE_TAGS:  # `1`, `true`, `~`: built once per distinct text
-            key = (node.tag, node.value)
+        if tag in (_STR_TAG, _TIMESTAMP_TAG):
+            value: Any = text
+        elif tag in _IMMUTABLE_TAGS:  # `1`, `true`, `~`: built once per distinct text
+            key = (tag, text)
             value = self._scalars.get(key, _MISSING)
             if value is _MISSING:
-                value = self._scalars[key] = self.loader.construct_object(node, deep=True)
+                built = yaml.ScalarNode(tag, text) if node is None else node
+                value = self._scalars[key] = self.loader.construct_object(built, deep=True)
         else:
             value = self.loader.construct_object(node, deep=True)
         if isinstance(value, str) and "$" in value:
-            value = self._interpolated(node, value)
+            value = self._interpolated(value, plain, f"{self.filename}:{line}")
         if type(value) is float and not math.isfinite(value):
             self.sources.json_unsafe = True
         return value
@@ -156,12 +162,12 @@ class _Builder:
             self._merged[id(node)] = len(node.value) - written
         return self._merged[id(node)]
 
-    def _interpolated(self, node: yaml.Node, value: str) -> Any:
-        result = interpolate(value, self.env, self.where(node))
+    def _interpolated(self, value: str, plain: bool, where: str) -> Any:
+        result = interpolate(value, self.env, where)
         # `partitions: ${PARTITIONS:-6}` should be the integer 6, as if written plainly; a quoted
         # scalar stays a string.
         # An empty result stays "" (`endpoint_url: ${AWS_ENDPOINT_URL:-}` means "none given"), not null.
-        if not getattr(node, "style", None) and result != value and result.strip():
+        if plain and result != value and result.strip():
             try:
                 typed = yaml.load(result, Loader=_LOADER)
             except yaml.YAMLError:
@@ -233,6 +239,18 @@ def _check_expansion(root: yaml.Node, text: str, filename: str) -> None:
 
 
 def load_yaml(text: str, filename: str, env: Mapping[str, str]) -> tuple[Any, SourceMap]:
+    builder = _Builder(_LOADER(""), filename, env)  # the common shape first, read a line at a time
+    try:
+        doc = parse_block(text, builder, MAX_DEPTH)
+    finally:
+        builder.loader.dispose()
+    if doc is not None:
+        return doc, builder.sources
+    return load_with_pyyaml(text, filename, env)
+
+
+def load_with_pyyaml(text: str, filename: str, env: Mapping[str, str]) -> tuple[Any, SourceMap]:
+    """Any YAML, every error worded: what `parse_block` leaves (and what it is tested against)."""
     loader = _LOADER(text)
     try:
         _check_depth(text, filename)

@@ -17,9 +17,9 @@ import abc
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from topoctl.errors import BrokerError, ManifestError, PartlyApplied, TopoctlError
 from topoctl.manifest.source import Context
@@ -158,6 +158,24 @@ class Compiled:
     warnings: list[str] = field(default_factory=list)
 
 
+T = TypeVar("T")
+
+
+def in_background(call: Callable[[], T]) -> Future[T]:
+    """`call` run in a daemon thread: one that never holds up the end of the process (a read
+    ahead whose manifest turned out invalid, a broker that does not answer)."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="read-ahead", daemon=True).start()
+    return future
+
+
 Compiler = Callable[[str, Mapping[str, Any], Context], Compiled]
 """compile(broker_name, broker_section, context) -> Compiled. Pure; raises ManifestError."""
 
@@ -192,6 +210,13 @@ class Driver(abc.ABC):
         """Every live, manageable resource (system objects left out), in as few round trips as
         the broker allows. `desired` and `prune` may narrow what is worth reading. Raises
         BrokerError (with `self.name` and `self.endpoint`) when the broker cannot be reached."""
+
+    def read_ahead(self, section: Mapping[str, Any]) -> bool:
+        """Start reading, in the background, what `read` will most likely ask for, guessed from the
+        broker's manifest section as parsed (not yet validated: any value may be missing or
+        wrong). `read` must use what was read ahead only for requests identical to its own, and
+        only once. Whether anything was started; by default nothing is (see `engine.ahead`)."""
+        return False
 
     @abc.abstractmethod
     def apply_one(self, change: Change) -> None:

@@ -6,13 +6,14 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from topoctl.errors import BrokerError
 from topoctl.model import JSON, Action, Address, Change, Resource
 from topoctl.providers import secrets
-from topoctl.providers.base import Driver, PruneScope
+from topoctl.providers.base import Driver, PruneScope, in_background
 from topoctl.providers.rabbitmq import estate, swap, writes
 from topoctl.providers.rabbitmq.client import ConnectionSettings, ManagementApi, Unreachable, seg
 from topoctl.providers.rabbitmq.kinds import (
@@ -78,6 +79,8 @@ class RabbitMQDriver(Driver):
         self._properties_keys: dict[Address, str] = {}
         # Declared secrets by address, from the manifest seen by `read` (plans never hold them).
         self._secrets: dict[Address, Mapping[str, object]] = {}
+        # Listings started by read_ahead, for the next live_state only.
+        self._ahead: dict[_Listing, Future[Any]] = {}
 
     @property
     def endpoint(self) -> str:
@@ -116,6 +119,20 @@ class RabbitMQDriver(Driver):
             self._properties_keys = keys
         return observed
 
+    def read_ahead(self, section: Mapping[str, Any]) -> bool:
+        """The listings of the vhosts the section names, as `read` sends them when the plan reads
+        those vhosts alone and needs no optional listing (most plans: see estate.vhosts_read)."""
+        vhosts = section.get("vhosts")
+        if not isinstance(vhosts, Mapping) or not 0 < len(vhosts) <= estate.MAX_VHOSTS_READ_APART:
+            return False
+        if not all(isinstance(v, str) for v in vhosts):
+            return False
+        api = self.api
+        early = {request: in_background(partial(_fetch, api, request)) for request in _listings((), vhosts).values()}
+        with self._lock:
+            self._ahead = early
+        return True
+
     def live_state(
         self, optional: Collection[str] = (), tolerant: bool = False, vhosts: Collection[str] | None = None
     ) -> LiveState:
@@ -130,39 +147,29 @@ class RabbitMQDriver(Driver):
         objects against 0.2 s without). Consumer counts come from the consumers listing, which is
         short; message counts only for the queues a plan may delete (see `_message_counts`)."""
         api = self.api
-        scoped = {
-            "exchanges": (f"/api/exchanges{{}}?columns={EXCHANGE_COLUMNS}", "listing exchanges"),
-            "queues": (f"/api/queues{{}}?disable_stats=true&columns={QUEUE_COLUMNS}", "listing queues"),
-            "bindings": (f"/api/bindings{{}}?columns={BINDING_COLUMNS}", "listing bindings"),
-            "policies": (f"/api/policies{{}}?columns={POLICY_COLUMNS}", "listing policies"),
-            "consumers": ("/api/consumers{}?columns=queue", "listing consumers"),
-        }
-        places = [""] if vhosts is None else [f"/{seg(v)}" for v in sorted(vhosts)]
-        requests = {
-            (key, place): (path.format(place), what) for key, (path, what) in scoped.items() for place in places
-        }
-        requests[("vhosts", "")] = (f"/api/vhosts?columns={VHOST_COLUMNS}", "listing vhosts")
-        requests.update({(key, ""): estate.LISTINGS[key] for key in optional})
+        requests = _listings(optional, vhosts)
+        with self._lock:  # what was read ahead serves this read only (see read_ahead)
+            ahead, self._ahead = self._ahead, {}
 
-        def get(key: str, path: str, what: str) -> Any:
+        def get(key: str, request: _Listing) -> Any:
             try:
-                # A vhost of the manifest that does not exist yet answers 404: nothing in it.
-                return api.get_json(path, what=what, ok_missing=vhosts is not None and key in scoped)
+                early = ahead.get(request)
+                return early.result() if early is not None else _fetch(api, request)
             except BrokerError as exc:
                 if tolerant and key in optional and not isinstance(exc, Unreachable):
                     return None
                 raise
 
         with ThreadPoolExecutor(max_workers=min(len(requests), 16)) as pool:
-            futures = {req: pool.submit(get, req[0], path, what) for req, (path, what) in requests.items()}
+            futures = {req: pool.submit(get, req[0], request) for req, request in requests.items()}
             replies = {req: future.result() for req, future in futures.items()}
-        results: dict[str, Any] = {key: [] for key in scoped}  # no vhost to read: none of them
+        results: dict[str, Any] = {key: [] for key in _SCOPED}  # no vhost to read: none of them
         for (key, place), reply in replies.items():
-            if reply is None and vhosts is not None and key in scoped:
+            if reply is None and vhosts is not None and key in _SCOPED:
                 continue
             if not isinstance(reply, list) and not (reply is None and key in optional):
                 raise api.error(f"{requests[(key, place)][1]}: unexpected reply (not a list)")
-            results[key] = reply if key not in scoped else results[key] + reply
+            results[key] = reply if key not in _SCOPED else results[key] + reply
         consumers = Counter((str(c["queue"]["vhost"]), str(c["queue"]["name"])) for c in results.pop("consumers"))
         for row in results["queues"]:
             row["consumers"] = consumers[(row["vhost"], row["name"])]
@@ -428,6 +435,37 @@ def import_chunk_size(elapsed: float, objects: int, timeout: float) -> int:
     per_object = max(elapsed, 1e-3) / max(objects, 1)
     size = int(IMPORT_TIMEOUT_SHARE * timeout / per_object)
     return max(IMPORT_MIN_CHUNK, min(IMPORT_MAX_CHUNK, size))
+
+
+# The listings read per vhost (or cluster-wide): path with `{}` for the vhost part, and what it is.
+_SCOPED = {
+    "exchanges": (f"/api/exchanges{{}}?columns={EXCHANGE_COLUMNS}", "listing exchanges"),
+    "queues": (f"/api/queues{{}}?disable_stats=true&columns={QUEUE_COLUMNS}", "listing queues"),
+    "bindings": (f"/api/bindings{{}}?columns={BINDING_COLUMNS}", "listing bindings"),
+    "policies": (f"/api/policies{{}}?columns={POLICY_COLUMNS}", "listing policies"),
+    "consumers": ("/api/consumers{}?columns=queue", "listing consumers"),
+}
+_Listing = tuple[str, str, bool]  # a GET: path, what it is (for errors), whether 404 means nothing there
+
+
+def _listings(optional: Collection[str], vhosts: Collection[str] | None) -> dict[tuple[str, str], _Listing]:
+    """The GETs of a read, by (listing, vhost path part): the scoped ones for each of `vhosts` (or
+    cluster-wide), the vhosts, and the `optional` ones. A vhost of the manifest that does not exist
+    yet answers 404: nothing in it."""
+    places = [""] if vhosts is None else [f"/{seg(v)}" for v in sorted(vhosts)]
+    requests = {
+        (key, place): (path.format(place), what, vhosts is not None)
+        for key, (path, what) in _SCOPED.items()
+        for place in places
+    }
+    requests[("vhosts", "")] = (f"/api/vhosts?columns={VHOST_COLUMNS}", "listing vhosts", False)
+    requests.update({(key, ""): (*estate.LISTINGS[key], False) for key in optional})
+    return requests
+
+
+def _fetch(api: ManagementApi, request: _Listing) -> Any:
+    path, what, ok_missing = request
+    return api.get_json(path, what=what, ok_missing=ok_missing)
 
 
 def _secret_texts(values: Mapping[str, object]) -> Iterable[str]:
