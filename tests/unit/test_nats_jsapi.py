@@ -178,3 +178,42 @@ def test_every_page_of_every_list_is_read_and_a_list_that_moved_is_walked_again(
     assert found[4] == [("seen", i) for i in range(9)]  # D lost an item while it was paged: read again, whole
     offsets = sorted(b["offset"] for s, b in server.asked if s.endswith(".A"))
     assert offsets == [0, 3, 6]
+
+
+def test_writes_sent_at_once_tell_each_refusal_and_nothing_more_at_most_limit_waiting() -> None:
+    def handler(subject: str, body: dict[str, Any]) -> dict[str, Any]:
+        if subject.endswith(".4"):
+            return {
+                "error": {"code": 400, "err_code": 10065, "description": "subjects overlap with an existing stream"}
+            }
+        if subject.endswith(".5"):  # "error" in an accepted config: decoded, still accepted
+            return {"config": {"description": 'the "error" stream', "metadata": {"error": "none"}}}
+        return {"config": {"name": subject}}
+
+    server = Server(handler)
+    told: dict[int, ApiError | None] = {}
+    requests = [(f"STREAM.CREATE.{i}", b'{"name":"x"}') for i in range(30)]
+    run(server, lambda api: api.send_all(requests, told.__setitem__, 4, lambda: True))
+    assert sorted(told) == list(range(30)) and server.most_waiting == 4
+    refused = told.pop(4)
+    assert isinstance(refused, ApiError) and refused.err_code == 10065
+    assert set(told.values()) == {None}
+    assert server.subs == {}
+
+
+def test_writes_stop_being_sent_once_told_to() -> None:
+    server = Server(echo)
+    told: list[int] = []
+    run(
+        server,
+        lambda api: api.send_all(
+            [(f"X.{i}", b"") for i in range(50)], lambda i, _: told.append(i), 5, lambda: len(told) < 7
+        ),
+    )
+    assert 7 <= len(server.asked) <= 7 + 5 and sorted(told) == list(range(len(server.asked)))
+
+
+def test_writes_to_no_jetstream_are_no_jetstream() -> None:
+    server = Server(echo, responders=False)
+    with pytest.raises(NoJetStream):
+        run(server, lambda api: api.send_all([("STREAM.CREATE.X", b"")], lambda i, _: None, 8, lambda: True))

@@ -499,15 +499,15 @@ class NatsDriver(Driver):
             sent += 1
             return True
 
-        def each(k: int, answer: dict[str, Any] | ApiError) -> None:
+        def each(k: int, refused: ApiError | None) -> None:
             answered[k] = True
             index = indexes[k]
-            if not isinstance(answer, ApiError):
+            if refused is None:
                 report((index, None))
-            elif _transient(answer):
-                again.append((index, answer))
+            elif _transient(refused):
+                again.append((index, refused))
             else:
-                report((index, self._error(f"{quick[index][2]}: {answer}")))
+                report((index, self._error(f"{quick[index][2]}: {refused}")))
 
         requests = [(subject, encoded(body)) for subject, body, _ in quick.values()]
         try:
