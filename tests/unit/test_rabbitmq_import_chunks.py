@@ -11,14 +11,19 @@ from topoctl.model import Action, Address, Change
 from topoctl.providers.jsonhttp import Request, Response
 from topoctl.providers.rabbitmq.client import ManagementApi
 from topoctl.providers.rabbitmq.driver import (
-    IMPORT_FIRST_CHUNK,
+    IMPORT_HEAVY_QUEUE,
     IMPORT_MAX_CHUNK,
     IMPORT_MIN_CHUNK,
+    IMPORT_TIMEOUT_SHARE,
+    IMPORT_UNIT_SECONDS,
     RabbitMQDriver,
-    import_chunk_size,
+    import_chunk_end,
 )
 
 B = "r"
+# The first chunk before any import was timed, with the default 10 s timeout: 625 classic queues
+# (of 1,250, two even chunks).
+FIRST = int(IMPORT_TIMEOUT_SHARE * 10.0 / IMPORT_UNIT_SECONDS)
 
 
 class Broker:
@@ -59,9 +64,9 @@ def driver_for(broker: Broker) -> RabbitMQDriver:
     return driver
 
 
-def creates(count: int) -> list[Change]:
-    attrs = {"type": "classic", "durable": True, "auto_delete": False, "arguments": {}}
-    return [Change(Address(B, "queue", ("v", f"q{i}")), Action.CREATE, None, attrs) for i in range(count)]
+def creates(count: int, queue_type: str = "classic", prefix: str = "q") -> list[Change]:
+    attrs = {"type": queue_type, "durable": True, "auto_delete": False, "arguments": {}}
+    return [Change(Address(B, "queue", ("v", f"{prefix}{i}")), Action.CREATE, None, attrs) for i in range(count)]
 
 
 def test_a_big_import_goes_in_chunks_and_every_object_is_reported() -> None:
@@ -69,7 +74,7 @@ def test_a_big_import_goes_in_chunks_and_every_object_is_reported() -> None:
     done: list[Change] = []
     driver_for(broker).apply(creates(3_000), 4, done.append)
     assert len(broker.imports) > 1 and sum(broker.imports) == 3_000
-    assert broker.imports[0] == IMPORT_FIRST_CHUNK
+    assert broker.imports[0] == 3_000 // 5  # five even chunks of what the first fits
     assert max(broker.imports) <= IMPORT_MAX_CHUNK
     assert len(done) == 3_000 and not broker.puts
     # Checked once, with the queue listing alone (the cheapest read that shows them), no statistics.
@@ -79,11 +84,11 @@ def test_a_big_import_goes_in_chunks_and_every_object_is_reported() -> None:
 def test_a_refused_chunk_keeps_what_went_before_and_redoes_the_rest_one_by_one() -> None:
     broker = Broker(refuse_import=1)
     done: list[Change] = []
-    driver_for(broker).apply(creates(1_000), 4, done.append)
-    assert broker.imports == [IMPORT_FIRST_CHUNK, 0]
-    assert len(broker.puts) == 1_000 - IMPORT_FIRST_CHUNK  # from where the last chunk ended
-    assert "q0" not in broker.puts and f"q{IMPORT_FIRST_CHUNK}" in broker.puts
-    assert len(done) == 1_000
+    driver_for(broker).apply(creates(2 * FIRST), 4, done.append)
+    assert broker.imports == [FIRST, 0]
+    assert len(broker.puts) == FIRST  # from where the last chunk ended
+    assert "q0" not in broker.puts and f"q{FIRST}" in broker.puts
+    assert len(done) == 2 * FIRST
 
 
 def test_no_chunk_starts_once_the_apply_is_stopping() -> None:
@@ -98,13 +103,48 @@ def test_no_chunk_starts_once_the_apply_is_stopping() -> None:
         return response
 
     driver._api = ManagementApi(B, driver.settings, transport=handler)
-    driver.apply(creates(1_000), 4, done.append)
-    assert broker.imports == [IMPORT_FIRST_CHUNK]
-    assert len(done) == IMPORT_FIRST_CHUNK  # what was imported is checked and reported
+    driver.apply(creates(2 * FIRST), 4, done.append)
+    assert broker.imports == [FIRST]
+    assert len(done) == FIRST  # what was imported is checked and reported
 
 
-def test_chunk_sizes_follow_the_measured_time_per_object() -> None:
-    # 1.5 ms per object and a 10 s timeout: a quarter of it holds about 1,666 objects.
-    assert import_chunk_size(0.375, 250, 10.0) == 1_666
-    assert import_chunk_size(0.01, 250, 10.0) == IMPORT_MAX_CHUNK  # a fast broker: the cap
-    assert import_chunk_size(5.0, 250, 4.0) == IMPORT_MIN_CHUNK  # a very slow one: the floor
+def test_chunk_sizes_follow_the_time_per_cost_unit() -> None:
+    # 1.5 ms per unit and a 10 s timeout: a quarter of it holds 1,666 classic queues, so 4,000 go
+    # in three even chunks, not 1,666 + 1,666 + 668 (whose time would be mostly an import's own).
+    queues = creates(4_000)
+    assert import_chunk_end(queues, 0, 0.0015, 10.0) == 1_333
+    assert import_chunk_end(queues, 1_333, 0.0015, 10.0) == 2_666
+    assert import_chunk_end(queues, 3_000, 0.0015, 10.0) == 4_000  # the rest, when it fits
+    assert import_chunk_end(queues, 0, 1e-6, 10.0) == IMPORT_MAX_CHUNK  # a fast broker: the cap
+    assert import_chunk_end(queues, 0, 0.1, 4.0) == IMPORT_MIN_CHUNK  # a very slow one: the floor
+    assert import_chunk_end(queues, 3_990, 0.1, 4.0) == 4_000  # the last few
+    # A quorum or stream queue weighs more: fewer of them in a chunk.
+    heavy = int(1_666 / IMPORT_HEAVY_QUEUE)
+    assert import_chunk_end(creates(heavy * 2, "quorum"), 0, 0.0015, 10.0) == heavy
+    mixed = [*creates(100), *creates(1_000, "stream", prefix="s")]  # 5,100 units: 4 chunks of 1,275
+    assert import_chunk_end(mixed, 0, 0.0015, 10.0) == 100 + int((5_100 / 4 - 100) / IMPORT_HEAVY_QUEUE)
+    # Every object goes in some chunk, none twice, whatever the split.
+    for count, unit in ((1, 0.004), (625, 0.004), (626, 0.004), (2_520, 0.002), (9_999, 1e-6)):
+        ends, at = [], 0
+        while at < count:
+            at = import_chunk_end(creates(count), at, unit, 10.0)
+            ends.append(at)
+        assert ends[-1] == count and all(b > a for a, b in zip([0, *ends], ends, strict=False))
+
+
+def test_the_first_chunk_fits_the_timeout_before_any_import_was_timed() -> None:
+    broker = Broker()
+    driver = driver_for(broker)
+    driver.apply(creates(1_000, "quorum"), 4, lambda change: None)
+    assert broker.imports[0] == int(FIRST / IMPORT_HEAVY_QUEUE)
+
+
+def test_the_next_import_is_sized_from_the_last_chunk_timed() -> None:
+    # The next wave (or vhost) starts from what the broker showed, not from the cautious guess:
+    # every import costs a broker a fixed time, so a needless small chunk costs that again.
+    broker = Broker()
+    driver = driver_for(broker)
+    driver.apply(creates(2 * FIRST), 4, lambda change: None)
+    assert broker.imports == [FIRST, FIRST]
+    driver.apply(creates(4 * FIRST, prefix="later"), 4, lambda change: None)
+    assert broker.imports[2:] == [2 * FIRST, 2 * FIRST]  # the in-memory broker is fast: the cap
