@@ -75,6 +75,12 @@ IMPORT_HEAVY_QUEUE = 5.0
 COUNTED_ONE_BY_ONE = 32
 COUNTED_QUERY = "disable_stats=true&enable_queue_totals=true&columns=name,vhost,messages"
 _IMPORTABLE = frozenset({EXCHANGE, QUEUE, BINDING})
+# The columns the check after an import compares (exchange_attrs, queue_attrs, a binding's
+# address), no more: the broker builds and encodes fewer fields (a queue listing without
+# messages and consumers: 0.2 s instead of 0.3 s for 2,100 queues on the development broker).
+_CHECKED_EXCHANGE = "name,type,durable,auto_delete,internal,arguments"
+_CHECKED_QUEUE = "name,type,durable,auto_delete,arguments"
+_CHECKED_BINDING = "source,destination_type,destination,routing_key,arguments"
 
 
 class RabbitMQDriver(Driver):
@@ -393,9 +399,9 @@ class RabbitMQDriver(Driver):
         paths = {
             kind: path
             for kind, path in (
-                (EXCHANGE, f"/api/exchanges/{seg(vhost)}?columns={EXCHANGE_COLUMNS}"),
-                (QUEUE, f"/api/queues/{seg(vhost)}?disable_stats=true&columns={QUEUE_COLUMNS}"),
-                (BINDING, f"/api/bindings/{seg(vhost)}?columns={BINDING_COLUMNS}"),
+                (EXCHANGE, f"/api/exchanges/{seg(vhost)}?columns={_CHECKED_EXCHANGE}"),
+                (QUEUE, f"/api/queues/{seg(vhost)}?disable_stats=true&columns={_CHECKED_QUEUE}"),
+                (BINDING, f"/api/bindings/{seg(vhost)}?columns={_CHECKED_BINDING}"),
             )
             if kind in kinds
         }
