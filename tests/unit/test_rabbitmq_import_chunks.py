@@ -11,6 +11,7 @@ from topoctl.model import Action, Address, Change
 from topoctl.providers.jsonhttp import Request, Response
 from topoctl.providers.rabbitmq.client import ManagementApi
 from topoctl.providers.rabbitmq.driver import (
+    IMPORT_EXCHANGE,
     IMPORT_HEAVY_QUEUE,
     IMPORT_MAX_CHUNK,
     IMPORT_MIN_CHUNK,
@@ -125,6 +126,10 @@ def test_chunk_sizes_follow_the_time_per_cost_unit() -> None:
     assert import_chunk_end(creates(heavy * 2, "quorum"), 0, 0.0015, 10.0) == heavy
     mixed = [*creates(100), *creates(1_000, "stream", prefix="s")]  # 5,100 units: 4 chunks of 1,275
     assert import_chunk_end(mixed, 0, 0.0015, 10.0) == 100 + int((5_100 / 4 - 100) / IMPORT_HEAVY_QUEUE)
+    # An exchange weighs less: a chunk that starts with 1,000 of them holds more objects.
+    exchanges = [Change(Address(B, "exchange", ("v", f"x{i}")), Action.CREATE, None, {}) for i in range(1_000)]
+    # 3 ms a unit: 833 units a chunk; 1,000 exchanges and 1,000 queues are 1,500 units, two chunks.
+    assert import_chunk_end([*exchanges, *queues[:1_000]], 0, 0.003, 10.0) == 1_000 + int(750 - 1_000 * IMPORT_EXCHANGE)
     # Every object goes in some chunk, none twice, whatever the split.
     for count, unit in ((1, 0.004), (625, 0.004), (626, 0.004), (2_520, 0.002), (9_999, 1e-6)):
         ends, at = [], 0
