@@ -455,3 +455,40 @@ def test_a_consumer_replaced_on_its_own_is_dry_run(answer: dict[str, Any], probl
     driver.close()
     [(_, body)] = [r for r in nc.requests if r[0] == "$JS.API.CONSUMER.CREATE.S.c"]
     assert body == {"stream_name": "S", "config": {"durable_name": "c", "ack_policy": "all"}, "action": "create"}
+
+
+def test_a_read_ahead_lists_once_for_the_next_read_only() -> None:
+    streams = [stream(f"S{i}", consumers=1) for i in range(3)]
+    consumers = {f"S{i}": [{"stream_name": f"S{i}", "name": "c", "config": {"durable_name": "c"}}] for i in range(3)}
+    driver, nc = driver_with(paged_lists(streams, consumers))
+    assert driver.read_ahead({"type": "nats", "streams": {"anything": {}}}) is True
+    first = driver.read([], [])
+    listings = sum(1 for s, _ in nc.requests if s == "$JS.API.STREAM.LIST")
+    again = driver.read([], [])
+    driver.close()
+    assert listings == 1  # the read took what was read ahead
+    assert sum(1 for s, _ in nc.requests if s == "$JS.API.STREAM.LIST") == 2  # the next one lists again
+    assert sorted(str(r.address) for r in first) == sorted(str(r.address) for r in again)
+    assert len(first) == 6
+
+
+def test_a_read_ahead_that_failed_fails_the_read_as_the_read_itself_would() -> None:
+    messages = []
+    for ahead in (False, True):
+        driver, nc = driver_with(lambda s, b: {})
+        nc.responders = False
+        if ahead:
+            driver.read_ahead({})
+        with pytest.raises(BrokerError) as err:
+            driver.read([], [])
+        driver.close()
+        messages.append(str(err.value))
+    assert messages[0] == messages[1] and "is JetStream enabled" in messages[0]
+
+
+def test_a_read_ahead_nobody_takes_ends_with_the_driver() -> None:
+    driver, nc = driver_with(paged_lists([stream("S")], {"S": []}))
+    nc.delay = 0.2  # still listing when the manifest is refused
+    driver.read_ahead({})
+    driver.close()
+    assert driver._loop is None and driver._ahead is None

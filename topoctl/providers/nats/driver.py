@@ -53,6 +53,8 @@ class NatsDriver(Driver):
         self._connect_lock: asyncio.Lock | None = None
         # What the last read found the plan replaces, and which of those apply checked again.
         self._review: Review | None = None
+        # The listing started by read_ahead, for the next read only.
+        self._ahead: asyncio.Task[_Listed] | None = None
         self._guarded: set[str] = set()
 
     @property
@@ -180,6 +182,10 @@ class NatsDriver(Driver):
         loop, thread = self._loop, self._thread
         if loop is None:
             return
+        if self._ahead is not None:  # a read ahead nobody took (the manifest was refused)
+            ahead, self._ahead = self._ahead, None
+            with contextlib.suppress(BaseException):
+                self._submit(_dropped(ahead)).result(timeout=5)
         if self._nc is not None:
             nc, self._nc, self._api = self._nc, None, None
             with contextlib.suppress(Exception):  # closing is best effort
@@ -199,10 +205,39 @@ class NatsDriver(Driver):
         # scan the growing heap again and again (a tenth of a plan's CPU at 5,000 objects). Brokers
         # read side by side may each pause it: the first to find it on turns it back on.
         with collector_paused():
-            return self._run(self._read(desired, prune))
+            ahead, self._ahead = self._ahead, None
+            return self._run(self._read(desired, prune, ahead))
 
-    async def _read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
-        async def listing() -> tuple[list[Resource], dict[str, list[str]]]:
+    def read_ahead(self, section: Mapping[str, Any]) -> bool:
+        """Every stream and consumer of the server: what `read` lists whatever the manifest says,
+        listed while the manifest is compiled (see `engine.ahead`)."""
+
+        async def start() -> asyncio.Task[_Listed]:
+            return asyncio.ensure_future(self._list_all())
+
+        self._ahead = self._run(start())
+        return True
+
+    async def _read(
+        self, desired: Sequence[Resource], prune: Sequence[PruneScope], ahead: asyncio.Task[_Listed] | None = None
+    ) -> list[Resource]:
+        # What was read ahead, or its failure, is this read's.
+        out, live_subjects = await (ahead if ahead is not None else self._list_all())
+        found = review(self.name, desired, prune, out, live_subjects)
+        problems = found.problems + await self._dry_run_replaces(found)
+        if problems:
+            raise PlanError(
+                f"NATS broker {self.name!r} ({self.endpoint}) would refuse this plan:\n  " + "\n  ".join(problems)
+            )
+        self._review = found
+        self._guarded = set()
+        return out
+
+    async def _list_all(self) -> _Listed:
+        """Every stream (bucket streams as their buckets) and durable consumer as a Resource, and
+        every live stream's subjects, the server's own `$` streams included."""
+
+        async def listing() -> _Listed:
             api = await self._connection()
             listed = await api.paged("STREAM.LIST", "streams")
             with_consumers = [
@@ -239,7 +274,7 @@ class NatsDriver(Driver):
             return out, live_subjects
 
         try:  # a read is safe to repeat whole: a connection lost halfway costs one more listing
-            out, live_subjects = await self.retry.acall(listing, _transient)
+            return await self.retry.acall(listing, _transient)
         except _ConnectFailed as exc:
             raise self._noted(exc) from None
         except (ApiError, NoJetStream) as exc:
@@ -248,15 +283,6 @@ class NatsDriver(Driver):
             raise
         except Exception as exc:
             raise self._error(f"cannot list streams and consumers: {_describe(exc)}{note(exc)}") from None
-        found = review(self.name, desired, prune, out, live_subjects)
-        problems = found.problems + await self._dry_run_replaces(found)
-        if problems:
-            raise PlanError(
-                f"NATS broker {self.name!r} ({self.endpoint}) would refuse this plan:\n  " + "\n  ".join(problems)
-            )
-        self._review = found
-        self._guarded = set()
-        return out
 
     # -- what a replace needs before its delete may run -------------------------------------
 
@@ -593,6 +619,10 @@ class NatsDriver(Driver):
         await self._call(f"cannot update {what}", f"STREAM.UPDATE.{stream}", config)
 
 
+# What a read lists: the observed resources, and every live stream's subjects.
+_Listed = tuple[list[Resource], dict[str, list[str]]]
+
+
 class _ConnectFailed(BrokerError):
     """No server of the list could be reached: worth another try (a server restarting)."""
 
@@ -622,6 +652,13 @@ def _transient(exc: BaseException) -> bool:
             ConnectionError,
         ),
     )
+
+
+async def _dropped(task: asyncio.Task[Any]) -> None:
+    """`task` cancelled and over (its outcome retrieved: asyncio would log it otherwise)."""
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
 
 
 def _system(stream: str) -> bool:
