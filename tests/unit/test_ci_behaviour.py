@@ -33,7 +33,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> FakeBroker:
     fake.put(q("legacy", type="classic"))
     manifest, info = fake_manifest(fake, [ex("orders", type="topic"), q("billing", type="quorum")])
     monkeypatch.setattr(planner, "provider", lambda _type: info)
-    monkeypatch.setattr(cli, "_load", lambda files: manifest)
+    monkeypatch.setattr(cli, "_load", lambda files, parsed=None: manifest)
     return fake
 
 

@@ -21,7 +21,7 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> FakeBroker:
     fake.put(q("billing", type="classic"))
     manifest, info = fake_manifest(fake, [ex("orders", type="topic"), q("billing", type="classic", limit=3)])
     monkeypatch.setattr(planner, "provider", lambda _type: info)
-    monkeypatch.setattr(cli, "_load", lambda files: manifest)
+    monkeypatch.setattr(cli, "_load", lambda files, parsed=None: manifest)
     return fake
 
 
@@ -91,7 +91,7 @@ def test_compile_warnings_go_to_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = manifest.brokers["b"]
     compiled = replace(spec.compiled, warnings=["m.yaml:3: odd"])
     warned = replace(manifest, brokers={"b": replace(spec, compiled=compiled)})
-    monkeypatch.setattr(loader, "load_manifest", lambda files: warned)
+    monkeypatch.setattr(loader, "load_manifest", lambda files, parsed=None: warned)
     result = topoctl("validate", "-f", "m.yaml")
     assert result.code == 0
     assert "Warning: m.yaml:3: odd" in result.stderr

@@ -301,7 +301,7 @@ def fake_broker(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     manifest = replace(manifest, paths=("topology/shop.yaml",))
     loaded: list[list[str]] = []
 
-    def load(files: list[str] | None) -> object:
+    def load(files: list[str] | None, parsed: object = None) -> object:
         loaded.append(list(files or []))
         return manifest
 

@@ -20,7 +20,7 @@ from topoctl.manifest.schema import validate_document
 from topoctl.manifest.source import Context, SourceMap
 from topoctl.manifest.source import Path as DocPath
 from topoctl.manifest.yaml_source import load_yaml
-from topoctl.model import Resource
+from topoctl.model import Address, Resource
 from topoctl.providers import provider
 from topoctl.providers.base import Compiled
 from topoctl.units import NON_FINITE, non_finite, non_string_key, non_string_key_message
@@ -240,9 +240,9 @@ def _file_of(location: str) -> str:
 
 
 def _check_unique(compiled: Compiled, ctx: Context) -> None:
-    seen: dict[str, Resource] = {}
+    seen: dict[Address, Resource] = {}  # addresses are equal exactly when their texts are
     for resource in compiled.resources:
-        key = str(resource.address)
+        key = resource.address
         if key in seen:
             raise ManifestError(
                 f"{key} is declared twice (also at {seen[key].source or 'another place'})",

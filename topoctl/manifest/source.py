@@ -38,12 +38,18 @@ class SourceMap:
         self.json_unsafe |= other.json_unsafe
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Context:
     """A position in the manifest: providers use it to locate their errors while compiling."""
 
     sources: SourceMap
     path: Path = ()
+
+    def __init__(self, sources: SourceMap, path: Path = ()) -> None:
+        # Compilers make several a declared object: straight into the instance dict, as a frozen
+        # dataclass's own __init__ (object.__setattr__ per field) is three times slower.
+        fields = self.__dict__
+        fields["sources"], fields["path"] = sources, path
 
     def at(self, *keys: Any) -> Context:
         return Context(self.sources, self.path + keys)

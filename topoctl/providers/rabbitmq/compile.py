@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from topoctl.errors import ManifestError
@@ -127,6 +128,8 @@ def compile_broker(broker: str, section: Mapping[str, Any], ctx: Context) -> Com
 def _check_users_present(resources: list[Resource]) -> None:
     """A permission of a user the manifest deletes would be deleted with it by the broker."""
     gone = {r.address for r in resources if r.kind == USER and r.absent}
+    if not gone:
+        return
     for r in resources:
         if r.kind != USER and not r.absent and any(d in gone for d in r.depends_on):
             user = next(d for d in r.depends_on if d in gone)
@@ -214,7 +217,7 @@ class _VhostCompiler:
     queues: set[str] = field(default_factory=set)
     warnings: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property
     def vhost_address(self) -> Address:
         return vhost_address(self.broker, self.vhost)
 
