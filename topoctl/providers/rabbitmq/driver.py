@@ -57,8 +57,9 @@ from topoctl.providers.rabbitmq.wire import (
 BULK_MIN = 16
 # A big import goes in chunks, each sized to take this share of the per-request timeout, within
 # these bounds (objects). Every import costs the broker a fixed time besides its objects (3.10
-# garbage-collects every process of the node after each one: 0.3-0.8 s on the development broker),
-# so few big chunks beat many small ones.
+# garbage-collects every process of the node after each one: 0.1 s with 9,000 queues on the node)
+# and small ones cost more per object (1,000 classic queues, measured: one import 3.7 s, four 3.8 s,
+# ten 6.9 s), so chunks are as big as the timeout allows and never needlessly small.
 IMPORT_MIN_CHUNK = 50
 IMPORT_MAX_CHUNK = 2000
 IMPORT_TIMEOUT_SHARE = 0.25
