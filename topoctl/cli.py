@@ -641,6 +641,9 @@ def asyncapi(
 
 
 def main() -> None:
+    from topoctl import collector
+
+    collector.freeze_after = True  # a process of its own: see collector.freeze_after
     try:
         # One name however it is started (`python -m topoctl` too): completion scripts and the
         # variable they set (_TOPOCTL_COMPLETE) are keyed by it.
