@@ -12,18 +12,23 @@ Topics are deleted at the end unless --keep is given (then re-runs skip the crea
 
 With --apply: `topoctl apply` from scratch of the estate's topics (bench/estate.py: one partition,
 three configs) against the bulk floor of bench_estate.py's apply-kafka row (CreateTopics under the
-record cap, all in flight) and against that floor plus the wait until metadata shows the topics,
-in turns, each after deleting what its previous turn made. Each line gives the total as
-bench_estate.py counts it (that delete included), the part after the delete alone, and the CPU of
-the topoctl process; at several sizes the gap splits into a fixed part and a part per topic.
+record cap, all in flight), against that floor plus the wait until metadata shows the topics
+(`create_shown`: CreateTopics answers before the broker shows them, whatever its operation
+timeout), and against a dry run (validate_only, as topoctl's plan sends) before those, in turns,
+each after deleting what its previous turn made. Each line gives the total as bench_estate.py
+counted it (that delete included), the part after the delete alone, and the CPU of the topoctl
+process; at several sizes the gap splits into a fixed part and a part per topic. The topoctl
+processes run with compiled bytecode, as bench_estate.py runs them (`installed_like`).
 --baseline DIR times the topoctl of another checkout (DIR holds its `topoctl` package) as well;
---idle starts each turn on an idle broker (see `idle`). Topics `bench.ka.*`, `bench.kf.*`,
-`bench.kv.*`, `bench.kb.*` and `bench.kq.*`.
+--idle starts each turn on an idle broker (see `idle`), the delete untimed, and leaves one series'
+topics on the broker at a time. Topics `bench.ka.*`, `bench.kf.*`, `bench.kv.*`, `bench.kd.*`,
+`bench.kb.*` and `bench.kq.*`.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import statistics
@@ -39,7 +44,7 @@ from typing import Any
 import yaml
 from confluent_kafka import KafkaException, TopicCollection
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType  # type: ignore[attr-defined]
-from timing import _CLI, show, timed, topoctl, verdict  # bench/timing.py
+from timing import _CLI, installed_like, show, timed, topoctl, verdict  # bench/timing.py
 
 from topoctl.engine.planner import make_plan
 from topoctl.manifest.loader import load_manifest
@@ -71,6 +76,7 @@ def raw_read(admin: AdminClient) -> int:
 APPLY_PREFIX = "bench.ka."
 FLOOR_PREFIX = "bench.kf."
 SHOWN_PREFIX = "bench.kv."
+CHECKED_PREFIX = "bench.kd."
 BASELINE_PREFIX = "bench.kb."
 REPO = Path(__file__).resolve().parent.parent
 
@@ -107,6 +113,38 @@ def idle(admin: AdminClient) -> None:
         future.result()
 
 
+def create_shown(kafka: Any, topics: dict[str, Any]) -> None:
+    """The bulk floor of an apply: bench_estate's `Kafka.create_all` (CreateTopics under the record
+    cap, all in flight), then the wait until metadata shows every topic, as the best client waits:
+    the last topic alone, then one look at all. CreateTopics answers once the controller committed
+    the records, before the broker shows them (KRaft publishes a request's topics only after the logs
+    of the requests before it exist), and an apply must wait for that: the next plan reads them."""
+    kafka.create_all(topics)
+    last = TopicCollection([list(topics)[-1]])
+    while not _described(kafka.admin.describe_topics(last, request_timeout=60)):
+        time.sleep(0.05)
+    while not set(topics) <= set(kafka.admin.list_topics(timeout=60).topics):
+        time.sleep(0.05)
+
+
+def dry_run(admin: AdminClient, topics: dict[str, Any]) -> None:
+    """CreateTopics with validate_only of every topic, in the requests of bench_estate's floor."""
+    from bench_estate import _kafka_value
+
+    new = [
+        NewTopic(n, s["partitions"], s["replication_factor"], config={k: _kafka_value(v) for k, v in c.items()})
+        for n, s in topics.items()
+        for c in [s["config"]]
+    ]
+    per = 1000
+    batches = [
+        admin.create_topics(new[i : i + per], validate_only=True, operation_timeout=60) for i in range(0, len(new), per)
+    ]
+    for batch in batches:
+        for future in batch.values():
+            future.result()
+
+
 def _described(futures: dict[str, Any]) -> bool:
     try:
         for future in futures.values():
@@ -131,16 +169,15 @@ def apply_size(tmp: Path, count: int, runs: int, baseline: Path | None, quiet: b
     def topics(prefix: str) -> dict[str, Any]:
         return {n.replace(estate.KAFKA_PREFIX, prefix): s for n, s in specs.items()}
 
-    def floor(prefix: str, shown: bool) -> Callable[[], float]:
+    def floor(prefix: str, shown: bool, checked: bool = False) -> Callable[[], float]:
         def run() -> float:
             wanted = topics(prefix)
-            kafka.create_all(wanted)
-            if shown:  # as the best client waits: for the last topic alone, then one look at all
-                last = TopicCollection([list(wanted)[-1]])
-                while not _described(kafka.admin.describe_topics(last, request_timeout=60)):
-                    time.sleep(0.05)
-                while not set(wanted) <= set(kafka.admin.list_topics(timeout=60).topics):
-                    time.sleep(0.05)
+            if checked:  # as topoctl's plan does: the broker refuses what it would refuse, nothing made
+                dry_run(kafka.admin, wanted)
+            if shown:
+                create_shown(kafka, wanted)
+            else:
+                kafka.create_all(wanted)
             return 0.0
 
         return run
@@ -151,9 +188,14 @@ def apply_size(tmp: Path, count: int, runs: int, baseline: Path | None, quiet: b
         path.write_text(yaml.safe_dump({"version": 1, "brokers": {"bench-kafka": section}}, sort_keys=False))
         command = [sys.executable, "-c", _CLI, "apply", "-f", str(path), "--auto-approve", "--parallelism", "32"]
 
+        # As bench_estate.py runs it: bytecode compiled as an install leaves it (see installed_like).
+        env = installed_like()
+        if root != REPO:
+            compileall.compile_dir(str(root / "topoctl"), quiet=1)
+
         def run() -> float:
             cpu = _children_cpu()
-            done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=root)
+            done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=root, env=env)
             if done.returncode != 0 or f"{count} added" not in done.stdout + done.stderr:
                 raise SystemExit(
                     f"apply failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
@@ -165,23 +207,28 @@ def apply_size(tmp: Path, count: int, runs: int, baseline: Path | None, quiet: b
     series = [
         Series("floor: CreateTopics", FLOOR_PREFIX, floor(FLOOR_PREFIX, shown=False)),
         Series("floor + until metadata shows them", SHOWN_PREFIX, floor(SHOWN_PREFIX, shown=True)),
+        Series("dry run + floor + until shown", CHECKED_PREFIX, floor(CHECKED_PREFIX, shown=True, checked=True)),
         Series("topoctl apply", APPLY_PREFIX, apply(APPLY_PREFIX, REPO)),
     ]
     if baseline is not None:
         series.append(Series(f"topoctl apply of {baseline}", BASELINE_PREFIX, apply(BASELINE_PREFIX, baseline)))
     for _ in range(runs):
         for one in series:
-            if quiet:
-                idle(kafka.admin)
             start = time.perf_counter()
             kafka.delete(one.prefix)
+            if quiet:  # untimed: once the delete's logs are gone the broker shows a create at once
+                idle(kafka.admin)
+                start = time.perf_counter()
             ran = time.perf_counter()
             one.cpu.append(one.run())
             end = time.perf_counter()
             one.total.append(end - start)
             one.inner.append(end - ran)
+            if quiet:  # untimed, and one series' topics at a time: 4 x 5,000 exhaust the broker's open files
+                kafka.delete(one.prefix)
     for one in series:
         kafka.delete(one.prefix)
+    idle(kafka.admin)
     return series
 
 
@@ -200,8 +247,8 @@ def apply_main(sizes: list[int], runs: int, baseline: Path | None, quiet: bool) 
                     flush=True,
                 )
             gaps[count] = (
-                statistics.median(series[2].inner) - statistics.median(series[0].inner),
-                statistics.median(series[2].cpu),
+                statistics.median(series[3].inner) - statistics.median(series[0].inner),
+                statistics.median(series[3].cpu),
             )
     if len(sizes) > 1:
         small, big = min(sizes), max(sizes)
