@@ -988,17 +988,23 @@ def _acl_binding(attrs: Mapping[str, JSON], cls: Any) -> Any:
 
 def record_chunks(items: Sequence[Any], records: Callable[[Any], int]) -> list[list[Any]]:
     """`items` in order, cut into runs of at most MAX_RECORDS_PER_REQUEST records (an item
-    heavier than that goes alone: the broker then says why it refuses it)."""
+    heavier than that goes alone: the broker then says why it refuses it).
+
+    The runs are cut from the end, so that a short one goes first and the last is full. A broker
+    shows a request's topics only once it has made the logs of the requests before it (KRaft
+    publishes one metadata change at a time, after the previous one's logs exist), so a write shows
+    soonest when its last request is the biggest: 2,500 new topics of 5 records show after the 1,500
+    logs of requests of 500 and 1,000 topics instead of after 2,000."""
     chunks: list[list[Any]] = []
     used = 0
-    for item in items:
+    for item in reversed(items):
         weight = max(1, records(item))
         if not chunks or used + weight > MAX_RECORDS_PER_REQUEST:
             chunks.append([])
             used = 0
         chunks[-1].append(item)
         used += weight
-    return chunks
+    return [chunk[::-1] for chunk in reversed(chunks)]
 
 
 def chunk_ends(
