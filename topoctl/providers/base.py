@@ -45,6 +45,12 @@ class KindSpec:
     # Volatile counts in an observed resource's `info` that a delete of it loses (messages, pending
     # entries, values of a bucket). A saved plan is refused when one of them grew since it was made.
     risk_counts: tuple[str, ...] = ("messages",)
+    # Kinds whose creates this kind's create may depend on and still share its wave, within one
+    # broker and one outermost parent (the first name part: a RabbitMQ vhost), when neither is half
+    # of a replace: the driver takes them in one call and creates those kinds first itself (a bulk
+    # API that takes a whole topology and orders it, such as RabbitMQ's definitions import), so
+    # the wave split would only cost another call and another check (see engine.order).
+    created_together: frozenset[str] = frozenset()
 
     def field_changes(self, desired: Resource, observed: Resource) -> list[FieldChange]:
         """Compare the declared fields of `desired` with `observed`. Override for special cases

@@ -334,19 +334,44 @@ class RabbitMQDriver(Driver):
 
     def apply(self, changes: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
         """Creations of exchanges, queues and bindings go in one definitions import per vhost
-        (additive, which is exactly a create); everything else through a thread pool."""
+        (additive, which is exactly a create); everything else through a thread pool. A wave may
+        hold a binding and the exchange or queue it needs (KindSpec.created_together): the import
+        orders them, the rest goes in `_in_order`."""
+        # A queue that keeps its messages on replace may have a move to finish (see _create): it is
+        # created alone, and so are the bindings that need it (after it, see _in_order).
+        moving = {
+            c.address
+            for c in changes
+            if c.action == Action.CREATE and (c.after or {}).get(swap.ON_REPLACE) == swap.MOVE_MESSAGES
+        }
         groups: dict[str, list[Change]] = defaultdict(list)
         for change in changes:
-            # A queue that keeps its messages on replace may have a move to finish (see _create).
-            moving = (change.after or {}).get(swap.ON_REPLACE) == swap.MOVE_MESSAGES
-            if change.action == Action.CREATE and change.kind in _IMPORTABLE and not moving:
+            if (
+                change.action == Action.CREATE
+                and change.kind in _IMPORTABLE
+                and change.address not in moving
+                and not (change.kind == BINDING and moving.intersection(change.depends_on))
+            ):
                 groups[vhost_of(change.address)].append(change)
         bulk = {vhost: group for vhost, group in groups.items() if len(group) >= BULK_MIN}
         imported = {id(c) for group in bulk.values() for c in group}
         single = [c for c in changes if id(c) not in imported]
         for vhost, group in bulk.items():
             self._import(vhost, group, parallelism, done)
-        super().apply(single, parallelism, done)
+        self._in_order(single, parallelism, done)
+
+    def _in_order(self, changes: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
+        """`changes` through the thread pool, the creates of bindings after everything else (their
+        exchanges and queues may be in the same wave). After a failure no binding is started, as
+        the engine starts no wave after a failed one: the summary counts them as not attempted."""
+        bindings = [c for c in changes if c.action == Action.CREATE and c.kind == BINDING]
+        first = [c for c in changes if not (c.action == Action.CREATE and c.kind == BINDING)]
+        if not bindings or not first:
+            super().apply(changes, parallelism, done)
+            return
+        super().apply(first, parallelism, done)  # raises on a failure: the bindings wait
+        if not self.stopping.is_set():
+            super().apply(bindings, parallelism, done)
 
     def _import(self, vhost: str, group: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
         """Import `group` in chunks, each sized to end well within the per-request timeout (an
@@ -390,7 +415,7 @@ class RabbitMQDriver(Driver):
             raise failure
         # An import stops at the first error without saying which object: redo the rest one by
         # one (redeclaring what the import did create is a no-op) to name the culprit.
-        super().apply(pending[len(imported) :], parallelism, done)
+        self._in_order(pending[len(imported) :], parallelism, done)
 
     def _verify_import(self, vhost: str, group: Sequence[Change], done: Callable[[Change], None]) -> None:
         """An import skips objects that already exist, even with other properties, and bindings

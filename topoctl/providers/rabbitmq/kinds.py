@@ -319,6 +319,9 @@ KINDS: dict[str, KindSpec] = {
         BINDING,
         immutable=frozenset({"source", "destination", "destination_type", "routing_key", "arguments"}),
         rank=40,
+        # The driver imports a vhost's new exchanges, queues and bindings at once, in that order
+        # (or creates the bindings after the rest, one by one): one import and one check, not two.
+        created_together=frozenset({EXCHANGE, QUEUE}),
     ),
     POLICY: KindSpec(POLICY, rank=50, units=_units("definition", dashed=False)),
     OPERATOR_POLICY: KindSpec(OPERATOR_POLICY, rank=55, units=_units("definition", dashed=False)),
