@@ -31,10 +31,11 @@ import yaml
 from estate import write  # bench/estate.py
 from timing import RUNS, cli, interleaved, process, target  # bench/timing.py
 
+from topoctl.collector import collector_paused
 from topoctl.engine.diff import diff
 from topoctl.engine.order import waves
 from topoctl.engine.planner import Session
-from topoctl.manifest.loader import _collector_paused, load_manifest, read_documents
+from topoctl.manifest.loader import load_manifest, read_documents
 from topoctl.manifest.schema import validate_document
 from topoctl.model import Plan
 from topoctl.render import render
@@ -109,7 +110,7 @@ def steps(paths: list[Path]) -> dict[str, Callable[[], object]]:
 
 
 def _paused(fn: Callable[[], object]) -> object:
-    with _collector_paused():
+    with collector_paused():
         return fn()
 
 
