@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -308,8 +309,9 @@ def test_every_path_segment_is_percent_encoded() -> None:
     binding = Address(B, "binding", ("/", "x/1", "queue", "q#", "k/ %", ""))
     attrs = {"source": "x/1", "destination": "q#", "destination_type": "queue", "routing_key": "k/ %", "arguments": {}}
     driver.apply_one(Change(binding, Action.DELETE, attrs, None))
-    assert paths == [
+    assert [p.split("?")[0] for p in paths] == [
         "/api/queues/%2F/a%2Fb%20%25%23~",
+        "/api/bindings/%2F",  # the keys of the vhost's bindings, once (this one is not among them)
         "/api/bindings/%2F/e/x%2F1/q/q%23",
         "/api/bindings/%2F/e/x%2F1/q/q%23/k%252F%2B%2525",  # the live properties_key, verbatim
     ]
@@ -387,7 +389,7 @@ def test_small_waves_skip_the_import() -> None:
 
 def _listing_handler(calls: list[tuple[str, str]]) -> Handler:
     """Serves LIVE's listings; records every request as (method, raw path)."""
-    listings = {
+    listings: dict[str, list[Any]] = {
         "exchanges": LIVE.exchanges,
         "queues": LIVE.queues,
         "vhosts": LIVE.vhosts,
@@ -409,6 +411,9 @@ def _listing_handler(calls: list[tuple[str, str]]) -> Handler:
         calls.append((request.method, request.raw_path))
         path = unquote(request.path).removeprefix("/api/")
         collection, _, vhost = path.partition("/")
+        if request.method == "GET" and collection == "definitions" and vhost:  # one vhost's, as exported
+            kinds = ("exchanges", "queues", "bindings", "policies")
+            return reply(200, json={k: [_exported(r) for r in listings[k] if r.get("vhost") == vhost] for k in kinds})
         if request.method == "GET" and vhost and collection in listings and "/" not in vhost:  # one vhost's
             return reply(200, json=[row for row in listings[collection] if row.get("vhost", vhost) == vhost])
         if request.method == "GET" and path == "whoami":
@@ -422,24 +427,34 @@ def _listing_handler(calls: list[tuple[str, str]]) -> Handler:
     return handler
 
 
-def test_read_lists_each_collection_once_and_a_read_binding_is_deleted_without_a_lookup() -> None:
+def _exported(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A listing's row as a vhost's definitions hold it: no vhost, no key, no statistics."""
+    return {k: v for k, v in row.items() if k not in ("vhost", "properties_key", "messages", "consumers")}
+
+
+def test_read_lists_each_collection_once_and_bindings_are_deleted_after_one_listing_of_their_keys() -> None:
     calls: list[tuple[str, str]] = []
     driver = make_driver(_listing_handler(calls))
     queue = Resource(Address(B, "queue", ("v", "q")), {"type": "classic"})
     observed = {str(r.address): r for r in driver.read([queue], [])}
-    # A plan reads the vhosts of its manifest only; queues without their statistics, and the
+    # A plan reads the vhosts of its manifest only: their definitions and consumers, and the
     # message count of the one queue it replaces (quorum -> classic).
     assert sorted(path.split("?")[0] for _, path in calls) == [
-        "/api/bindings/v",
         "/api/consumers/v",
-        "/api/exchanges/v",
-        "/api/policies/v",
-        "/api/queues/v",
+        "/api/definitions/v",
         "/api/queues/v/q",
         "/api/vhosts",
     ]
-    assert any("disable_stats=true" in path for _, path in calls if path.startswith("/api/queues/v"))
     assert observed["r/queue/v/q"].info["consumers"] == 1
+    calls.clear()
+    binding = observed["r/binding/v/x/queue/q/k/"]
+    driver.apply_one(Change(binding.address, Action.DELETE, binding.attrs, None))
+    driver.apply_one(Change(binding.address, Action.DELETE, binding.attrs, None))  # the vhost's keys: listed once
+    assert [(m, p.split("?")[0]) for m, p in calls] == [
+        ("GET", "/api/bindings/v"),
+        ("DELETE", "/api/bindings/v/e/x/q/q/k"),
+        ("DELETE", "/api/bindings/v/e/x/q/q/k"),
+    ]
     calls.clear()
     driver.read([], [])  # an export reads every kind, each once, and who it connects as
     assert sorted(path.split("?")[0] for _, path in calls) == [
@@ -460,8 +475,7 @@ def test_read_lists_each_collection_once_and_a_read_binding_is_deleted_without_a
         "/api/whoami",
     ]
     calls.clear()
-    binding = observed["r/binding/v/x/queue/q/k/"]
-    driver.apply_one(Change(binding.address, Action.DELETE, binding.attrs, None))
+    driver.apply_one(Change(binding.address, Action.DELETE, binding.attrs, None))  # keys read with the export
     assert calls == [("DELETE", "/api/bindings/v/e/x/q/q/k")]
 
 
@@ -470,7 +484,11 @@ def test_a_binding_not_read_by_this_driver_is_looked_up_before_its_delete() -> N
     driver = make_driver(_listing_handler(calls))
     address = Address(B, "binding", ("v", "x", "queue", "q", "k", ""))
     driver.apply_one(Change(address, Action.DELETE, {}, None))
-    assert calls == [("GET", "/api/bindings/v/e/x/q/q"), ("DELETE", "/api/bindings/v/e/x/q/q/k~1")]
+    # The keys of the vhost's bindings, listed once: this one's is the broker's own ("k").
+    assert [(m, p.split("?")[0]) for m, p in calls] == [
+        ("GET", "/api/bindings/v"),
+        ("DELETE", "/api/bindings/v/e/x/q/q/k"),
+    ]
 
 
 def test_a_binding_with_a_dot_routing_key_cannot_be_deleted_and_says_so() -> None:

@@ -170,7 +170,7 @@ class ManagementApi:
             # A collection itself is missing: this is not the management API (wrong URL or port).
             raise self.error(f"{what}: HTTP 404: is {self.endpoint} the management API's base URL?{self._port_hint()}")
         if response.status_code >= 400:
-            raise self.error(f"{what}: {_describe(response)}")
+            raise Refusal(self.broker, self.endpoint, f"{what}: {_describe(response)}", response.status_code)
         return response
 
     def _port_hint(self) -> str:
@@ -187,6 +187,15 @@ class ManagementApi:
             return response.json()
         except ValueError:
             raise self.error(f"{what}: the reply is not JSON (is {self.endpoint} the management API?)") from None
+
+
+class Refusal(BrokerError):
+    """The broker answered 400 or more (after any retries): its words, and the status."""
+
+    def __init__(self, broker: str, address: str, message: str, status: int = 0) -> None:
+        # `status` has a default: an error is made again with other words (secrets scrubbed).
+        super().__init__(broker, address, message)
+        self.status = status
 
 
 class _Refused(Exception):

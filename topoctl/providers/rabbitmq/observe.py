@@ -1,9 +1,10 @@
 """Live state as the management API returns it -> observed resources. Pure, so unit-testable.
 
 Inputs are the parsed bodies of a constant number of requests (see `LiveState`), never one per
-object. Bindings come from the bindings listing rather than `GET /api/definitions`: only the
-listing carries each binding's `properties_key`, which a delete needs verbatim. It is kept in the
-observed binding's `info`, so deleting a binding costs no extra read.
+object: a vhost's definitions (`GET /api/definitions/{vhost}`, when topoctl may export them) or
+the listings. Only the bindings listing carries each binding's `properties_key`, which a delete
+needs verbatim: when it was read, it is kept in the observed binding's `info` and a delete costs
+no extra read; otherwise the delete looks it up.
 
 System objects are left out here, so nothing downstream can touch them: the default exchange and
 `amq.*` exchanges, server-named (`amq.*`) and exclusive queues, bindings from the default
@@ -58,7 +59,7 @@ class LiveState:
     exchanges: list[Mapping[str, Any]]  # GET /api/exchanges?columns=...: has `internal`
     queues: list[Mapping[str, Any]]  # GET /api/queues?columns=...: type, exclusive, messages, consumers
     vhosts: list[Mapping[str, Any]]  # GET /api/vhosts?columns=...: description, tags
-    bindings: list[Mapping[str, Any]]  # GET /api/bindings?columns=...: has `properties_key`
+    bindings: list[Mapping[str, Any]]  # GET /api/bindings?columns=...: has `properties_key` (not definitions)
     policies: list[Mapping[str, Any]]  # GET /api/policies
     # Read only when the manifest (or its prune scopes, or an export) needs them; None: not read.
     operator_policies: list[Mapping[str, Any]] | None = None  # GET /api/operator-policies
@@ -197,7 +198,7 @@ def _observe(broker: str, live: LiveState) -> Iterator[Resource]:
         )
 
     for b in bindings:
-        yield _binding(broker, b)
+        yield binding_of(broker, b)
 
     for p in live.policies:
         vhost = p["vhost"]
@@ -313,7 +314,7 @@ def _parameter(address: Address, value: Any, secret_fields: frozenset[str]) -> R
     return Resource(address, attrs, (vhost_address(address.broker, address.name[0]),), info=info)
 
 
-def _binding(broker: str, b: Mapping[str, Any]) -> Resource:
+def binding_of(broker: str, b: Mapping[str, Any]) -> Resource:
     vhost, source, destination = b["vhost"], b["source"], b["destination"]
     destination_type = "exchange" if b.get("destination_type") == "exchange" else "queue"
     routing_key = b.get("routing_key") or ""
