@@ -111,7 +111,7 @@ def test_definitions_and_listings_observe_the_same_vhost(
     assert not [n for n in names if "client-own" in n]
     assert len([n for n in names if "/binding/" in n]) == 5  # four declared, one to the dead-letter queue
     assert f"/api/definitions/{seg(vhost)}" in sent_admin
-    assert not [p for p in sent_admin if p.startswith(("/api/queues", "/api/bindings", "/api/exchanges"))]
+    assert not [p for p in sent_admin if p.startswith(("/api/queues", "/api/bindings", "/api/policies"))]
     assert f"/api/definitions/{seg(vhost)}" in sent_manager  # refused, then the listings
 
 

@@ -68,10 +68,10 @@ def test_a_plan_read_ahead_is_the_plan_read_after_compiling(
     assert early == late
     actions = sorted((c["address"].rsplit("/", 1)[-1], c["action"]) for c in early["changes"])
     assert actions == [("new", "create"), ("q1", "replace")]
-    # Three requests (the vhost's definitions and consumers; the vhosts), each sent once: those read
-    # ahead were used, not sent again. The counts of q1 (to be replaced) are asked for by a request
-    # that is not one of them.
-    assert len(sent_early) == len(set(sent_early)) == 3
+    # Four requests (the vhost's definitions, exchanges and consumers; the vhosts), each sent once:
+    # those read ahead were used, not sent again. The counts of q1 (to be replaced) are asked for by
+    # a request that is not one of them.
+    assert len(sent_early) == len(set(sent_early)) == 4
     assert sorted(sent_early) == sorted(f"early:{p}" for p in sent_late)
 
 
@@ -83,7 +83,7 @@ def test_a_guess_that_misses_a_listing_only_adds_it(
     early, sent = _plan(path, True, monkeypatch)
     late, _ = _plan(path, False, monkeypatch)
     assert early == late and early["changes"]
-    assert len(sent) == len(set(sent)) == 4
+    assert len(sent) == len(set(sent)) == 5
     assert [p for p in sent if not p.startswith("early:")] == ["/api/vhost-limits"]
 
 

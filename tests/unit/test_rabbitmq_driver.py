@@ -442,6 +442,7 @@ def test_read_lists_each_collection_once_and_bindings_are_deleted_after_one_list
     assert sorted(path.split("?")[0] for _, path in calls) == [
         "/api/consumers/v",
         "/api/definitions/v",
+        "/api/exchanges/v",
         "/api/queues/v/q",
         "/api/vhosts",
     ]
@@ -477,6 +478,25 @@ def test_read_lists_each_collection_once_and_bindings_are_deleted_after_one_list
     calls.clear()
     driver.apply_one(Change(binding.address, Action.DELETE, binding.attrs, None))  # keys read with the export
     assert calls == [("DELETE", "/api/bindings/v/e/x/q/q/k")]
+
+
+def test_definitions_that_leave_out_a_listed_exchange_give_way_to_the_listings() -> None:
+    # Some versions leave internal exchanges (and with them, maybe, their bindings) out of a
+    # vhost's definitions: the vhost is then read from its listings, not half from each.
+    calls: list[tuple[str, str]] = []
+    listings = _listing_handler(calls)
+
+    def handler(request: Request) -> Response:
+        if unquote(request.path) == "/api/definitions/v":
+            calls.append((request.method, request.raw_path))
+            return reply(200, json={"exchanges": [], "queues": [], "bindings": [], "policies": []})
+        return listings(request)
+
+    driver = make_driver(handler)
+    observed = {str(r.address) for r in driver.read([Resource(Address(B, "queue", ("v", "q")), {})], [])}
+    read = sorted(path.split("?")[0] for _, path in calls)
+    assert {"/api/definitions/v", "/api/bindings/v", "/api/queues/v", "/api/policies/v"} <= set(read)
+    assert "r/binding/v/x/queue/q/k/" in observed and "r/queue/v/q" in observed
 
 
 def test_a_binding_not_read_by_this_driver_is_looked_up_before_its_delete() -> None:
