@@ -14,10 +14,9 @@ from topoctl.engine.order import waves
 from topoctl.engine.risk import dependents, exposure, grown
 from topoctl.errors import PlanError, StalePlanError, TopoctlError
 from topoctl.manifest.loader import BrokerSpec, Manifest
-from topoctl.model import Address, Plan, Resource, fingerprint
+from topoctl.model import Address, Plan, Resource, RoutingChange, fingerprint
 from topoctl.providers import provider
 from topoctl.providers.base import Driver, KindSpec
-from topoctl.routing.changes import routing_changes
 
 MAX_SHOWN = 10
 
@@ -108,7 +107,11 @@ class Session:
         waves(plan)  # an order must exist (no dependency cycle) before the plan is shown
         types = {name: spec.type for name, spec in self.manifest.brokers.items()}
         # After the (pure) diff: which messages the changes re-route, from the same observed state.
-        routing = routing_changes(plan.changes, observed, types, lambda a: self.spec_of(a).cascades)
+        routing: tuple[RoutingChange, ...] = ()
+        if plan.changes:  # the routing model is imported only for a plan that changes something
+            from topoctl.routing.changes import routing_changes
+
+            routing = routing_changes(plan.changes, observed, types, lambda a: self.spec_of(a).cascades)
         return replace(plan, manifests=self.manifest.paths, brokers=types, targets=tuple(targets), routing=routing)
 
     def _brokers_for(self, targets: Sequence[str]) -> list[str]:
