@@ -650,4 +650,21 @@ def main() -> None:
         app(prog_name="topoctl")
     except KeyboardInterrupt:
         _err("Interrupted.")
-        sys.exit(130)
+        _exit(130)
+    except SystemExit as done:
+        _exit(done.code)
+    _exit(0)
+
+
+def _exit(code: object) -> None:
+    """End the process once its output is out, without tearing the interpreter down: that frees,
+    one by one, every object of the manifest and the brokers' state (50-100 ms of a big plan) for
+    a process that is about to vanish. The command is over by then: its changes are done, its
+    connections closed, its files written whole; threads still running only read ahead."""
+    if isinstance(code, str):  # sys.exit("message"): Python prints it and exits 1
+        _err(code)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream: nothing more to say
+            stream.flush()
+    os._exit(code if isinstance(code, int) else 0)
