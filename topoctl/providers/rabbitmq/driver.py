@@ -147,8 +147,9 @@ class RabbitMQDriver(Driver):
         return observed
 
     def read_ahead(self, section: Mapping[str, Any]) -> bool:
-        """The listings of the vhosts the section names, as `read` sends them when the plan reads
-        those vhosts alone and needs no optional listing (most plans: see estate.vhosts_read)."""
+        """The requests of a read of the vhosts the section names (their definitions, exchanges and
+        consumers; the vhosts), as `read` sends them when the plan reads those vhosts alone and
+        needs no optional listing (most plans: see estate.vhosts_read)."""
         vhosts = section.get("vhosts")
         if not isinstance(vhosts, Mapping) or not 0 < len(vhosts) <= estate.MAX_VHOSTS_READ_APART:
             return False

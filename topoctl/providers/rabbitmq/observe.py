@@ -56,8 +56,10 @@ PROPERTIES_KEY = "properties_key"  # in a binding's `info`: the broker's own key
 
 @dataclass(frozen=True)
 class LiveState:
+    # Per vhost, queues, bindings and policies come from its definitions (rows given their vhost)
+    # or from the listings named here; the exchanges always from their listing.
     exchanges: list[Mapping[str, Any]]  # GET /api/exchanges?columns=...: has `internal`
-    queues: list[Mapping[str, Any]]  # GET /api/queues?columns=...: type, exclusive, messages, consumers
+    queues: list[Mapping[str, Any]]  # GET /api/queues?columns=... (type, exclusive) or definitions
     vhosts: list[Mapping[str, Any]]  # GET /api/vhosts?columns=...: description, tags
     bindings: list[Mapping[str, Any]]  # GET /api/bindings?columns=...: has `properties_key` (not definitions)
     policies: list[Mapping[str, Any]]  # GET /api/policies
