@@ -415,7 +415,7 @@ class AwsDriver(Driver):
                 parts = list(pool.map(self._list_queue_pages, prefixes))
                 # The names the longer prefixes miss: `p` itself and `p.fifo`.
                 exact = [n for p in full if p for n in (p, p + ".fifo")]
-                urls.update(u for u in pool.map(self._queue_url_if_any, exact) if u)
+                urls.update(u for u in pool.map(self._existing_queue_url, exact) if u)
                 full = []
                 for below, (part, part_truncated) in zip(prefixes, parts, strict=True):
                     urls |= part
@@ -445,14 +445,6 @@ class AwsDriver(Driver):
             _NO_QUEUE,
             lambda: str(self.clients.sqs.get_queue_url(QueueName=name)["QueueUrl"]),
         )
-
-    def _queue_url_if_any(self, name: str) -> str | None:
-        try:
-            return str(self.clients.sqs.get_queue_url(QueueName=name)["QueueUrl"])
-        except ClientError:
-            return None
-        except BotoCoreError as exc:
-            self._fail("cannot list queues", exc)
 
     def _list_queue_pages(self, prefix: str) -> tuple[set[str], bool]:
         """The queues named `prefix`..., and whether that listing may have stopped short."""
