@@ -112,7 +112,9 @@ def test_definitions_and_listings_observe_the_same_vhost(
     assert len([n for n in names if "/binding/" in n]) == 5  # four declared, one to the dead-letter queue
     assert f"/api/definitions/{seg(vhost)}" in sent_admin
     assert not [p for p in sent_admin if p.startswith(("/api/queues", "/api/bindings", "/api/policies"))]
-    assert f"/api/definitions/{seg(vhost)}" in sent_manager  # refused, then the listings
+    assert f"/api/definitions/{seg(vhost)}" in sent_manager  # refused, then the listings, each once
+    listed = sorted(p.split("?")[0] for p in sent_manager if not p.startswith(("/api/definitions", "/api/vhosts")))
+    assert listed == [f"/api/{k}/{seg(vhost)}" for k in ("bindings", "consumers", "exchanges", "policies", "queues")]
 
 
 def test_a_binding_with_arguments_read_from_definitions_is_deleted(
