@@ -19,12 +19,17 @@ NO_CHANGES = "No changes. The brokers match the manifest."
 
 
 def value(v: JSON) -> str:
-    # Plain strings and integers are most values of a big plan: skip the JSON encoder for them.
+    # Plain strings, integers and flags are most values of a big plan: skip the JSON encoder for them.
     if isinstance(v, str) and v.isprintable() and '"' not in v and "\\" not in v:
         return f'"{v}"'
-    if isinstance(v, int) and not isinstance(v, bool):
+    if v is True or v is False or v is None:
+        return _JSON_CONSTANTS[v]
+    if isinstance(v, int):
         return str(v)
     return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+
+
+_JSON_CONSTANTS = {True: "true", False: "false", None: "null"}
 
 
 def shown(v: JSON, path: str, units: Mapping[str, str]) -> str:
