@@ -49,8 +49,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from topoctl.errors import BrokerError, PlanError
 from topoctl.model import JSON, Action, Address, Change, FieldChange, Resource
-from topoctl.providers.base import Driver, PruneScope
+from topoctl.providers.base import Driver, PruneScope, in_background
 from topoctl.providers.kafka import access, acls, registry, replication, subjects
+from topoctl.providers.kafka.ahead import Early, guessed, may_create, valid
 from topoctl.providers.kafka.connection import (
     ConnectionProblem,
     endpoint,
@@ -109,6 +110,8 @@ class KafkaDriver(Driver):
         # a write may take, so a broker that hangs after accepting one is given up on as quickly.
         self._settle_s = min(SETTLE_TIMEOUT_S, self._write_timeout_s)
         self._admin: AdminClient | None = None
+        # The requests started by read_ahead, for the next read only.
+        self._early: Early | None = None
         # Errors librdkafka reports outside any request (connection refused, SASL or TLS failures).
         self._client_errors: deque[KafkaError] = deque(maxlen=20)
         # kafka-python, for reassignments and quotas (see kpy), opened on first use.
@@ -161,24 +164,29 @@ class KafkaDriver(Driver):
         return self._extra
 
     def close(self) -> None:
+        if self._early is not None:  # a read ahead nobody took (the manifest was refused)
+            self._early.over.set()
+            self._early = None
         self.registry.close()
         self._admin = None
         if self._extra is not None:
             self._extra.close()
             self._extra = None
 
-    def _metadata(self) -> Any:
+    def _metadata(self, admin: AdminClient | None = None) -> Any:
         """The first metadata request, which is also the connection check. librdkafka reports why
         it cannot connect (refused, bad credentials, TLS) only to `error_cb`, served by `poll`: the
-        wait is cut in growing slices so a rejected login or certificate fails at once, and says so."""
+        wait is cut in growing slices so a rejected login or certificate fails at once, and says so.
+        `admin`: the client to ask (a read ahead's, which must not make one after `close`)."""
+        admin = admin or self.admin
         deadline = time.monotonic() + self._timeout_s
         wait = _FIRST_METADATA_WAIT_S
         while True:
             wait = min(wait, max(deadline - time.monotonic(), 0.01))
             try:
-                return self.admin.list_topics(timeout=wait)
+                return admin.list_topics(timeout=wait)
             except KafkaException as exc:
-                self.admin.poll(0)
+                admin.poll(0)
                 reasons = [e for e in self._client_errors if e.code() != KafkaError._ALL_BROKERS_DOWN]
                 auth = [e for e in reasons if e.code() == KafkaError._AUTHENTICATION]
                 if auth:
@@ -211,30 +219,47 @@ class KafkaDriver(Driver):
         already reconnects within `timeout`: this covers a broker restarting for longer)."""
         return self.retry.call(lambda: self._read(desired, prune), lambda exc: isinstance(exc, _Unreachable))
 
+    def read_ahead(self, section: Mapping[str, Any]) -> bool:
+        """The metadata request; then, when the read is still far off, the dry run of the topics
+        it does not show, as `_read` would send it for the section compiled as parsed (see
+        kafka/ahead.py)."""
+        admin = self.admin  # made here: a background thread never makes one after `close`
+        early = Early(metadata=in_background(lambda: self._metadata(admin)))
+        self._early = early
+        in_background(lambda: self._dry_run_early(early, section, admin))
+        return True
+
+    def _dry_run_early(self, early: Early, section: Mapping[str, Any], admin: AdminClient) -> None:
+        topics = _live_topics(early.metadata.result())
+        if not may_create(section, topics) or not early.worth_guessing(section) or not valid(self.name, section):
+            return
+        compiled = guessed(self.name, section)
+        if compiled is None:
+            return
+        new = [_new_topic_of(r.address.name[0], r.attrs) for r in self._to_dry_run(compiled.resources, topics)]
+        for chunk in record_chunks(new, _topic_records):  # the requests of `_validate_creates`
+            try:
+                if not early.send(
+                    chunk, lambda c: admin.create_topics(c, validate_only=True, request_timeout=self._timeout_s)
+                ):
+                    return
+            except (KafkaException, ValueError, TypeError):
+                return  # the read sends the rest itself, and says why it is refused
+
     def _read(self, desired: Sequence[Resource], prune: Sequence[PruneScope]) -> list[Resource]:
-        metadata = self._metadata()
-        topics = {
-            name: meta
-            for name, meta in metadata.topics.items()
-            if not is_internal(name) and not _unknown_topic(meta.error)
-        }
+        early, self._early = self._early, None  # what was read ahead serves this read only
+        if early is not None:
+            early.over.set()  # no more dry runs sent ahead
+        metadata = early.metadata.result() if early is not None else self._metadata()
+        topics = _live_topics(metadata)
         self._check_collisions(desired, topics)
-        mine = [r for r in desired if r.kind == TOPIC and r.broker == self.name and not r.absent]
+        mine = self._mine(desired)
         # A create with too many replicas is refused by its dry run below; a replace is not dry-run.
         existing = [r for r in mine if r.address.name[0] in topics]
         problems = _replication_problems(existing, len(getattr(metadata, "brokers", None) or {}))
         # The requests in flight at once; the results are awaited below.
         acl_future = self.admin.describe_acls(_MATCH_ANY_ACL, request_timeout=self._timeout_s)
-        # A new topic that takes the place of a live one going in the same plan ('a.b' for a
-        # deleted 'a_b') would be refused now, but not after the delete: it is not dry-run.
-        going = {
-            collision_key(r.address.name[0])
-            for r in desired
-            if r.kind == TOPIC and r.broker == self.name and r.absent and r.address.name[0] in topics
-        }
-        creates = self._validate_creates(
-            [r for r in mine if r.address.name[0] not in topics and collision_key(r.address.name[0]) not in going]
-        )
+        creates = self._validate_creates(self._to_dry_run(desired, topics), early)
         wanted = {r.address.name[0] for r in desired if r.kind == TOPIC and r.broker == self.name}
         # Only the topics a plan can act on (declared, or in a prune scope) are described and
         # observed: in a shared cluster the others can be thousands of ~40 config entries each. An
@@ -277,20 +302,49 @@ class KafkaDriver(Driver):
         observed.extend(self.registry.read(desired, prune))
         return observed
 
+    def _mine(self, desired: Sequence[Resource]) -> list[Resource]:
+        """The topics of this broker the manifest wants to exist."""
+        return [r for r in desired if r.kind == TOPIC and r.broker == self.name and not r.absent]
+
+    def _to_dry_run(self, desired: Sequence[Resource], topics: Mapping[str, Any]) -> list[Resource]:
+        """The topics to create that their dry run checks. A new topic that takes the place of a
+        live one going in the same plan ('a.b' for a deleted 'a_b') would be refused now, but not
+        after the delete: it is not dry-run."""
+        going = {
+            collision_key(r.address.name[0])
+            for r in desired
+            if r.kind == TOPIC and r.broker == self.name and r.absent and r.address.name[0] in topics
+        }
+        return [
+            r
+            for r in self._mine(desired)
+            if r.address.name[0] not in topics and collision_key(r.address.name[0]) not in going
+        ]
+
     # -- server-side dry runs: what apply would be refused, found by the plan -----------------
 
-    def _validate_creates(self, topics: Sequence[Resource]) -> list[tuple[Resource, Future[Any]]]:
-        """CreateTopics with validate_only: bad config names and values, impossible settings."""
+    def _validate_creates(
+        self, topics: Sequence[Resource], early: Early | None = None
+    ) -> list[tuple[Resource, Future[Any]]]:
+        """CreateTopics with validate_only: bad config names and values, impossible settings.
+        A topic whose very request was sent `early` (read_ahead) is not sent again."""
+        new = [_new_topic_of(r.address.name[0], r.attrs) for r in topics]
+        futures = early.dry_runs(new) if early is not None else {}  # and the background sends no more
         if not topics:
             return []
-        new = [_new_topic_of(r.address.name[0], r.attrs) for r in topics]
+        rest = [t for t in new if t.topic not in futures]
         try:
-            futures = self._batched(
-                lambda chunk: self.admin.create_topics(chunk, validate_only=True, request_timeout=self._timeout_s),
-                new,
-                _topic_records,
-                lambda t: t.topic,
-            )
+            if rest:
+                futures.update(
+                    self._batched(
+                        lambda chunk: self.admin.create_topics(
+                            chunk, validate_only=True, request_timeout=self._timeout_s
+                        ),
+                        rest,
+                        _topic_records,
+                        lambda t: t.topic,
+                    )
+                )
         except (KafkaException, ValueError, TypeError) as exc:
             raise self._error(f"cannot check the topics to create: {self._text(exc)}") from None
         return [(r, futures[r.address.name[0]]) for r in topics]
@@ -1091,6 +1145,13 @@ def _applied_fields(change: Change) -> list[FieldChange]:
 
 def _topic(change: Change) -> str:
     return change.address.name[0]
+
+
+def _live_topics(metadata: Any) -> dict[str, Any]:
+    """The topics of a metadata reply that a plan may see, by name (Kafka's internal ones left out)."""
+    return {
+        name: meta for name, meta in metadata.topics.items() if not is_internal(name) and not _unknown_topic(meta.error)
+    }
 
 
 def _unknown_topic(error: object) -> bool:

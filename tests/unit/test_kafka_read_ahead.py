@@ -1,0 +1,64 @@
+"""The matching of kafka/ahead.py: a dry run sent ahead serves the read only for the very same
+CreateTopics entry, and nothing is sent once the read has started or the driver was closed."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any
+
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+
+from topoctl.providers.kafka.ahead import Early, may_create, same_new_topic, valid
+
+
+def _topic(name: str = "a", **changes: Any) -> NewTopic:
+    settings: dict[str, Any] = {"num_partitions": 3, "replication_factor": 1, "config": {"retention.ms": "1000"}}
+    settings.update(changes)
+    return NewTopic(name, **settings)
+
+
+def test_only_an_identical_create_topics_entry_is_the_same_request() -> None:
+    assert same_new_topic(_topic(), _topic())
+    assert same_new_topic(_topic(config={}), NewTopic("a", num_partitions=3, replication_factor=1))
+    assert not same_new_topic(_topic(), _topic("b"))
+    assert not same_new_topic(_topic(), _topic(num_partitions=4))
+    assert not same_new_topic(_topic(), _topic(replication_factor=2))
+    assert not same_new_topic(_topic(), _topic(config={"retention.ms": "2000"}))
+    assert not same_new_topic(_topic(), _topic(config={"retention.ms": "1000", "cleanup.policy": "compact"}))
+    assigned = NewTopic("a", replica_assignment=[[1], [1], [1]], config={"retention.ms": "1000"})
+    assert not same_new_topic(
+        assigned, NewTopic("a", replica_assignment=[[1], [2], [1]], config={"retention.ms": "1000"})
+    )
+
+
+def _sent(early: Early, *topics: NewTopic) -> dict[str, Future[Any]]:
+    futures: dict[str, Future[Any]] = {t.topic: Future() for t in topics}
+    assert early.send(list(topics), lambda chunk: {t.topic: futures[t.topic] for t in chunk})
+    return futures
+
+
+def test_the_read_takes_the_dry_runs_of_identical_topics_only() -> None:
+    early = Early(metadata=Future())
+    futures = _sent(early, _topic("same"), _topic("other"))
+    taken = early.dry_runs([_topic("same"), _topic("other", num_partitions=9), _topic("unsent")])
+    assert taken == {"same": futures["same"]}
+
+
+def test_nothing_is_sent_once_the_read_started_or_the_driver_closed() -> None:
+    calls: list[list[NewTopic]] = []
+    early = Early(metadata=Future())
+    early.dry_runs([])
+    assert not early.send([_topic()], lambda chunk: calls.append(chunk) or {})  # type: ignore[func-returns-value]
+    assert calls == []
+    assert not early.worth_guessing({"topics": {"a": {}}})  # no wait once the read started
+
+
+def test_a_guess_is_made_only_for_a_valid_section_that_may_create_topics() -> None:
+    section = {"type": "kafka", "connection": {"bootstrap_servers": "x:9092"}, "topics": {"a": {"partitions": 1}}}
+    assert valid("k", section)
+    assert not valid("k", {**section, "topics": {"a": {"partitons": 1}}})
+    assert not valid("k", {**section, "topics": {"a": {"config": {"retention.ms": float("nan")}}}})
+    assert may_create(section, {"b"})
+    assert not may_create(section, {"a"})
+    assert may_create({"topics": {"a": {"dead_letter": {}}}}, {"a"})  # makes a.dlq, maybe not live
+    assert not may_create({"topics": None}, set())
