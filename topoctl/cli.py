@@ -194,10 +194,14 @@ def _write_document(text: str, fmt: str) -> None:
     sys.stdout.flush()
 
 
-def _load(files: list[str] | None, parsed: Any = None) -> Any:
+def _load(files: list[str] | None, ahead: Any = None) -> Any:
+    """The manifest of `files`; `ahead` (an `engine.ahead.ReadAhead`) is shown it as it loads."""
     from topoctl.manifest.loader import load_manifest
 
-    manifest = load_manifest(files or [], parsed=parsed)
+    if ahead is None:
+        manifest = load_manifest(files or [])
+    else:
+        manifest = load_manifest(files or [], parsed=ahead, compiled=ahead.compiled)
     for warning in manifest.warnings:
         _err(f"Warning: {warning}")
     return manifest
@@ -246,7 +250,7 @@ def plan(
     # whose tracebacks must come from the process that failed. A single broker is read in this
     # process, and starts while the manifest is being compiled.
     with ReadAhead(most_brokers=1) as ahead:
-        manifest = _load(files, parsed=ahead)
+        manifest = _load(files, ahead)
         with Session(manifest, read_apart=not _state["debug"], ahead=ahead) as session:
             the_plan = session.plan(target or [])
     _check_targets(manifest, the_plan, target)
@@ -379,7 +383,7 @@ def apply(
         return
 
     with ReadAhead() as ahead:  # an apply reads in threads: every broker may start while compiling
-        manifest = _load(files, parsed=ahead)
+        manifest = _load(files, ahead)
         with Session(manifest, ahead=ahead) as session:
             the_plan = session.plan(target or [])
             _check_targets(manifest, the_plan, target)

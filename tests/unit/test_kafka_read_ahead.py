@@ -8,7 +8,7 @@ from typing import Any
 
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
-from topoctl.providers.kafka.ahead import Early, may_create, same_new_topic, valid
+from topoctl.providers.kafka.ahead import Early, same_new_topic
 
 
 def _topic(name: str = "a", **changes: Any) -> NewTopic:
@@ -38,7 +38,7 @@ def _sent(early: Early, *topics: NewTopic) -> dict[str, Future[Any]]:
 
 
 def test_the_read_takes_the_dry_runs_of_identical_topics_only() -> None:
-    early = Early(metadata=Future())
+    early = Early(None, metadata=Future())
     futures = _sent(early, _topic("same"), _topic("other"))
     taken = early.dry_runs([_topic("same"), _topic("other", num_partitions=9), _topic("unsent")])
     assert taken == {"same": futures["same"]}
@@ -46,19 +46,7 @@ def test_the_read_takes_the_dry_runs_of_identical_topics_only() -> None:
 
 def test_nothing_is_sent_once_the_read_started_or_the_driver_closed() -> None:
     calls: list[list[NewTopic]] = []
-    early = Early(metadata=Future())
+    early = Early(None, metadata=Future())
     early.dry_runs([])
     assert not early.send([_topic()], lambda chunk: calls.append(chunk) or {})  # type: ignore[func-returns-value]
     assert calls == []
-    assert not early.worth_guessing({"topics": {"a": {}}})  # no wait once the read started
-
-
-def test_a_guess_is_made_only_for_a_valid_section_that_may_create_topics() -> None:
-    section = {"type": "kafka", "connection": {"bootstrap_servers": "x:9092"}, "topics": {"a": {"partitions": 1}}}
-    assert valid("k", section)
-    assert not valid("k", {**section, "topics": {"a": {"partitons": 1}}})
-    assert not valid("k", {**section, "topics": {"a": {"config": {"retention.ms": float("nan")}}}})
-    assert may_create(section, {"b"})
-    assert not may_create(section, {"a"})
-    assert may_create({"topics": {"a": {"dead_letter": {}}}}, {"a"})  # makes a.dlq, maybe not live
-    assert not may_create({"topics": None}, set())

@@ -3,7 +3,9 @@
 Validating and compiling 10,000 objects takes a few tenths of a second of CPU; listing them takes
 a RabbitMQ about as long, on its own CPU. A `ReadAhead` is shown the manifest as soon as it is
 parsed (`load_manifest(parsed=...)`), makes each broker's driver from it and lets the driver start
-reading, in the background, what a plan of that section will most likely ask for. The `Session`
+reading, in the background, what a plan of that section will most likely ask for; it is shown each
+section again once compiled (`load_manifest(compiled=...)`), for the part of a read that needs the
+compiled resources (Kafka's dry run of the topics to create). The `Session`
 then takes those drivers over; a driver answers its first `read` from what it read ahead only
 where the requests are exactly the ones that read sends, and reads the rest as usual. A wrong guess
 costs some broker time, never a wrong plan; a section that fails validation is not read further.
@@ -11,12 +13,13 @@ costs some broker time, never a wrong plan; a section that fails validation is n
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
 from topoctl.providers import provider
-from topoctl.providers.base import Driver
+from topoctl.providers.base import Compiled, Driver
 
 
 class ReadAhead:
@@ -45,6 +48,15 @@ class ReadAhead:
                 self._drivers[name] = driver
             else:
                 driver.close()
+
+    def compiled(self, broker: str, compiled: Compiled) -> None:
+        """`broker`'s section, compiled (and so valid): its driver may start the part of its read
+        that needs the compiled resources (see `Driver.read_ahead_compiled`)."""
+        driver = self._drivers.get(broker)
+        if driver is None:
+            return
+        with contextlib.suppress(Exception):  # the read does it all again: a read ahead never fails the plan
+            driver.read_ahead_compiled(compiled.resources)
 
     def take(self, broker: str, connection: Mapping[str, Any]) -> Driver | None:
         """The driver reading ahead for `broker`, if it was made with these connection settings."""

@@ -152,15 +152,20 @@ def load_manifest(
     paths: Sequence[str],
     env: Mapping[str, str] | None = None,
     parsed: Callable[[Mapping[str, Any]], object] | None = None,
+    compiled: Callable[[str, Compiled], object] | None = None,
 ) -> Manifest:
     """`parsed` is shown the merged document as soon as it is read, before it is validated and
-    compiled: a plan starts reading its broker from it (see `engine.ahead`)."""
+    compiled: a plan starts reading its broker from it (see `engine.ahead`). `compiled` is shown
+    each broker's section once it is compiled (valid), while the rest of the manifest is not yet."""
     with collector_paused():
-        return _load_manifest(paths, env, parsed)
+        return _load_manifest(paths, env, parsed, compiled)
 
 
 def _load_manifest(
-    paths: Sequence[str], env: Mapping[str, str] | None, parsed: Callable[[Mapping[str, Any]], object] | None
+    paths: Sequence[str],
+    env: Mapping[str, str] | None,
+    parsed: Callable[[Mapping[str, Any]], object] | None,
+    compiled_hook: Callable[[str, Compiled], object] | None,
 ) -> Manifest:
     document, sources = read_documents(paths, env)
     if parsed is not None:
@@ -174,6 +179,8 @@ def _load_manifest(
         info = provider(section["type"])
         compiled = info.compile(name, section, ctx)
         _check_unique(compiled, ctx)
+        if compiled_hook is not None:
+            compiled_hook(name, compiled)
         brokers[name] = BrokerSpec(
             name=name,
             type=section["type"],

@@ -224,6 +224,12 @@ class Driver(abc.ABC):
         only once. Whether anything was started; by default nothing is (see `engine.ahead`)."""
         return False
 
+    def read_ahead_compiled(self, resources: Sequence[Resource]) -> None:
+        """After `read_ahead` started: the broker's section compiled (valid, while the rest of the
+        manifest may not be yet), for what a read needs compiled resources to ask for. The same
+        rules as `read_ahead`; by default nothing more is started."""
+        return None
+
     @abc.abstractmethod
     def apply_one(self, change: Change) -> None:
         """Perform one change. A replace arrives as two calls: DELETE of the old, then CREATE."""

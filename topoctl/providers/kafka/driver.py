@@ -51,7 +51,7 @@ from topoctl.errors import BrokerError, PlanError
 from topoctl.model import JSON, Action, Address, Change, FieldChange, Resource
 from topoctl.providers.base import Driver, PruneScope, in_background
 from topoctl.providers.kafka import access, acls, registry, replication, subjects
-from topoctl.providers.kafka.ahead import Early, guessed, may_create, valid
+from topoctl.providers.kafka.ahead import Early
 from topoctl.providers.kafka.connection import (
     ConnectionProblem,
     endpoint,
@@ -220,23 +220,24 @@ class KafkaDriver(Driver):
         return self.retry.call(lambda: self._read(desired, prune), lambda exc: isinstance(exc, _Unreachable))
 
     def read_ahead(self, section: Mapping[str, Any]) -> bool:
-        """The metadata request; then, when the read is still far off, the dry run of the topics
-        it does not show, as `_read` would send it for the section compiled as parsed (see
-        kafka/ahead.py)."""
+        """The metadata request (see kafka/ahead.py)."""
         admin = self.admin  # made here: a background thread never makes one after `close`
-        early = Early(metadata=in_background(lambda: self._metadata(admin)))
-        self._early = early
-        in_background(lambda: self._dry_run_early(early, section, admin))
+        self._early = Early(admin, metadata=in_background(lambda: self._metadata(admin)))
         return True
 
-    def _dry_run_early(self, early: Early, section: Mapping[str, Any], admin: AdminClient) -> None:
+    def read_ahead_compiled(self, resources: Sequence[Resource]) -> None:
+        """The dry run of the topics to create that the metadata read ahead does not show, as `_read`
+        would send it, unless the read has started (see kafka/ahead.py)."""
+        early = self._early
+        if early is not None and not early.over.is_set():
+            in_background(lambda: self._dry_run_early(early, resources))
+
+    def _dry_run_early(self, early: Early, resources: Sequence[Resource]) -> None:
         topics = _live_topics(early.metadata.result())
-        if not may_create(section, topics) or not early.worth_guessing(section) or not valid(self.name, section):
+        if early.over.is_set():  # the read came first: it sends the dry run
             return
-        compiled = guessed(self.name, section)
-        if compiled is None:
-            return
-        new = [_new_topic_of(r.address.name[0], r.attrs) for r in self._to_dry_run(compiled.resources, topics)]
+        new = [_new_topic_of(r.address.name[0], r.attrs) for r in self._to_dry_run(resources, topics)]
+        admin = early.admin
         for chunk in record_chunks(new, _topic_records):  # the requests of `_validate_creates`
             try:
                 if not early.send(
