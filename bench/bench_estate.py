@@ -524,6 +524,7 @@ def _apply_kafka(tmp: Path, runs: int, kafka: Kafka) -> bool:
     def cleared(what: str) -> Callable[[], None]:
         def run() -> None:
             kafka.delete(what)
+            bench_kafka.deletes_done()
             bench_kafka.idle(kafka.admin)
 
         return run

@@ -113,6 +113,23 @@ def idle(admin: AdminClient) -> None:
         future.result()
 
 
+# The development broker's data (dev/brokers), when this machine runs it: see `deletes_done`.
+DEV_KAFKA_DATA = Path(__file__).resolve().parent.parent / ".brokers" / "kafka" / "data"
+
+
+def deletes_done(limit_s: float = 120.0) -> None:
+    """Wait until the development broker has removed the files of the topics deleted (Kafka does
+    it `log.segment.delete.delay.ms` later, 60 s by default). Turns that delete and create 2,500
+    topics each pile up tens of thousands of deleted logs within that minute, and ran the broker
+    out of file descriptors (ulimit 20,000 here); a turn that waits also starts on a broker that
+    is not removing the last turn's files. Nothing to wait for on another broker."""
+    if not DEV_KAFKA_DATA.is_dir():
+        return
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and any(p.name.endswith("-delete") for p in DEV_KAFKA_DATA.iterdir()):
+        time.sleep(1)
+
+
 def create_shown(kafka: Any, topics: dict[str, Any]) -> None:
     """The bulk floor of an apply: bench_estate's `Kafka.create_all` (CreateTopics under the record
     cap, all in flight), then the wait until metadata shows every topic, as the best client waits:
