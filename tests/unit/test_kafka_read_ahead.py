@@ -6,9 +6,12 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
+import pytest
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
+from topoctl.errors import BrokerError
 from topoctl.providers.kafka.ahead import Early, same_new_topic
+from topoctl.providers.kafka.driver import KafkaDriver
 
 
 def _topic(name: str = "a", **changes: Any) -> NewTopic:
@@ -50,3 +53,14 @@ def test_nothing_is_sent_once_the_read_started_or_the_driver_closed() -> None:
     early.dry_runs([])
     assert not early.send([_topic()], lambda chunk: calls.append(chunk) or {})  # type: ignore[func-returns-value]
     assert calls == []
+
+
+def test_the_metadata_read_ahead_asks_its_own_client_after_close() -> None:
+    # The read ahead asks the client it made; a driver closed meanwhile must not get a new one
+    # (an AdminClient with nothing queued is falsy: `admin or self.admin` made one).
+    driver = KafkaDriver("k", {"bootstrap_servers": "127.0.0.1:1", "timeout": "1s"})
+    admin = driver.admin
+    driver.close()
+    with pytest.raises(BrokerError, match="cannot connect"):
+        driver._metadata(admin)
+    assert driver._admin is None

@@ -178,7 +178,7 @@ class KafkaDriver(Driver):
         it cannot connect (refused, bad credentials, TLS) only to `error_cb`, served by `poll`: the
         wait is cut in growing slices so a rejected login or certificate fails at once, and says so.
         `admin`: the client to ask (a read ahead's, which must not make one after `close`)."""
-        admin = admin or self.admin
+        admin = self.admin if admin is None else admin  # not `or`: an AdminClient with nothing queued is falsy
         deadline = time.monotonic() + self._timeout_s
         wait = _FIRST_METADATA_WAIT_S
         while True:
