@@ -234,6 +234,18 @@ def test_refused_and_timed_out() -> None:
     assert time.monotonic() - started < 3
 
 
+def test_a_request_may_wait_longer_or_shorter_than_the_clients_timeout(server: Server) -> None:
+    server.delay = 0.6
+    http = client(server.url, timeout=0.3)
+    with pytest.raises(jsonhttp.ReadTimeout):
+        http.request("GET", "/a")
+    assert http.request("POST", "/b", {"k": 1}, read_timeout=3.0).status_code == 200
+    started = time.monotonic()
+    with pytest.raises(jsonhttp.ReadTimeout):
+        client(server.url, timeout=5.0).request("GET", "/c", read_timeout=0.2)
+    assert time.monotonic() - started < 0.55  # gave up at its own timeout, before the answer
+
+
 def test_a_pool_kept_busy_for_the_whole_timeout_is_a_pool_timeout(server: Server) -> None:
     server.delay = 1.0
     http = client(server.url, pool_size=1, timeout=0.3)

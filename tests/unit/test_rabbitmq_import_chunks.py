@@ -1,5 +1,6 @@
-"""Big RabbitMQ imports go in chunks sized to the per-request timeout (issue 10), with an
-in-memory broker: how a refused chunk, Ctrl-C between chunks and the chunk sizes behave."""
+"""Big RabbitMQ imports (issue 10), with an in-memory broker: each is awaited for as long as its
+size needs, the biggest go in even chunks; how a refused chunk, Ctrl-C between chunks and the
+chunk sizes behave."""
 
 from __future__ import annotations
 
@@ -13,18 +14,16 @@ from topoctl.providers.rabbitmq.client import ManagementApi
 from topoctl.providers.rabbitmq.driver import (
     IMPORT_EXCHANGE,
     IMPORT_HEAVY_QUEUE,
-    IMPORT_MAX_CHUNK,
-    IMPORT_MIN_CHUNK,
-    IMPORT_TIMEOUT_SHARE,
+    IMPORT_MAX_COST,
+    IMPORT_TIMEOUT_FACTOR,
     IMPORT_UNIT_SECONDS,
     RabbitMQDriver,
     import_chunk_end,
 )
 
 B = "r"
-# The first chunk before any import was timed, with the default 10 s timeout: 625 classic queues
-# (of 1,250, two even chunks).
-FIRST = int(IMPORT_TIMEOUT_SHARE * 10.0 / IMPORT_UNIT_SECONDS)
+# The most classic queues one import takes.
+FIRST = int(IMPORT_MAX_COST)
 
 
 class Broker:
@@ -33,6 +32,7 @@ class Broker:
     def __init__(self, refuse_import: int | None = None) -> None:
         self.queues: dict[str, dict[str, Any]] = {}
         self.imports: list[int] = []  # objects per POST /api/definitions
+        self.waits: list[float | None] = []  # how long each import's answer was awaited
         self.puts: list[str] = []
         self.checks: list[str] = []  # the listings read to check an import
         self.refuse_import = refuse_import  # the index of the import to refuse
@@ -40,6 +40,7 @@ class Broker:
     def __call__(self, request: Request) -> Response:
         path = request.raw_path
         if request.method == "POST" and path == "/api/definitions/v":
+            self.waits.append(request.read_timeout)
             if len(self.imports) == self.refuse_import:
                 self.imports.append(0)
                 return reply(400, json={"reason": "refused"})
@@ -70,18 +71,42 @@ def creates(count: int, queue_type: str = "classic", prefix: str = "q") -> list[
     return [Change(Address(B, "queue", ("v", f"{prefix}{i}")), Action.CREATE, None, attrs) for i in range(count)]
 
 
-def test_a_big_import_goes_in_chunks_and_every_object_is_reported() -> None:
+def test_an_import_is_awaited_for_as_long_as_its_size_needs() -> None:
     broker = Broker()
     done: list[Change] = []
-    driver_for(broker).apply(creates(3_000), 4, done.append)
-    assert len(broker.imports) > 1 and sum(broker.imports) == 3_000
-    assert broker.imports[0] == 3_000 // 5  # five even chunks of what the first fits
-    assert max(broker.imports) <= IMPORT_MAX_CHUNK
-    assert len(done) == 3_000 and not broker.puts
+    driver = driver_for(broker)  # the default timeout: 10 s
+    driver.apply(creates(4_000), 4, done.append)
+    # One import (4,000 units fit in one), awaited three times what 4,000 units take at the
+    # default rate: 48 s, not the 10 s sized for one small call.
+    assert broker.imports == [4_000] and broker.waits == [IMPORT_TIMEOUT_FACTOR * 4_000 * IMPORT_UNIT_SECONDS]
+    assert len(done) == 4_000 and not broker.puts
     # Checked once, with the queue listing alone (the cheapest read that shows them), no statistics,
     # and only the columns compared (messages and consumers cost the broker more to list).
     assert len(broker.checks) == 1 and "disable_stats=true" in broker.checks[0]
     assert broker.checks[0].endswith("columns=name,type,durable,auto_delete,arguments")
+    # A small import waits the connection's own timeout, never less.
+    broker.imports.clear(), broker.waits.clear()
+    driver.apply(creates(100, prefix="small"), 4, done.append)
+    assert broker.imports == [100] and broker.waits == [10.0]
+
+
+def test_a_broker_found_slow_gets_longer_and_one_found_fast_no_less() -> None:
+    broker = Broker()
+    driver = driver_for(broker)
+    driver._import_unit = 0.02  # the last import took 20 ms a unit: a loaded broker
+    driver.apply(creates(1_000), 4, lambda change: None)
+    assert broker.waits == [IMPORT_TIMEOUT_FACTOR * 1_000 * 0.02]
+    # This in-memory broker answered at once: its rate never brings the wait under the default's.
+    assert driver._import_unit == IMPORT_UNIT_SECONDS
+
+
+def test_the_biggest_imports_go_in_even_chunks_and_every_object_is_reported() -> None:
+    broker = Broker()
+    done: list[Change] = []
+    driver_for(broker).apply(creates(int(IMPORT_MAX_COST * 2.4)), 4, done.append)
+    assert broker.imports == [int(IMPORT_MAX_COST * 0.8)] * 3  # three even chunks, not 5,000 + 5,000 + 2,000
+    assert len(done) == int(IMPORT_MAX_COST * 2.4) and not broker.puts
+    assert len(broker.checks) == 1
 
 
 def test_a_refused_chunk_keeps_what_went_before_and_redoes_the_rest_one_by_one() -> None:
@@ -111,47 +136,27 @@ def test_no_chunk_starts_once_the_apply_is_stopping() -> None:
     assert len(done) == FIRST  # what was imported is checked and reported
 
 
-def test_chunk_sizes_follow_the_time_per_cost_unit() -> None:
-    # 1.5 ms per unit and a 10 s timeout: a quarter of it holds 1,666 classic queues, so 4,000 go
-    # in three even chunks, not 1,666 + 1,666 + 668 (whose time would be mostly an import's own).
-    queues = creates(4_000)
-    assert import_chunk_end(queues, 0, 0.0015, 10.0) == 1_333
-    assert import_chunk_end(queues, 1_333, 0.0015, 10.0) == 2_666
-    assert import_chunk_end(queues, 3_000, 0.0015, 10.0) == 4_000  # the rest, when it fits
-    assert import_chunk_end(queues, 0, 1e-6, 10.0) == IMPORT_MAX_CHUNK  # a fast broker: the cap
-    assert import_chunk_end(queues, 0, 0.1, 4.0) == IMPORT_MIN_CHUNK  # a very slow one: the floor
-    assert import_chunk_end(queues, 3_990, 0.1, 4.0) == 4_000  # the last few
+def test_chunk_sizes_follow_the_cost_units() -> None:
+    queues = creates(12_000)
+    assert import_chunk_end(queues, 0) == 4_000  # three even chunks
+    assert import_chunk_end(queues, 4_000) == 8_000
+    assert import_chunk_end(queues, 10_000) == 12_000  # the rest, when it fits
+    assert import_chunk_end(queues[:5_000], 0) == 5_000  # as big as IMPORT_MAX_COST allows
+    assert import_chunk_end(queues[:5_001], 0) == 2_500  # then 2,501
     # A quorum or stream queue weighs more: fewer of them in a chunk.
-    heavy = int(1_666 / IMPORT_HEAVY_QUEUE)
-    assert import_chunk_end(creates(heavy * 2, "quorum"), 0, 0.0015, 10.0) == heavy
-    mixed = [*creates(100), *creates(1_000, "stream", prefix="s")]  # 5,100 units: 4 chunks of 1,275
-    assert import_chunk_end(mixed, 0, 0.0015, 10.0) == 100 + int((5_100 / 4 - 100) / IMPORT_HEAVY_QUEUE)
-    # An exchange weighs less: a chunk that starts with 1,000 of them holds more objects.
-    exchanges = [Change(Address(B, "exchange", ("v", f"x{i}")), Action.CREATE, None, {}) for i in range(1_000)]
-    # 3 ms a unit: 833 units a chunk; 1,000 exchanges and 1,000 queues are 1,500 units, two chunks.
-    assert import_chunk_end([*exchanges, *queues[:1_000]], 0, 0.003, 10.0) == 1_000 + int(750 - 1_000 * IMPORT_EXCHANGE)
+    assert import_chunk_end(creates(2_000, "quorum"), 0) == int(IMPORT_MAX_COST / IMPORT_HEAVY_QUEUE)
+    mixed = [*creates(100), *creates(2_000, "stream", prefix="s")]  # 10,100 units: 3 chunks of 3,366
+    assert import_chunk_end(mixed, 0) == 100 + int((10_100 / 3 - 100) / IMPORT_HEAVY_QUEUE)
+    # An exchange weighs less: a chunk that starts with 8,000 of them holds more objects.
+    exchanges = [Change(Address(B, "exchange", ("v", f"x{i}")), Action.CREATE, None, {}) for i in range(8_000)]
+    # 8,000 exchanges and 2,000 queues are 6,000 units: two chunks of 3,000.
+    assert import_chunk_end([*exchanges, *queues[:2_000]], 0) == int(3_000 / IMPORT_EXCHANGE)
+    # An object heavier than a chunk still goes, alone.
+    assert import_chunk_end(creates(1, "stream"), 0) == 1
     # Every object goes in some chunk, none twice, whatever the split.
-    for count, unit in ((1, 0.004), (625, 0.004), (626, 0.004), (2_520, 0.002), (9_999, 1e-6)):
+    for count in (1, 4_999, 5_000, 5_001, 12_345):
         ends, at = [], 0
         while at < count:
-            at = import_chunk_end(creates(count), at, unit, 10.0)
+            at = import_chunk_end(queues[:count] if count <= 12_000 else creates(count), at)
             ends.append(at)
         assert ends[-1] == count and all(b > a for a, b in zip([0, *ends], ends, strict=False))
-
-
-def test_the_first_chunk_fits_the_timeout_before_any_import_was_timed() -> None:
-    broker = Broker()
-    driver = driver_for(broker)
-    driver.apply(creates(1_000, "quorum"), 4, lambda change: None)
-    assert broker.imports[0] == int(FIRST / IMPORT_HEAVY_QUEUE)
-
-
-def test_the_next_import_is_sized_from_the_last_chunk_timed() -> None:
-    # The next wave (or vhost) starts from what the broker showed, not from the cautious guess:
-    # every import costs a broker a fixed time, so a needless small chunk costs that again.
-    broker = Broker()
-    driver = driver_for(broker)
-    driver.apply(creates(2 * FIRST), 4, lambda change: None)
-    assert broker.imports == [FIRST, FIRST]
-    driver.apply(creates(4 * FIRST, prefix="later"), 4, lambda change: None)
-    assert broker.imports[2:] == [2 * FIRST, 2 * FIRST]  # the in-memory broker is fast: the cap

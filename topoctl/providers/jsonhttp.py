@@ -87,6 +87,7 @@ class Request:
     raw_path: str  # the request target as sent: the base URL's path, the path, its query
     headers: Mapping[str, str]  # lower-case names
     body: bytes | None = None
+    read_timeout: float | None = None  # seconds to wait for the answer, when not the client's own
 
     @property
     def path(self) -> str:
@@ -151,10 +152,11 @@ class JsonHttp:
             self._scheme, self._origin, timeout, connect_timeout, pool_size, verify
         )
 
-    def request(self, method: str, path: str, body: Any = None) -> Response:
-        """`path` is below the base URL and percent-encoded already (query included)."""
+    def request(self, method: str, path: str, body: Any = None, *, read_timeout: float | None = None) -> Response:
+        """`path` is below the base URL and percent-encoded already (query included). `read_timeout`
+        replaces the client's timeout for the answer to this request (connecting keeps its own)."""
         content = None if body is None else json.dumps(body, separators=(",", ":")).encode()
-        return self._send(Request(method, self._prefix + path, self._headers, content))
+        return self._send(Request(method, self._prefix + path, self._headers, content, read_timeout))
 
     def close(self) -> None:
         close = getattr(self._send, "close", None)
@@ -183,6 +185,7 @@ class _Pool:
         self._scheme = scheme
         self._origin = origin
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=timeout)
+        self._connect_timeout = connect_timeout
         self._pool_timeout = timeout
         self._manager: urllib3.PoolManager | None = None
         self._pool: urllib3.HTTPConnectionPool | None = None
@@ -211,6 +214,7 @@ class _Pool:
             self._pool = urllib3.connection_from_url(origin, **options)
 
     def __call__(self, request: Request) -> Response:
+        from urllib3 import Timeout
         from urllib3.exceptions import HTTPError
 
         if self._scheme not in ("http", "https"):
@@ -220,7 +224,9 @@ class _Pool:
             "headers": dict(request.headers),
             "retries": False,
             "redirect": False,
-            "timeout": self._timeout,
+            "timeout": self._timeout
+            if request.read_timeout is None
+            else Timeout(connect=self._connect_timeout, read=request.read_timeout),
             "pool_timeout": self._pool_timeout,
             "preload_content": True,
         }

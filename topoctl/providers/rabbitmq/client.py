@@ -137,12 +137,14 @@ class ManagementApi:
         *,
         what: str,
         ok_missing: bool = False,
+        read_timeout: float | None = None,
     ) -> Response | None:
         """`path` is below the base URL, already encoded (`/api/queues/%2F/q`). `what` names the
-        object for error messages. With `ok_missing`, a 404 returns None."""
+        object for error messages. With `ok_missing`, a 404 returns None. `read_timeout` replaces
+        the connection's timeout for the answer (a request whose work grows with its size)."""
 
         def once() -> Response:
-            response = self._http.request(method, path, body)
+            response = self._http.request(method, path, body, read_timeout=read_timeout)
             if response.status_code in RETRY_STATUS or response.status_code >= 500:
                 raise _Refused(response)
             return response

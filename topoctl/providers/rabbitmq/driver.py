@@ -57,22 +57,23 @@ from topoctl.providers.rabbitmq.wire import (
 
 # Below this many creations in one vhost and wave, single requests beat an import + verification.
 BULK_MIN = 16
-# A big import goes in chunks, each sized to take this share of the per-request timeout, within
-# these bounds (objects). Every import costs the broker a fixed time besides its objects (3.10
-# garbage-collects every process of the node after each one: 0.1 s with 9,000 queues on the node)
-# and small ones cost more per object (1,000 classic queues, measured: one import 3.7 s, four 3.8 s,
-# ten 6.9 s), so chunks are as big as the timeout allows and never needlessly small.
-IMPORT_MIN_CHUNK = 50
-IMPORT_MAX_CHUNK = 2000
-IMPORT_TIMEOUT_SHARE = 0.25
-# A chunk's time is estimated in cost units: a binding or a classic queue is one, an exchange
-# IMPORT_EXCHANGE (measured: 0.4-0.6), a quorum or stream queue (a replicated log to start)
-# IMPORT_HEAVY_QUEUE (2-3.5 on one node, measured; more in a cluster): a chunk of exchanges timed
-# as if they cost what queues do would size the next chunk, of queues, past its share of the
-# timeout. Until an import of this driver has been timed, a unit is assumed to take
-# IMPORT_UNIT_SECONDS (2-3 ms measured on a loaded 2-core machine, 1.5 ms idle): a first chunk of
-# 625 classic queues with the default 10 s timeout. Afterwards, the time per unit of the last
-# chunk sizes the next one, in this import and the next (the next wave, another vhost).
+# An import's time grows with its size (6,000 objects take about 10 s on a small broker), so its
+# answer is awaited for IMPORT_TIMEOUT_FACTOR times the time it is expected to take, and never for
+# less than the connection's timeout, which is sized for one small call (issue 10). It is expected
+# to take its cost units times the slower of IMPORT_UNIT_SECONDS and the last import's time per
+# unit: a broker found slower gets longer, one found faster never less than the default.
+IMPORT_TIMEOUT_FACTOR = 3.0
+# A big import goes in even chunks of at most IMPORT_MAX_COST units (20 s at the default rate: the
+# broker builds each chunk's reply only at its end, and a chunk redone one by one after a refusal
+# stays bounded). Chunks are never smaller than that needs: every import costs the broker a fixed
+# time besides its objects (3.10 garbage-collects every process of the node after each one: 0.1 s
+# with 9,000 queues on the node) and small ones cost more per object (1,000 classic queues,
+# measured: one import 3.7 s, four 3.8 s, ten 6.9 s).
+IMPORT_MAX_COST = 5_000.0
+# Cost units: a binding or a classic queue is one, an exchange IMPORT_EXCHANGE (measured:
+# 0.4-0.6), a quorum or stream queue (a replicated log to start) IMPORT_HEAVY_QUEUE (2-3.5 on one
+# node, measured; more in a cluster). A unit took 1-1.5 ms on an idle 2-core machine, 2-3 ms on a
+# loaded one (measured); IMPORT_UNIT_SECONDS errs on the slow side.
 IMPORT_UNIT_SECONDS = 0.004
 IMPORT_HEAVY_QUEUE = 5.0
 IMPORT_EXCHANGE = 0.5
@@ -107,7 +108,7 @@ class RabbitMQDriver(Driver):
         # Listings started by read_ahead, for the next live_state only.
         self._ahead: dict[_Listing, Future[Any]] = {}
         # Seconds per cost unit of the last import chunk (see import_cost), once one was timed.
-        self._import_unit: float | None = None
+        self._import_unit = IMPORT_UNIT_SECONDS
 
     @property
     def endpoint(self) -> str:
@@ -420,20 +421,20 @@ class RabbitMQDriver(Driver):
             super().apply(bindings, parallelism, done)
 
     def _import(self, vhost: str, group: Sequence[Change], parallelism: int, done: Callable[[Change], None]) -> None:
-        """Import `group` in chunks, each sized to end well within the per-request timeout (an
-        import's time grows with its size: 6,000 objects take about 10 s on a small broker), then
-        check once what is live. A refused chunk is redone one object at a time from there."""
+        """Import `group` in as few chunks as IMPORT_MAX_COST allows, each awaited for as long as
+        its size needs, then check once what is live. A refused chunk is redone one object at a
+        time from there."""
         order = {EXCHANGE: 0, QUEUE: 1, BINDING: 2}  # what a binding needs comes in an earlier chunk
         pending = sorted(group, key=lambda c: order[c.kind])
         imported: list[Change] = []
         failure: BrokerError | None = None
         while len(imported) < len(pending) and not self.stopping.is_set():
-            unit = self._import_unit if self._import_unit is not None else IMPORT_UNIT_SECONDS
-            chunk = pending[len(imported) : import_chunk_end(pending, len(imported), unit, self.settings.timeout)]
+            chunk = pending[len(imported) : import_chunk_end(pending, len(imported))]
             body: dict[str, list[dict[str, JSON]]] = {"exchanges": [], "queues": [], "bindings": []}
             for change in chunk:
                 section, entry = definitions_entry(change.address, change.after or {})
                 body[section].append(entry)
+            cost = sum(import_cost(c) for c in chunk)
             started = time.monotonic()
             try:
                 self.api.request(
@@ -441,12 +442,13 @@ class RabbitMQDriver(Driver):
                     f"/api/definitions/{seg(vhost)}",
                     body,
                     what=f"importing {len(chunk)} objects into vhost {vhost!r}",
+                    read_timeout=import_timeout(cost, self._import_unit, self.settings.timeout),
                 )
             except BrokerError as exc:
                 failure = exc
                 break
             imported.extend(chunk)
-            self._import_unit = max(time.monotonic() - started, 1e-3) / sum(import_cost(c) for c in chunk)
+            self._import_unit = max((time.monotonic() - started) / cost, IMPORT_UNIT_SECONDS)
         if imported:
             try:
                 self._verify_import(vhost, imported, done)
@@ -532,17 +534,20 @@ def import_cost(change: Change) -> float:
     return 1.0
 
 
-def import_chunk_end(pending: Sequence[Change], start: int, unit: float, timeout: float) -> int:
-    """Where the import chunk that starts at `pending[start]` ends. What `unit` seconds per cost
-    unit fit in a share of the timeout bounds a chunk; the rest is split evenly into as few chunks
-    as that allows (a small last chunk would cost the broker an import's fixed time for a few
-    objects, and its time per object, mostly that fixed time, would size the next import too small)."""
+def import_timeout(cost: float, unit: float, timeout: float) -> float:
+    """How long to wait for the answer to an import of `cost` units, at `unit` seconds a unit."""
+    return max(timeout, IMPORT_TIMEOUT_FACTOR * cost * unit)
+
+
+def import_chunk_end(pending: Sequence[Change], start: int) -> int:
+    """Where the import chunk that starts at `pending[start]` ends: the rest is split evenly into
+    as few chunks as IMPORT_MAX_COST allows (a small last chunk would cost the broker an import's
+    fixed time for a few objects)."""
     costs = [import_cost(c) for c in pending[start:]]
-    budget = IMPORT_TIMEOUT_SHARE * timeout / unit
-    chunks = max(math.ceil(sum(costs) / budget), math.ceil(len(costs) / IMPORT_MAX_CHUNK), 1)
+    chunks = max(math.ceil(sum(costs) / IMPORT_MAX_COST), 1)
     target = sum(costs) / chunks + 1e-9  # rounding: an even split must not leave one object over
     taken, total = 0, 0.0
-    while taken < min(len(costs), IMPORT_MAX_CHUNK) and (total + costs[taken] <= target or taken < IMPORT_MIN_CHUNK):
+    while taken < len(costs) and (total + costs[taken] <= target or taken == 0):
         total += costs[taken]
         taken += 1
     return start + taken
