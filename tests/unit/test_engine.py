@@ -134,6 +134,18 @@ def test_apply_then_plan_is_empty(monkeypatch: pytest.MonkeyPatch, broker: FakeB
     assert session.plan().empty
 
 
+def test_a_plan_is_ordered_once_for_its_check_and_apply(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
+    ordered: list[Plan] = []
+    monkeypatch.setattr(planner, "waves", lambda plan: ordered.append(plan) or waves(plan))
+    session = session_for(monkeypatch, broker, [ex("orders", type="topic"), q("billing"), binding("orders", "billing")])
+    plan = session.plan()
+    assert ordered == [plan]  # the plan as returned, with its brokers' types (their waves may differ)
+    assert execute(session, plan).added == 3
+    assert ordered == [plan]
+    session.plan()  # another plan is ordered again
+    assert len(ordered) == 2
+
+
 def test_destructive_plan_is_refused_before_anything_runs(monkeypatch: pytest.MonkeyPatch, broker: FakeBroker) -> None:
     broker.put(q("billing", type="classic"))
     manifest, info = fake_manifest(broker, [q("billing", type="quorum"), q("new")])

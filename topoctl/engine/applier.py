@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from topoctl.engine.order import split, waves
+from topoctl.engine.order import split
 from topoctl.engine.planner import Session
 from topoctl.errors import ApplyError, DestructiveRefused, Interrupted, TopoctlError
 from topoctl.manifest.loader import Manifest
@@ -59,7 +59,7 @@ def execute(session: Session, plan: Plan, parallelism: int = 8, progress: Progre
         if progress is not None:
             progress(step)
 
-    for wave in waves(plan):
+    for wave in session.waves(plan):
         if session.stopping.is_set():
             break
         by_broker: dict[str, list[Change]] = {}
@@ -87,7 +87,7 @@ def execute(session: Session, plan: Plan, parallelism: int = 8, progress: Progre
             message = str(first) if isinstance(first, TopoctlError) else f"{type(first).__name__}: {first}"
             failed = _failed_steps(session, by_broker, result)
             raise ApplyError(f"apply failed: {message}\n{outcome(plan, result, failed)}") from first
-    if session.stopping.is_set() and len(result.done) < sum(len(w) for w in waves(plan)):
+    if session.stopping.is_set() and len(result.done) < sum(len(w) for w in session.waves(plan)):
         raise Interrupted(
             f"{session.stop_reason}: no new change was started after it.\n{outcome(plan, result)}",
             session.stop_exit_code,
