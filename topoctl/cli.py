@@ -387,7 +387,15 @@ def apply(
         with Session(manifest, ahead=ahead) as session:
             the_plan = session.plan(target or [])
             _check_targets(manifest, the_plan, target)
-            _write_document(render_text(the_plan), "text")
+
+            def show() -> None:
+                _write_document(render_text(the_plan), "text")
+
+            if auto_approve and not the_plan.empty and (allow_destructive or not the_plan.destructive):
+                # Nothing to ask: the writes start while the plan is written (their lines after it).
+                _run(session, the_plan, parallelism, execute, preface=show)
+                return
+            show()
             if the_plan.empty:
                 _err("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.")
                 return
@@ -411,12 +419,14 @@ def _confirm() -> None:
         raise TopoctlError("apply cancelled; nothing was changed")
 
 
-def _run(session: Any, the_plan: Any, parallelism: int, execute: Any) -> None:
+def _run(
+    session: Any, the_plan: Any, parallelism: int, execute: Any, preface: Callable[[], None] | None = None
+) -> None:
     # A live display per broker on a terminal; the plain `<address>: created` lines elsewhere.
     from topoctl.render.progress import apply_display
 
     with (
-        apply_display(the_plan, failures=lambda broker: session.driver(broker).failed) as display,
+        apply_display(the_plan, failures=lambda broker: session.driver(broker).failed, preface=preface) as display,
         _stop_on_signals(session),
     ):
         result = execute(session, the_plan, parallelism, display.step)

@@ -92,3 +92,27 @@ def test_an_exact_binding_target_applies_only_that_binding(tmp_path: Path, clien
 
     assert topoctl("apply", "-f", path, "--auto-approve", "--target", target).code == 0
     assert [b["routing_key"] for b in bindings(client, vhost)] == [""]
+
+
+def test_an_approved_apply_writes_its_plan_before_the_lines_of_what_it_did(
+    tmp_path: Path, client: httpx.Client, vhost: str
+) -> None:
+    # With --auto-approve the writes start while the plan's text is made; in a CI log (stdout and
+    # stderr on one pipe) the plan still comes first, whole, then one line per change, then the summary.
+    queues = {f"q{i}": {} for i in range(40)}  # one definitions import: the vhost's line comes early
+    path = manifest_file(tmp_path, {vhost: {"exchanges": {"x": {"type": "topic"}}, "queues": queues}})
+    done = subprocess.run(
+        [sys.executable, "-m", "topoctl", "apply", "-f", str(path), "--auto-approve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "CI": "true"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout
+    lines = done.stdout.splitlines()
+    plan_end = lines.index("Plan: 42 to add, 0 to change, 0 to destroy.")
+    created = [i for i, text in enumerate(lines) if text.endswith(": created")]
+    assert len(created) == 42 and min(created) > plan_end
+    assert lines[-1] == "Apply complete! Resources: 42 added, 0 changed, 0 destroyed."
+    assert len(client.get(f"/api/queues/{seg(vhost)}").json()) == 40

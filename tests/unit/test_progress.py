@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
 from topoctl.model import Action, Address, Change, Plan
-from topoctl.render.progress import Plain, Tally, mode
+from topoctl.render.progress import Plain, Tally, apply_display, mode
 
 
 class _Tty(io.StringIO):
@@ -93,3 +95,35 @@ def test_version_and_validate_do_not_import_rich(tmp_path: object) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_lines_wait_for_the_preface_written_while_the_apply_runs() -> None:
+    out = io.StringIO()  # stdout and stderr on one stream, as in a CI log
+    may_write = threading.Event()
+
+    def preface() -> None:
+        may_write.wait(5)
+        out.write("the plan\n")
+
+    with apply_display(Plan(()), stream=out, preface=preface) as display:
+        display.step(change("r", "a", Action.CREATE))  # the apply goes on while the plan is made
+        assert out.getvalue() == ""
+        may_write.set()
+        for _ in range(500):  # the preface's thread writes the held line once the plan is out
+            if out.getvalue().count("\n") == 2:
+                break
+            time.sleep(0.01)
+        display.step(change("r", "b", Action.CREATE))
+    assert out.getvalue() == "the plan\nr/queue/a: created\nr/queue/b: created\n"
+
+
+def test_a_preface_that_fails_fails_the_display_after_the_apply_but_never_hides_its_error() -> None:
+    def broken() -> None:
+        raise BrokenPipeError("stdout closed")
+
+    out = io.StringIO()
+    with pytest.raises(BrokenPipeError), apply_display(Plan(()), stream=out, preface=broken) as display:
+        display.step(change("r", "a", Action.CREATE))
+    assert out.getvalue() == "r/queue/a: created\n"  # released all the same
+    with pytest.raises(KeyError), apply_display(Plan(()), stream=io.StringIO(), preface=broken):
+        raise KeyError("the apply's own error")

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -46,6 +47,13 @@ def mode(stream: IO[str], env: Mapping[str, str] | None = None) -> str:
     return "live"
 
 
+def _then(first: Callable[[], None], after: Callable[[], None]) -> None:
+    try:
+        first()
+    finally:
+        after()
+
+
 def _isatty(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
@@ -58,20 +66,33 @@ def line(step: Change) -> str:
 
 
 class Plain:
-    """One line per finished change, as CI logs have always had them."""
+    """One line per finished change, as CI logs have always had them. A display made `held` keeps
+    its lines until `release`: what must come before them (the plan) is still being written."""
 
-    def __init__(self, stream: IO[str], colour: bool = False) -> None:
+    def __init__(self, stream: IO[str], colour: bool = False, held: bool = False) -> None:
         self.stream = stream
         self.colour = colour
         self._lock = threading.Lock()
+        self._held: list[str] | None = [] if held else None
 
     def step(self, step: Change) -> None:
         text = line(step)
         if self.colour:
             text = f"{_ANSI.get(step.action, '')}{text}\033[0m"
         with self._lock:
+            if self._held is not None:
+                self._held.append(text + "\n")
+                return
             self.stream.write(text + "\n")
             self.stream.flush()
+
+    def release(self) -> None:
+        """Write the lines held so far, then each as it comes."""
+        with self._lock:
+            held, self._held = self._held, None
+            if held:
+                self.stream.write("".join(held))
+                self.stream.flush()
 
     def stop(self, exc: BaseException) -> None:
         pass
@@ -207,15 +228,33 @@ class Live:
 
 @contextmanager
 def apply_display(
-    plan: Plan, stream: IO[str] | None = None, failures: Failures | None = None
+    plan: Plan,
+    stream: IO[str] | None = None,
+    failures: Failures | None = None,
+    preface: Callable[[], None] | None = None,
 ) -> Iterator[Plain | Live]:
     """The display for one apply; on failure or interruption the live display shows the failures
-    and stays on screen above the error and the summary lines."""
+    and stays on screen above the error and the summary lines. `preface` (writing the plan) comes
+    before any of it: with plain lines it runs in a thread while the apply starts, the lines held
+    until it is done, and it is done when the display ends; a live display starts after it."""
     stream = sys.stderr if stream is None else stream
     how = mode(stream)
     if how != "live":
-        yield Plain(stream, colour=how == "colour")
+        if preface is None:
+            yield Plain(stream, colour=how == "colour")
+            return
+        plain = Plain(stream, colour=how == "colour", held=True)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="preface") as pool:
+            written = pool.submit(_then, preface, plain.release)
+            try:
+                yield plain
+            finally:
+                problem = written.exception()  # the apply's own error, if any, goes first
+            if problem is not None:
+                raise problem
         return
+    if preface is not None:
+        preface()
     display = Live(plan, stream, failures)
     with display:
         try:
