@@ -179,6 +179,33 @@ def test_a_consumer_filter_and_a_new_stream(tmp_path: Path) -> None:
     ]
 
 
+def test_new_streams_on_a_busy_server_build_no_topology(tmp_path: Path, monkeypatch: Any) -> None:
+    from topoctl.providers.nats import routing as nats_routing
+
+    built: list[int] = []
+    real = nats_routing.NatsRouter.topology
+    monkeypatch.setattr(
+        nats_routing.NatsRouter, "topology", lambda self, b, rs: built.append(len(rs)) or real(self, b, rs)
+    )
+    after = base()
+    streams = after["brokers"]["edge"]["streams"]
+    for i in range(3):  # new streams, their consumers, a new bucket: none routes what exists today
+        streams[f"NEW{i}"] = {"subjects": [f"new{i}.>"], "consumers": {"all": {}}}
+    after["brokers"]["edge"]["key_value"] = {"settings": {}}
+    assert plan_of(tmp_path, base(), after).routing == () and built == []
+    # A consumer added to a live stream is compared, and so is a live bucket's change.
+    streams["ORDERS"]["consumers"]["audit"] = {"filter_subject": "orders.>"}
+    plan = plan_of(tmp_path, base(), after)
+    assert len(built) == 2 and ("", "orders.created") in [(r.source, r.label) for r in plan.routing]
+    before = copy.deepcopy(base())
+    before["brokers"]["edge"]["key_value"] = {"settings": {"history": 1}}
+    bucket = copy.deepcopy(before)
+    bucket["brokers"]["edge"]["key_value"]["settings"]["history"] = 5
+    built.clear()
+    plan_of(tmp_path, before, bucket)
+    assert len(built) == 2
+
+
 def test_targets_narrow_the_after_state(tmp_path: Path) -> None:
     after = base()
     after["brokers"]["shop"]["vhosts"]["v"]["bindings"][1]["routing_key"] = "order.shipped"

@@ -63,9 +63,10 @@ def routing_changes(
     for broker, broker_type in brokers.items():
         router = router_of(broker_type)
         mine = [c for c in changes if c.broker == broker]
-        if router is None or not any(router.relevant(c) for c in mine):
-            continue
         live = [r for r in observed if r.broker == broker]
+        addresses = {r.address for r in live}
+        if router is None or not any(router.relevant(c, addresses) for c in mine):
+            continue
         before = router.topology(broker, live)
         after = router.topology(broker, after_state(live, mine, cascades))
         seen: set[str] = set()

@@ -8,7 +8,7 @@ work on the same `Resource`s the diff compares (desired from the manifest, or ob
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -137,8 +137,9 @@ class Router(Protocol[T]):
         """The message a `route` request describes; RouteError for options that do not fit."""
         ...
 
-    def relevant(self, change: Change) -> bool:
-        """Whether `change` can change where some message goes (cheap: it gates the analysis)."""
+    def relevant(self, change: Change, live: Collection[Address]) -> bool:
+        """Whether `change` can change where some message goes, given the addresses `live` before
+        the plan (cheap: it gates the analysis, which builds both sides' topologies)."""
         ...
 
     def label(self, message: Message) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from topoctl.errors import RouteError
@@ -367,7 +367,7 @@ class SnsRouter:
             raise RouteError(f"--from {request.source}: expected an SNS topic, {broker}/sns_topic/<name>")
         return Message(broker, source, headers=attributes, body=request.body)
 
-    def relevant(self, change: Change) -> bool:
+    def relevant(self, change: Change, live: Collection[Address]) -> bool:
         if change.kind == SNS_SUBSCRIPTION:
             return True
         return change.kind in (SNS_TOPIC, SQS_QUEUE) and change.action is not Action.CREATE

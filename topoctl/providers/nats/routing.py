@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from topoctl.errors import RouteError
@@ -279,8 +279,16 @@ class NatsRouter:
         check_subject(request.subject)
         return Message(broker, None, request.subject)
 
-    def relevant(self, change: Change) -> bool:
-        return change.kind in (STREAM, CONSUMER, KV_BUCKET, OBJECT_STORE)
+    def relevant(self, change: Change, live: Collection[Address]) -> bool:
+        # As `probes` starts: a new stream takes subjects no stream had (the server refuses
+        # overlaps), a consumer of a new stream sees only what it stores, and a stream created
+        # again (a replace) is compared. On a server with thousands of other streams, a plan
+        # that only adds streams builds no topology.
+        if change.kind not in (STREAM, CONSUMER, KV_BUCKET, OBJECT_STORE):
+            return False
+        if change.kind != CONSUMER and change.action is Action.CREATE:
+            return False
+        return _stream_address(change.broker, _stream_name(change)) in live
 
     def label(self, message: Message) -> str:
         return message.key
@@ -303,6 +311,15 @@ class NatsRouter:
             for subject in _concrete(pattern):
                 if subject.split(".")[-1] not in ("*", ">") and "" not in subject.split("."):
                     yield Message(before.broker, None, subject)
+
+
+def _stream_address(broker: str, stream: str) -> Address:
+    """The address of what holds stream `stream` (a bucket's for a bucket's stream), as `_stream_name`
+    names it."""
+    for prefix, kind in ((KV_PREFIX, KV_BUCKET), (OBJ_PREFIX, OBJECT_STORE)):
+        if stream.startswith(prefix):
+            return Address(broker, kind, (stream[len(prefix) :],))
+    return Address(broker, STREAM, (stream,))
 
 
 def _stream_name(change: Change) -> str:

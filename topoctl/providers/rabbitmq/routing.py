@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -451,7 +451,7 @@ class RabbitRouter:
             raise RouteError("--from <broker>/exchange/<vhost>/<exchange> is needed (or --dead-letter-of a queue)")
         return Message(broker, _address(request.source, "--from", EXCHANGE, broker), key, headers)
 
-    def relevant(self, change: Change) -> bool:
+    def relevant(self, change: Change, live: Collection[Address]) -> bool:
         if change.kind == QUEUE:
             return change.action is not Action.CREATE  # a new queue gets messages only through new bindings
         if change.kind == POLICY:
