@@ -63,10 +63,10 @@ BULK_MIN = 16
 # to take its cost units times the slower of IMPORT_UNIT_SECONDS and the last import's time per
 # unit: a broker found slower gets longer, one found faster never less than the default.
 IMPORT_TIMEOUT_FACTOR = 3.0
-# A big import goes in even chunks of at most IMPORT_MAX_COST units (20 s at the default rate: the
-# broker builds each chunk's reply only at its end, and a chunk redone one by one after a refusal
-# stays bounded). Chunks are never smaller than that needs: every import costs the broker a fixed
-# time besides its objects (3.10 garbage-collects every process of the node after each one: 0.1 s
+# A big import goes in even chunks of at most IMPORT_MAX_COST units (20 s at the default rate, a
+# body of about 600 KB: a request's size and wait stay bounded, and so does what is redone one by
+# one after a refusal). Chunks are no smaller than that needs: every import costs the broker a
+# fixed time besides its objects (3.10 garbage-collects every process of the node after each one: 0.1 s
 # with 9,000 queues on the node) and small ones cost more per object (1,000 classic queues,
 # measured: one import 3.7 s, four 3.8 s, ten 6.9 s).
 IMPORT_MAX_COST = 5_000.0
@@ -107,7 +107,7 @@ class RabbitMQDriver(Driver):
         self._keys_lock = threading.Lock()
         # Listings started by read_ahead, for the next live_state only.
         self._ahead: dict[_Listing, Future[Any]] = {}
-        # Seconds per cost unit of the last import chunk (see import_cost), once one was timed.
+        # Seconds per cost unit (see import_cost): the slower of the default and the last chunk's.
         self._import_unit = IMPORT_UNIT_SECONDS
 
     @property
