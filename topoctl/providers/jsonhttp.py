@@ -185,7 +185,6 @@ class _Pool:
         self._scheme = scheme
         self._origin = origin
         self._timeout = urllib3.Timeout(connect=connect_timeout, read=timeout)
-        self._connect_timeout = connect_timeout
         self._pool_timeout = timeout
         self._manager: urllib3.PoolManager | None = None
         self._pool: urllib3.HTTPConnectionPool | None = None
@@ -226,7 +225,7 @@ class _Pool:
             "redirect": False,
             "timeout": self._timeout
             if request.read_timeout is None
-            else Timeout(connect=self._connect_timeout, read=request.read_timeout),
+            else Timeout(connect=self._timeout.connect_timeout, read=request.read_timeout),
             "pool_timeout": self._pool_timeout,
             "preload_content": True,
         }

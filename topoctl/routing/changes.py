@@ -62,10 +62,12 @@ def routing_changes(
     out: list[RoutingChange] = []
     for broker, broker_type in brokers.items():
         router = router_of(broker_type)
+        if router is None:
+            continue
         mine = [c for c in changes if c.broker == broker]
         live = [r for r in observed if r.broker == broker]
         addresses = {r.address for r in live}
-        if router is None or not any(router.relevant(c, addresses) for c in mine):
+        if not any(router.relevant(c, addresses) for c in mine):
             continue
         before = router.topology(broker, live)
         after = router.topology(broker, after_state(live, mine, cascades))

@@ -280,15 +280,10 @@ class NatsRouter:
         return Message(broker, None, request.subject)
 
     def relevant(self, change: Change, live: Collection[Address]) -> bool:
-        # As `probes` starts: a new stream takes subjects no stream had (the server refuses
-        # overlaps), a consumer of a new stream sees only what it stores, and a stream created
-        # again (a replace) is compared. On a server with thousands of other streams, a plan
-        # that only adds streams builds no topology.
-        if change.kind not in (STREAM, CONSUMER, KV_BUCKET, OBJECT_STORE):
-            return False
-        if change.kind != CONSUMER and change.action is Action.CREATE:
-            return False
-        return _stream_address(change.broker, _stream_name(change)) in live
+        # What `probes` starts from, asked of the live addresses: on a server with thousands of
+        # other streams, a plan that only adds streams builds no topology.
+        stream = _compared(change)
+        return stream is not None and _stream_address(change.broker, stream) in live
 
     def label(self, message: Message) -> str:
         return message.key
@@ -296,10 +291,8 @@ class NatsRouter:
     def probes(self, before: NatsTopology, after: NatsTopology, changes: Sequence[Change]) -> Iterator[Message]:
         names: set[str] = set()
         for change in changes:
-            stream = _stream_name(change)
-            if stream not in before.streams:
-                continue  # a new stream takes subjects no stream had (the server refuses overlaps)
-            if change.kind == CONSUMER or change.action is not Action.CREATE:
+            stream = _compared(change)
+            if stream is not None and stream in before.streams:
                 names.add(stream)
         # Streams that source from a touched one see its messages too.
         for topology in (before, after):
@@ -311,6 +304,17 @@ class NatsRouter:
             for subject in _concrete(pattern):
                 if subject.split(".")[-1] not in ("*", ">") and "" not in subject.split("."):
                     yield Message(before.broker, None, subject)
+
+
+def _compared(change: Change) -> str | None:
+    """The stream whose messages `change` may send elsewhere, if it lives before the plan. None for
+    a create of a stream, bucket or store: it takes subjects no stream had (the server refuses
+    overlaps); a consumer is compared in its stream, and a replace is."""
+    if change.kind not in (STREAM, CONSUMER, KV_BUCKET, OBJECT_STORE):
+        return None
+    if change.kind != CONSUMER and change.action is Action.CREATE:
+        return None
+    return _stream_name(change)
 
 
 def _stream_address(broker: str, stream: str) -> Address:
